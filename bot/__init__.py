@@ -1,0 +1,1 @@
+"""Remainly's Telegram bot."""

@@ -1,0 +1,59 @@
+"""The composition root: build the Application with its services and handlers."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from telegram.ext import Application, ApplicationBuilder, ContextTypes
+from telegram.request import BaseRequest
+
+from bot import handlers
+from bot.context import BotContext, Services, attach_services
+from bot.db.engine import create_engine, create_sessions
+from bot.handlers.help import publish_commands
+from bot.services.clock import Clock, FileClock, SystemClock
+from bot.settings import Settings
+from bot.texts import Texts
+
+BotApplication = Application[Any, BotContext, Any, Any, Any, Any]
+
+
+def build_application(
+    settings: Settings,
+    *,
+    request: BaseRequest | None = None,
+    clock: Clock | None = None,
+) -> BotApplication:
+    """Build the bot; tests pass their own settings, transport and clock."""
+    if settings.telegram_bot_token is None:
+        raise ValueError("TELEGRAM_BOT_TOKEN is required to build the application")
+    engine = create_engine(settings.database_url)
+    if clock is None:
+        clock = FileClock(settings.clock_file) if settings.clock_file else SystemClock()
+
+    async def dispose_engine(_: BotApplication) -> None:
+        await engine.dispose()
+
+    builder = (
+        ApplicationBuilder()
+        .token(settings.telegram_bot_token.get_secret_value())
+        .base_url(settings.bot_api_url)
+        .base_file_url(settings.bot_file_url)
+        .context_types(ContextTypes(context=BotContext))
+        .post_init(publish_commands)
+        .post_shutdown(dispose_engine)
+    )
+    if request is not None:
+        builder = builder.request(request).get_updates_request(request)
+    application: BotApplication = builder.build()
+    attach_services(
+        application,
+        Services(
+            settings=settings,
+            sessions=create_sessions(engine),
+            texts=Texts(settings.content_dir, default_locale=settings.default_locale),
+            clock=clock,
+        ),
+    )
+    handlers.register(application)
+    return application

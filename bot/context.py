@@ -1,0 +1,49 @@
+"""The typed CallbackContext handlers receive: it exposes the services they need."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+from telegram.ext import Application, CallbackContext, ExtBot
+
+from bot.db.engine import Sessions
+from bot.services.clock import Clock
+from bot.settings import Settings
+from bot.texts import Texts
+
+_SERVICES_KEY = "services"
+
+
+@dataclass(frozen=True)
+class Services:
+    """What every handler may use: settings, database sessions, texts and the clock."""
+
+    settings: Settings
+    sessions: Sessions
+    texts: Texts
+    clock: Clock
+
+
+class BotContext(CallbackContext[ExtBot[None], dict[Any, Any], dict[Any, Any], dict[Any, Any]]):
+    """CallbackContext with typed access to the application's services."""
+
+    @property
+    def services(self) -> Services:
+        """Return the services this application was built with."""
+        return services_of(self.application)
+
+
+def attach_services(
+    application: Application[Any, Any, Any, Any, Any, Any], services: Services
+) -> None:
+    """Give an application its services; done once, in the composition root."""
+    application.bot_data[_SERVICES_KEY] = services
+
+
+def services_of(application: Application[Any, Any, Any, Any, Any, Any]) -> Services:
+    """Return the services attached to an application."""
+    services = application.bot_data.get(_SERVICES_KEY)
+    if not isinstance(services, Services):
+        raise RuntimeError("the application was not built with build_application()")
+    return services

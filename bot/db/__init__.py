@@ -1,0 +1,1 @@
+"""SQLModel tables and the async engine/session factory; never imports telegram."""

@@ -1,0 +1,54 @@
+"""Create the async engine and session factory for SQLite (embedded) or PostgreSQL."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+from sqlalchemy import event
+from sqlalchemy.engine import make_url
+from sqlalchemy.ext.asyncio import AsyncEngine, async_sessionmaker, create_async_engine
+from sqlmodel.ext.asyncio.session import AsyncSession
+
+SQLITE_BUSY_TIMEOUT_MS = 5000
+
+
+def is_sqlite(url: str) -> bool:
+    """Tell whether a database URL points at SQLite."""
+    return make_url(url).get_backend_name() == "sqlite"
+
+
+def ensure_sqlite_directory(url: str) -> None:
+    """Create the folder a SQLite file lives in, so a fresh checkout just works."""
+    parsed = make_url(url)
+    if parsed.get_backend_name() == "sqlite" and parsed.database not in (None, "", ":memory:"):
+        Path(str(parsed.database)).parent.mkdir(parents=True, exist_ok=True)
+
+
+def _tune_sqlite(dbapi_connection: Any, _record: Any) -> None:
+    # WAL lets readers work while the tick writes; the busy timeout waits out short locks
+    # instead of failing with "database is locked".
+    cursor = dbapi_connection.cursor()
+    cursor.execute("PRAGMA journal_mode=WAL")
+    cursor.execute(f"PRAGMA busy_timeout={SQLITE_BUSY_TIMEOUT_MS}")
+    cursor.execute("PRAGMA foreign_keys=ON")
+    cursor.execute("PRAGMA synchronous=NORMAL")
+    cursor.close()
+
+
+def create_engine(url: str, *, echo: bool = False) -> AsyncEngine:
+    """Create an engine with the per-backend settings this project relies on."""
+    if is_sqlite(url):
+        ensure_sqlite_directory(url)
+        engine = create_async_engine(url, echo=echo)
+        event.listen(engine.sync_engine, "connect", _tune_sqlite)
+        return engine
+    return create_async_engine(url, echo=echo, pool_pre_ping=True, pool_size=10)
+
+
+Sessions = async_sessionmaker[AsyncSession]
+
+
+def create_sessions(engine: AsyncEngine) -> Sessions:
+    """Create the session factory handed to services."""
+    return async_sessionmaker(engine, class_=AsyncSession, expire_on_commit=False)

@@ -1,0 +1,22 @@
+"""Thin Telegram glue, one module per capability; the order of registration matters."""
+
+from __future__ import annotations
+
+from telegram.ext import Application, MessageHandler, filters
+
+from bot.handlers import errors, help, pairing, profile
+
+
+def register(application: Application) -> None:  # type: ignore[type-arg]
+    """Add every handler in the order they must be tried."""
+    # Commands and buttons first: a command always wins over a pending typed answer.
+    pairing.register(application)
+    profile.register(application)
+    help.register(application)
+    # Then typed answers to whatever step a person is in (state lives in the database).
+    application.add_handler(
+        MessageHandler(filters.ChatType.PRIVATE & filters.TEXT & ~filters.COMMAND, profile.on_text)
+    )
+    # Last: anything nobody else took gets a kind pointer to /help.
+    help.register_fallbacks(application)
+    application.add_error_handler(errors.on_error)

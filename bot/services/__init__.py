@@ -1,0 +1,1 @@
+"""The couple logic: plain values in, plain results out; never imports telegram."""

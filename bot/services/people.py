@@ -1,0 +1,145 @@
+"""People: who they are, what they like to be called, and when and where they live."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime, time
+
+from sqlmodel.ext.asyncio.session import AsyncSession
+
+from bot.db.models import User
+from bot.services.errors import DomainError
+from bot.services.timezones import is_valid_timezone
+
+NAME_MAX_LENGTH = 32
+TELEGRAM_NAME_MAX_LENGTH = 128
+
+
+@dataclass(frozen=True)
+class Profile:
+    """The plain facts about a person that handlers render."""
+
+    user_id: int
+    chat_id: int
+    name: str
+    telegram_name: str
+    chosen_name: bool
+    username: str | None
+    locale: str
+    timezone: str | None
+    morning_time: time | None
+    evening_time: time | None
+    couple_id: int | None
+    onboarded: bool
+
+
+def profile_of(user: User) -> Profile:
+    """Describe a stored person as plain values."""
+    return Profile(
+        user_id=user.id,
+        chat_id=user.chat_id,
+        name=user.display_name or user.telegram_name,
+        telegram_name=user.telegram_name,
+        chosen_name=user.display_name is not None,
+        username=user.username,
+        locale=user.locale,
+        timezone=user.timezone,
+        morning_time=user.morning_time,
+        evening_time=user.evening_time,
+        couple_id=user.couple_id,
+        onboarded=user.onboarded_at is not None,
+    )
+
+
+def clean_name(text: str) -> str:
+    """Return a display name typed by a person, or raise a friendly error."""
+    name = " ".join(text.split())
+    if not name or name.startswith("/"):
+        raise DomainError("onboarding.name_invalid", limit=NAME_MAX_LENGTH)
+    if len(name) > NAME_MAX_LENGTH:
+        raise DomainError("onboarding.name_too_long", limit=NAME_MAX_LENGTH)
+    return name
+
+
+async def register(
+    session: AsyncSession,
+    *,
+    user_id: int,
+    chat_id: int,
+    telegram_name: str,
+    username: str | None,
+    locale: str,
+    now: datetime,
+) -> User:
+    """Create or refresh the person behind a Telegram account."""
+    user = await session.get(User, user_id)
+    telegram_name = (" ".join(telegram_name.split()) or "friend")[:TELEGRAM_NAME_MAX_LENGTH]
+    if user is None:
+        user = User(
+            id=user_id,
+            chat_id=chat_id,
+            telegram_name=telegram_name,
+            username=username,
+            locale=locale,
+            created_at=now,
+            updated_at=now,
+        )
+    else:
+        user.chat_id, user.telegram_name, user.username = chat_id, telegram_name, username
+        user.updated_at = now
+    session.add(user)
+    await session.flush()
+    return user
+
+
+async def require(session: AsyncSession, user_id: int) -> User:
+    """Return a known person, or ask them to start over with /start."""
+    user = await session.get(User, user_id)
+    if user is None:
+        raise DomainError("errors.unknown_person")
+    return user
+
+
+async def set_name(session: AsyncSession, user_id: int, name: str, *, now: datetime) -> User:
+    """Change what the bot and the partner call this person."""
+    user = await require(session, user_id)
+    user.display_name, user.updated_at = clean_name(name), now
+    session.add(user)
+    return user
+
+
+async def set_timezone(session: AsyncSession, user_id: int, zone: str, *, now: datetime) -> User:
+    """Change this person's IANA time zone."""
+    if not is_valid_timezone(zone):
+        raise DomainError("onboarding.timezone_unknown")
+    user = await require(session, user_id)
+    user.timezone, user.updated_at = zone, now
+    session.add(user)
+    return user
+
+
+async def set_nudge_time(
+    session: AsyncSession, user_id: int, slot: str, at: time, *, now: datetime
+) -> User:
+    """Change when this person's morning or evening nudge arrives (local time)."""
+    user = await require(session, user_id)
+    at = at.replace(second=0, microsecond=0)
+    if slot == "morning":
+        user.morning_time = at
+    elif slot == "evening":
+        user.evening_time = at
+    else:
+        raise ValueError(f"unknown nudge slot {slot!r}")
+    user.updated_at = now
+    session.add(user)
+    return user
+
+
+async def finish_onboarding(session: AsyncSession, user_id: int, *, now: datetime) -> User:
+    """Mark this person as set up, once."""
+    user = await require(session, user_id)
+    if user.onboarded_at is None:
+        user.onboarded_at = now
+    user.updated_at = now
+    session.add(user)
+    return user

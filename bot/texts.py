@@ -1,0 +1,89 @@
+"""Jinja2 over `content/`: every word the bot says, addressed by a stable key."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+from jinja2 import (
+    ChoiceLoader,
+    Environment,
+    FileSystemLoader,
+    StrictUndefined,
+    TemplateNotFound,
+)
+
+TEMPLATE_SUFFIX = ".j2"
+# Button labels and command descriptions are plain text for Telegram, not HTML.
+PLAIN_AREAS = ("buttons", "commands")
+
+
+def template_name(key: str) -> str:
+    """Map a key such as `pairing.invite_created` to its file inside a locale."""
+    return key.replace(".", "/") + TEMPLATE_SUFFIX
+
+
+def key_of(name: str) -> str:
+    """Map a template file name inside a locale back to its key."""
+    return name.removesuffix(TEMPLATE_SUFFIX).replace("/", ".")
+
+
+def _autoescape(name: str | None) -> bool:
+    return name is None or not name.startswith(tuple(f"{area}/" for area in PLAIN_AREAS))
+
+
+def _time(value: Any) -> str:
+    # Samples in content/samples.yaml give times as "HH:MM" text; the bot passes `time`s.
+    if value is None or isinstance(value, str):
+        return value or ""
+    return f"{value:%H:%M}"
+
+
+class Texts:
+    """Render message templates by key and locale, falling back to the default locale."""
+
+    def __init__(self, content_dir: Path, *, default_locale: str = "en") -> None:
+        self.content_dir = content_dir
+        self.default_locale = default_locale
+        self._environments: dict[str, Environment] = {}
+
+    def locales(self) -> list[str]:
+        """List the locales that have a folder under `content/locales`."""
+        root = self.content_dir / "locales"
+        return sorted(p.name for p in root.iterdir() if p.is_dir()) if root.is_dir() else []
+
+    def environment(self, locale: str | None = None) -> Environment:
+        """Return the Jinja2 environment for a locale (created once)."""
+        locale = locale if locale in self.locales() else self.default_locale
+        env = self._environments.get(locale)
+        if env is None:
+            folders = [self._templates(locale)]
+            if locale != self.default_locale:
+                folders.append(self._templates(self.default_locale))
+            env = Environment(
+                loader=ChoiceLoader([FileSystemLoader(str(f)) for f in folders]),
+                autoescape=_autoescape,
+                undefined=StrictUndefined,
+                trim_blocks=True,
+                lstrip_blocks=True,
+                auto_reload=False,
+            )
+            env.filters["hhmm"] = _time
+            self._environments[locale] = env
+        return env
+
+    def _templates(self, locale: str) -> Path:
+        return self.content_dir / "locales" / locale / "templates"
+
+    def render(self, key: str, *, locale: str | None = None, **values: Any) -> str:
+        """Render the template for `key`; unknown keys and missing values raise."""
+        try:
+            template = self.environment(locale).get_template(template_name(key))
+        except TemplateNotFound:
+            raise KeyError(f"no template for key {key!r}") from None
+        return template.render(**values).strip()
+
+    def keys(self, locale: str | None = None) -> list[str]:
+        """List every template key available in a locale."""
+        names = self.environment(locale).list_templates(extensions=[TEMPLATE_SUFFIX[1:]])
+        return sorted(key_of(name) for name in names)

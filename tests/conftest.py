@@ -1,0 +1,118 @@
+"""Shared fixtures: migrated databases (SQLite always, PostgreSQL where reachable), a clock."""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import uuid
+from collections.abc import AsyncIterator, Iterator
+from datetime import UTC, datetime
+from pathlib import Path
+
+import asyncpg
+import pytest
+from sqlalchemy.ext.asyncio import AsyncEngine
+
+from bot.db.engine import Sessions, create_engine, create_sessions
+from bot.db.migrate import upgrade
+from bot.services.clock import FixedClock
+
+PG_HOST = os.environ.get("TEST_PG_HOST", "127.0.0.1")
+PG_PORT = int(os.environ.get("TEST_PG_PORT", "5432"))
+PG_USER = os.environ.get("TEST_PG_USER", "postgres")
+PG_ADMIN_DB = os.environ.get("TEST_PG_DATABASE", "postgres")
+START = datetime(2026, 3, 2, 9, 0, tzinfo=UTC)
+
+
+def pg_url(database: str) -> str:
+    """Return the SQLAlchemy URL of a database on the test PostgreSQL server."""
+    return f"postgresql+asyncpg://{PG_USER}@{PG_HOST}:{PG_PORT}/{database}"
+
+
+async def _pg_admin(sql: str) -> None:
+    connection = await asyncpg.connect(
+        host=PG_HOST, port=PG_PORT, user=PG_USER, database=PG_ADMIN_DB, timeout=5
+    )
+    try:
+        await connection.execute(sql)
+    finally:
+        await connection.close()
+
+
+def _pg_reachable() -> str | None:
+    try:
+        asyncio.run(_pg_admin("SELECT 1"))
+    except (OSError, asyncpg.PostgresError, TimeoutError) as error:
+        return f"PostgreSQL at {PG_HOST}:{PG_PORT} is not reachable ({type(error).__name__})"
+    return None
+
+
+@pytest.fixture(scope="session")
+def postgres_template() -> Iterator[str]:
+    """Create one migrated PostgreSQL database per run; tests copy it (fast)."""
+    problem = _pg_reachable()
+    if problem is not None:
+        if os.environ.get("CI") == "true":
+            pytest.fail(f"{problem}; CI requires PostgreSQL")
+        pytest.skip(problem)
+    name = f"remainly_tpl_{uuid.uuid4().hex[:10]}"
+    asyncio.run(_pg_admin(f'CREATE DATABASE "{name}"'))
+    try:
+        upgrade(pg_url(name))
+        yield name
+    finally:
+        asyncio.run(_pg_admin(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+
+
+@pytest.fixture
+async def postgres_url(postgres_template: str) -> AsyncIterator[str]:
+    """Return the URL of a fresh, migrated PostgreSQL database for one test."""
+    name = f"remainly_t_{uuid.uuid4().hex[:12]}"
+    await _pg_admin(f'CREATE DATABASE "{name}" TEMPLATE "{postgres_template}"')
+    try:
+        yield pg_url(name)
+    finally:
+        await _pg_admin(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+
+
+@pytest.fixture(scope="session")
+def sqlite_template(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """Migrate one SQLite file per run; tests copy it."""
+    path = tmp_path_factory.mktemp("sqlite-template") / "template.db"
+    upgrade(f"sqlite+aiosqlite:///{path}")
+    return path
+
+
+@pytest.fixture
+def sqlite_url(sqlite_template: Path, tmp_path: Path) -> str:
+    """Return the URL of a fresh, migrated SQLite file for one test."""
+    path = tmp_path / "bot.db"
+    path.write_bytes(sqlite_template.read_bytes())
+    return f"sqlite+aiosqlite:///{path}"
+
+
+@pytest.fixture(params=["sqlite", pytest.param("postgresql", marks=pytest.mark.postgres)])
+def database_url(request: pytest.FixtureRequest) -> str:
+    """Run a test once on SQLite and once on PostgreSQL."""
+    name = "sqlite_url" if request.param == "sqlite" else "postgres_url"
+    return str(request.getfixturevalue(name))
+
+
+@pytest.fixture
+async def engine(database_url: str) -> AsyncIterator[AsyncEngine]:
+    """Return an engine on a fresh, migrated database."""
+    created = create_engine(database_url)
+    yield created
+    await created.dispose()
+
+
+@pytest.fixture
+def sessions(engine: AsyncEngine) -> Sessions:
+    """Return a session factory on a fresh, migrated database."""
+    return create_sessions(engine)
+
+
+@pytest.fixture
+def clock() -> FixedClock:
+    """Return a clock the test moves by hand."""
+    return FixedClock(START)

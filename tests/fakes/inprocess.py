@@ -1,0 +1,210 @@
+"""An offline Bot API transport that records calls, and people who talk to the bot through it."""
+
+from __future__ import annotations
+
+import itertools
+import json
+import time
+from dataclasses import dataclass, field
+from typing import Any
+
+from telegram import Update
+from telegram.request import BaseRequest, RequestData
+
+from bot.app import BotApplication
+
+BOT_ID = 424242
+BOT_USERNAME = "remainly_test_bot"
+
+
+@dataclass(frozen=True)
+class Call:
+    """One Bot API method call the bot made."""
+
+    method: str
+    params: dict[str, Any]
+
+
+@dataclass
+class RecordingTransport(BaseRequest):
+    """A `BaseRequest` that answers like the Bot API without any network, and records calls."""
+
+    failures: dict[str, tuple[int, str]] = field(default_factory=dict)
+    calls: list[Call] = field(default_factory=list)
+    _ids: itertools.count[int] = field(default_factory=lambda: itertools.count(1000))
+
+    async def initialize(self) -> None:
+        """Nothing to open."""
+
+    async def shutdown(self) -> None:
+        """Nothing to close."""
+
+    @property
+    def read_timeout(self) -> float | None:
+        return None
+
+    async def do_request(
+        self,
+        url: str,
+        method: str,
+        request_data: RequestData | None = None,
+        read_timeout: Any = None,
+        write_timeout: Any = None,
+        connect_timeout: Any = None,
+        pool_timeout: Any = None,
+    ) -> tuple[int, bytes]:
+        name = url.rsplit("/", 1)[-1]
+        params = dict(request_data.parameters) if request_data is not None else {}
+        self.calls.append(Call(name, params))
+        if name in self.failures:
+            status, description = self.failures[name]
+            body = {"ok": False, "error_code": status, "description": description}
+            return status, json.dumps(body).encode()
+        return 200, json.dumps({"ok": True, "result": self._result(name, params)}).encode()
+
+    def _result(self, name: str, params: dict[str, Any]) -> Any:
+        if name == "getMe":
+            return {
+                "id": BOT_ID,
+                "is_bot": True,
+                "first_name": "Remainly",
+                "username": BOT_USERNAME,
+            }
+        if name in ("sendMessage", "editMessageText", "editMessageReplyMarkup"):
+            chat_id = int(params.get("chat_id", 0))
+            message: dict[str, Any] = {
+                "message_id": int(params.get("message_id") or next(self._ids)),
+                "date": int(time.time()),
+                "chat": {"id": chat_id, "type": "private"},
+                "from": {"id": BOT_ID, "is_bot": True, "first_name": "Remainly"},
+                "text": params.get("text", ""),
+            }
+            if params.get("reply_markup"):
+                message["reply_markup"] = params["reply_markup"]
+            return message
+        if name == "getUpdates":
+            return []
+        return True
+
+    def sent_to(self, chat_id: int) -> list[Call]:
+        """Return the messages sent to a chat, oldest first."""
+        return [
+            call
+            for call in self.calls
+            if call.method == "sendMessage" and int(call.params["chat_id"]) == chat_id
+        ]
+
+    def calls_to(self, method: str) -> list[Call]:
+        """Return the calls of one method."""
+        return [call for call in self.calls if call.method == method]
+
+
+def _buttons(call: Call) -> list[dict[str, Any]]:
+    markup = call.params.get("reply_markup") or {}
+    if isinstance(markup, str):
+        markup = json.loads(markup)
+    return [button for row in markup.get("inline_keyboard", []) for button in row]
+
+
+@dataclass
+class Person:
+    """Someone chatting with the bot in private, driven by a test."""
+
+    application: BotApplication
+    transport: RecordingTransport
+    id: int
+    first_name: str
+    language_code: str = "en"
+    _updates: itertools.count[int] = field(default_factory=lambda: itertools.count(1))
+    _seen: int = 0
+
+    def _user(self) -> dict[str, Any]:
+        return {
+            "id": self.id,
+            "is_bot": False,
+            "first_name": self.first_name,
+            "language_code": self.language_code,
+        }
+
+    async def _process(self, payload: dict[str, Any]) -> None:
+        update_id = self.id * 10_000 + next(self._updates)
+        update = Update.de_json({"update_id": update_id, **payload}, self.application.bot)
+        await self.application.process_update(update)
+
+    async def send(self, text: str) -> None:
+        """Send a text message (commands get their entity, as Telegram does)."""
+        message: dict[str, Any] = {
+            "message_id": next(self._updates),
+            "date": int(time.time()),
+            "chat": {"id": self.id, "type": "private", "first_name": self.first_name},
+            "from": self._user(),
+            "text": text,
+        }
+        if text.startswith("/"):
+            command = text.split()[0]
+            message["entities"] = [{"type": "bot_command", "offset": 0, "length": len(command)}]
+        await self._process({"message": message})
+
+    async def press_data(self, data: str, *, on: Call | None = None) -> None:
+        """Press a button with exactly this callback data (which may be forged)."""
+        sent = self.transport.sent_to(self.id)
+        origin = on or (sent[-1] if sent else None)
+        message = {
+            "message_id": 1,
+            "date": int(time.time()),
+            "chat": {"id": self.id, "type": "private"},
+            "from": {"id": BOT_ID, "is_bot": True, "first_name": "Remainly"},
+            "text": origin.params.get("text", "") if origin else "",
+        }
+        if origin is not None and origin.params.get("reply_markup"):
+            message["reply_markup"] = origin.params["reply_markup"]
+        query = {
+            "id": f"{self.id}-{next(self._updates)}",
+            "from": self._user(),
+            "chat_instance": str(self.id),
+            "data": data,
+            "message": message,
+        }
+        await self._process({"callback_query": query})
+
+    async def press(self, label: str) -> None:
+        """Press the button whose label contains `label` on the newest message that has one."""
+        for call in reversed(self.transport.sent_to(self.id)):
+            for button in _buttons(call):
+                if label in button["text"] and "callback_data" in button:
+                    await self.press_data(button["callback_data"], on=call)
+                    return
+        raise AssertionError(f"no button labelled {label!r} was sent to {self.first_name}")
+
+    def button_url(self, label: str) -> str:
+        """Return the URL of the newest URL button whose label contains `label`."""
+        for call in reversed(self.transport.sent_to(self.id)):
+            for button in _buttons(call):
+                if label in button["text"] and "url" in button:
+                    return str(button["url"])
+        raise AssertionError(f"no URL button labelled {label!r} was sent to {self.first_name}")
+
+    def inbox(self) -> list[str]:
+        """Return the texts of every message this person received, oldest first."""
+        return [str(call.params["text"]) for call in self.transport.sent_to(self.id)]
+
+    def new_messages(self) -> list[str]:
+        """Return the texts received since the previous call."""
+        texts = self.inbox()
+        fresh, self._seen = texts[self._seen :], len(texts)
+        return fresh
+
+    def last(self) -> str:
+        """Return the newest message this person received."""
+        texts = self.inbox()
+        assert texts, f"{self.first_name} has received nothing"
+        return texts[-1]
+
+    def alerts(self) -> list[str]:
+        """Return the texts of the button answers shown to this person."""
+        return [
+            str(call.params.get("text"))
+            for call in self.transport.calls_to("answerCallbackQuery")
+            if str(call.params["callback_query_id"]).startswith(f"{self.id}-")
+            and call.params.get("text")
+        ]
