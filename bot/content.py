@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import re
 from collections import Counter
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Literal, TypeVar
@@ -120,7 +121,10 @@ def _where(path: Path, line: int | None) -> str:
 
 def _load_yaml(path: Path) -> tuple[Any, yaml.Node | None]:
     """Parse a YAML file, also returning its node tree so problems can name lines."""
-    raw = path.read_text(encoding="utf-8")
+    try:
+        raw = path.read_text(encoding="utf-8")
+    except OSError as error:
+        raise ContentError(f"{path}: cannot be read ({error.strerror})") from None
     try:
         return yaml.safe_load(raw), yaml.compose(raw, Loader=yaml.SafeLoader)
     except yaml.YAMLError as error:
@@ -246,7 +250,11 @@ def load_samples(content_dir: Path) -> dict[str, dict[str, Any]]:
 
 def _check_templates(content_dir: Path, texts: Texts) -> list[str]:
     problems: list[str] = []
-    samples = load_samples(content_dir)
+    try:
+        samples = load_samples(content_dir)
+    except ContentError as error:
+        problems.append(str(error))
+        samples = {}
     default_keys = set(texts.keys(texts.default_locale))
     for locale in texts.locales():
         folder = content_dir / "locales" / locale / "templates"
@@ -337,11 +345,16 @@ def check_content(content_dir: Path, *, default_locale: str = "en") -> list[str]
     if not (content_dir / "locales" / default_locale / "templates").is_dir():
         return [f"{content_dir}: no templates for the default locale {default_locale!r}"]
     texts = Texts(content_dir, default_locale=default_locale)
-    try:
-        problems = _check_templates(content_dir, texts)
-        problems += _check_decks(content_dir, default_locale)
-        problems += _check_articles(content_dir, default_locale)
-        problems += _check_videos(content_dir)
-    except ContentError as error:
-        problems = [str(error)]
+    checks: list[Callable[[], list[str]]] = [
+        lambda: _check_templates(content_dir, texts),
+        lambda: _check_decks(content_dir, default_locale),
+        lambda: _check_articles(content_dir, default_locale),
+        lambda: _check_videos(content_dir),
+    ]
+    problems: list[str] = []
+    for check in checks:
+        try:
+            problems += check()
+        except ContentError as error:
+            problems.append(str(error))
     return problems

@@ -275,9 +275,7 @@ async def unpair(
     couple.ended_at, couple.ended_by_id = now, user_id
     session.add(couple)
     await session.exec(
-        update(User)
-        .where(col(User.couple_id) == couple_id)
-        .values(couple_id=None, updated_at=now)
+        update(User).where(col(User.couple_id) == couple_id).values(couple_id=None, updated_at=now)
     )
     await _revoke_active(session, [user_id] + ([partner.id] if partner else []), now)
     if partner is not None:

@@ -265,7 +265,7 @@ class _Collector:
 
 
 def _city_places(indexes: _Indexes, cleaned: str, key: str) -> list[_Place]:
-    """Find cities by name, narrowed to a country when written like "Paris, FR" or "Paris, France"."""
+    """Find cities by name, narrowed to a country if written like "Paris, FR" or "Paris, France"."""
     head, comma, tail = cleaned.rpartition(",")
     if not comma:
         return indexes.cities.get(key, [])
