@@ -8,10 +8,13 @@ from telegram.ext import Application, ApplicationBuilder, ContextTypes
 from telegram.request import BaseRequest
 
 from bot import handlers
+from bot.content import Library
 from bot.context import BotContext, Services, attach_services
 from bot.db.engine import create_engine, create_sessions
+from bot.delivery import Pacer, TelegramSender
 from bot.handlers.help import publish_commands
 from bot.services.clock import Clock, FileClock, SystemClock
+from bot.services.nudges import EngineConfig, NudgeEngine
 from bot.settings import Settings
 from bot.texts import Texts
 
@@ -46,13 +49,32 @@ def build_application(
     if request is not None:
         builder = builder.request(request).get_updates_request(request)
     application: BotApplication = builder.build()
+    sessions = create_sessions(engine)
+    texts = Texts(settings.content_dir, default_locale=settings.default_locale)
+    library = Library(settings.content_dir, default_locale=settings.default_locale)
+    pacer = Pacer(
+        per_second=settings.overall_send_rate,
+        per_chat_interval=settings.per_chat_interval_seconds,
+    )
+    engine_config = EngineConfig(
+        reminder_time=settings.answer_reminder_time, batch_size=settings.nudge_batch_size
+    )
     attach_services(
         application,
         Services(
             settings=settings,
-            sessions=create_sessions(engine),
-            texts=Texts(settings.content_dir, default_locale=settings.default_locale),
+            sessions=sessions,
+            texts=texts,
+            library=library,
             clock=clock,
+            nudges=NudgeEngine(
+                sessions=sessions,
+                texts=texts,
+                library=library,
+                clock=clock,
+                sender=TelegramSender(application.bot, pacer),
+                config=engine_config,
+            ),
         ),
     )
     handlers.register(application)

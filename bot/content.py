@@ -358,3 +358,32 @@ def check_content(content_dir: Path, *, default_locale: str = "en") -> list[str]
         except ContentError as error:
             problems.append(str(error))
     return problems
+
+
+class Library:
+    """The loaded decks, per locale, falling back to the default locale."""
+
+    def __init__(self, content_dir: Path, *, default_locale: str = "en") -> None:
+        self.content_dir = content_dir
+        self.default_locale = default_locale
+        self._decks: dict[tuple[str, str], list[Prompt]] = {}
+        self._by_id: dict[tuple[str, str], dict[str, Prompt]] = {}
+
+    def deck(self, name: str, locale: str | None = None) -> list[Prompt]:
+        """Return a deck in a locale (loaded once), or in the default locale if it has none."""
+        locale = locale or self.default_locale
+        if not deck_path(self.content_dir, locale, name).exists():
+            locale = self.default_locale
+        key = (locale, name)
+        if key not in self._decks:
+            self._decks[key] = load_deck(self.content_dir, locale, name)
+            self._by_id[key] = {prompt.id: prompt for prompt in self._decks[key]}
+        return self._decks[key]
+
+    def prompt(self, name: str, prompt_id: str, locale: str | None = None) -> Prompt | None:
+        """Return one prompt of a deck by id, if it still exists."""
+        self.deck(name, locale)
+        locale = locale or self.default_locale
+        if not deck_path(self.content_dir, locale, name).exists():
+            locale = self.default_locale
+        return self._by_id[(locale, name)].get(prompt_id)

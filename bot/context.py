@@ -7,8 +7,10 @@ from typing import Any
 
 from telegram.ext import Application, CallbackContext, ExtBot
 
+from bot.content import Library
 from bot.db.engine import Sessions
 from bot.services.clock import Clock
+from bot.services.nudges import NudgeEngine
 from bot.settings import Settings
 from bot.texts import Texts
 
@@ -17,12 +19,14 @@ _SERVICES_KEY = "services"
 
 @dataclass(frozen=True)
 class Services:
-    """What every handler may use: settings, database sessions, texts and the clock."""
+    """What every handler may use: settings, database sessions, texts, content and the clock."""
 
     settings: Settings
     sessions: Sessions
     texts: Texts
+    library: Library
     clock: Clock
+    nudges: NudgeEngine
 
 
 class BotContext(CallbackContext[ExtBot[None], dict[Any, Any], dict[Any, Any], dict[Any, Any]]):

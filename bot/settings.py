@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+from datetime import time
 from pathlib import Path
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
@@ -33,6 +34,13 @@ class Settings(BaseSettings):
     bad_code_window_minutes: int = Field(default=15, ge=1, le=24 * 60)
     clock_file: Path | None = None
     polling_timeout_seconds: int = Field(default=30, ge=0, le=50)
+    nudge_tick_seconds: float = Field(default=20, gt=0, le=300)
+    send_rate_per_second: float = Field(default=30, gt=0, le=30)
+    paid_broadcast: bool = False
+    paid_broadcast_rate_per_second: float = Field(default=1000, gt=0, le=1000)
+    per_chat_interval_seconds: float = Field(default=1.0, ge=0, le=60)
+    answer_reminder_time: time = time(12, 0)
+    nudge_batch_size: int = Field(default=500, ge=1, le=10_000)
 
     @field_validator("telegram_bot_token")
     @classmethod
@@ -75,6 +83,15 @@ class Settings(BaseSettings):
         if level not in logging.getLevelNamesMapping():
             raise ValueError("must be one of DEBUG, INFO, WARNING, ERROR, CRITICAL")
         return level
+
+    @property
+    def overall_send_rate(self) -> float:
+        """Return the overall messages per second the paced sender keeps under."""
+        return (
+            self.paid_broadcast_rate_per_second
+            if self.paid_broadcast
+            else self.send_rate_per_second
+        )
 
     @property
     def bot_api_url(self) -> str:

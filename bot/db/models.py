@@ -2,10 +2,23 @@
 
 from __future__ import annotations
 
-from datetime import datetime, time
+from datetime import date, datetime, time
 from typing import Any
 
-from sqlalchemy import JSON, BigInteger, Column, ForeignKey, Index, String, Time, text
+from sqlalchemy import (
+    JSON,
+    BigInteger,
+    Boolean,
+    Column,
+    Date,
+    ForeignKey,
+    Index,
+    Integer,
+    String,
+    Time,
+    UniqueConstraint,
+    text,
+)
 from sqlmodel import Field, SQLModel
 
 from bot.db.types import UTCDateTime
@@ -50,6 +63,14 @@ class User(SQLModel, table=True):
     onboarded_at: datetime | None = _when(nullable=True)
     bad_code_count: int = Field(default=0, nullable=False)
     bad_code_window_start: datetime | None = _when(nullable=True)
+    # Nudge preferences: weekdays as a bit mask (Monday = bit 0), a pause, a skipped day.
+    nudge_days: int = Field(
+        default=0b1111111, sa_column=Column(Integer, nullable=False, server_default=text("127"))
+    )
+    paused_until: datetime | None = _when(nullable=True)
+    skip_date: date | None = Field(default=None, sa_column=Column(Date(), nullable=True))
+    # Set when Telegram says the person blocked the bot; nothing is scheduled meanwhile.
+    unreachable_since: datetime | None = _when(nullable=True)
     created_at: datetime = _when()
     updated_at: datetime = _when()
 
@@ -121,3 +142,110 @@ class Conversation(SQLModel, table=True):
     state: str = Field(sa_column=Column(String(48), nullable=False))
     data: dict[str, Any] = Field(default_factory=dict, sa_column=Column(JSON, nullable=False))
     updated_at: datetime = _when()
+
+
+class NudgeKind:
+    """The scheduled messages a person can get."""
+
+    MORNING = "morning"
+    EVENING = "evening"
+    REMINDER = "reminder"
+
+
+class NudgeSchedule(SQLModel, table=True):
+    """When a person's next nudge of one kind is due; the tick claims due rows."""
+
+    __tablename__ = "nudge_schedules"
+    __table_args__ = (
+        UniqueConstraint("user_id", "kind", name="uq_nudge_schedules_user_id_kind"),
+        Index("ix_nudge_schedules_next_run_at", "next_run_at"),
+    )
+
+    id: int | None = Field(default=None, primary_key=True)
+    user_id: int = Field(
+        sa_column=Column(BigInteger, ForeignKey("users.id", ondelete="CASCADE"), nullable=False)
+    )
+    kind: str = Field(sa_column=Column(String(16), nullable=False))
+    next_run_at: datetime = _when()
+    # The person's local date the next run is for: the delivery ledger is keyed on it.
+    local_date: date = Field(sa_column=Column(Date(), nullable=False))
+    claim_token: str | None = Field(default=None, sa_column=Column(String(32), nullable=True))
+    claimed_until: datetime | None = _when(nullable=True)
+
+
+class DeliveryStatus:
+    """A delivery is pending until Telegram accepts it."""
+
+    PENDING = "pending"
+    SENT = "sent"
+    DROPPED = "dropped"
+
+
+class Delivery(SQLModel, table=True):
+    """The ledger of scheduled messages: one row per person, kind and local date, ever."""
+
+    __tablename__ = "deliveries"
+    __table_args__ = (
+        UniqueConstraint(
+            "user_id", "kind", "local_date", name="uq_deliveries_user_id_kind_local_date"
+        ),
+    )
+
+    id: int | None = Field(default=None, primary_key=True)
+    user_id: int = Field(
+        sa_column=Column(BigInteger, ForeignKey("users.id", ondelete="CASCADE"), nullable=False)
+    )
+    kind: str = Field(sa_column=Column(String(16), nullable=False))
+    local_date: date = Field(sa_column=Column(Date(), nullable=False))
+    status: str = Field(
+        default=DeliveryStatus.PENDING, sa_column=Column(String(16), nullable=False)
+    )
+    prompt_id: str | None = Field(default=None, sa_column=Column(String(48), nullable=True))
+    question_id: int | None = Field(default=None, sa_column=Column(Integer, nullable=True))
+    attempts: int = Field(default=0, sa_column=Column(Integer, nullable=False))
+    message_id: int | None = Field(default=None, sa_column=Column(BigInteger, nullable=True))
+    created_at: datetime = _when()
+    sent_at: datetime | None = _when(nullable=True)
+
+
+class CoupleQuestion(SQLModel, table=True):
+    """The curiosity question a couple shares for one local date."""
+
+    __tablename__ = "couple_questions"
+    __table_args__ = (
+        UniqueConstraint(
+            "couple_id", "question_date", name="uq_couple_questions_couple_id_question_date"
+        ),
+    )
+
+    id: int | None = Field(default=None, primary_key=True)
+    couple_id: int = Field(
+        sa_column=Column(Integer, ForeignKey("couples.id", ondelete="CASCADE"), nullable=False)
+    )
+    question_date: date = Field(sa_column=Column(Date(), nullable=False))
+    prompt_id: str = Field(sa_column=Column(String(48), nullable=False))
+    created_at: datetime = _when()
+    revealed_at: datetime | None = _when(nullable=True)
+
+
+class Answer(SQLModel, table=True):
+    """One partner's answer to a shared question; shown to the other only after both answer."""
+
+    __tablename__ = "answers"
+    __table_args__ = (
+        UniqueConstraint("question_id", "user_id", name="uq_answers_question_id_user_id"),
+    )
+
+    id: int | None = Field(default=None, primary_key=True)
+    question_id: int = Field(
+        sa_column=Column(
+            Integer, ForeignKey("couple_questions.id", ondelete="CASCADE"), nullable=False
+        )
+    )
+    user_id: int = Field(
+        sa_column=Column(BigInteger, ForeignKey("users.id", ondelete="CASCADE"), nullable=False)
+    )
+    text: str | None = Field(default=None, sa_column=Column(String(1000), nullable=True))
+    skipped: bool = Field(default=False, sa_column=Column(Boolean, nullable=False))
+    private: bool = Field(default=False, sa_column=Column(Boolean, nullable=False))
+    answered_at: datetime = _when()

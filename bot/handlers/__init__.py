@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from telegram.ext import Application, MessageHandler, filters
 
-from bot.handlers import errors, help, pairing, profile
+from bot.handlers import conversation, errors, help, nudges, pairing, profile
 
 
 def register(application: Application) -> None:  # type: ignore[type-arg]
@@ -12,10 +12,13 @@ def register(application: Application) -> None:  # type: ignore[type-arg]
     # Commands and buttons first: a command always wins over a pending typed answer.
     pairing.register(application)
     profile.register(application)
+    nudges.register(application)
     help.register(application)
     # Then typed answers to whatever step a person is in (state lives in the database).
     application.add_handler(
-        MessageHandler(filters.ChatType.PRIVATE & filters.TEXT & ~filters.COMMAND, profile.on_text)
+        MessageHandler(
+            filters.ChatType.PRIVATE & filters.TEXT & ~filters.COMMAND, conversation.on_text
+        )
     )
     # Last: anything nobody else took gets a kind pointer to /help.
     help.register_fallbacks(application)

@@ -14,7 +14,19 @@ from bot.handlers.replies import refuse_button, reply, settle_button
 log = logging.getLogger(__name__)
 
 # The order shown in Telegram's menu and in /help.
-COMMANDS = ("start", "invite", "settings", "unpair", "privacy", "help", "cancel")
+COMMANDS = (
+    "start",
+    "invite",
+    "settings",
+    "pause",
+    "resume",
+    "skip",
+    "days",
+    "unpair",
+    "privacy",
+    "help",
+    "cancel",
+)
 
 
 async def help_command(update: Update, context: BotContext) -> None:

@@ -169,19 +169,10 @@ async def _choose_timezone(update: Update, context: BotContext, mode: str, typed
     await reply(update, context, "onboarding.timezone_choose", rows=rows, typed=typed)
 
 
-async def on_text(update: Update, context: BotContext) -> None:
-    """Take a typed answer for whatever step this person is in."""
-    message, user = update.effective_message, update.effective_user
-    assert message is not None and message.text is not None and user is not None
-    async with context.services.sessions.begin() as session:
-        waiting = await conversation.awaiting(session, user.id)
-    if waiting is None:
-        await reply(update, context, "help.not_understood")
-        return
-    mode, _, step = waiting.state.partition(".")
-    if mode not in (ONBOARDING, SETTINGS) or step not in STEPS:
-        await reply(update, context, f"{waiting.state}.typed_instead")
-        return
+async def on_text(update: Update, context: BotContext, mode: str, step: str) -> None:
+    """Take a typed answer to an onboarding or settings step."""
+    message = update.effective_message
+    assert message is not None and message.text is not None
     if step == "timezone":
         await _choose_timezone(update, context, mode, message.text)
     else:

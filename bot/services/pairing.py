@@ -13,7 +13,7 @@ from sqlmodel import col, select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
 from bot.db.models import Couple, Invite, InviteStatus, User
-from bot.services import conversation
+from bot.services import conversation, schedules
 from bot.services.errors import DomainError, StaleAction
 from bot.services.people import require
 
@@ -247,6 +247,8 @@ async def accept(session: AsyncSession, user_id: int, invite_id: int, *, now: da
     await conversation.forget(session, invitee.id)
     await session.refresh(inviter)
     await session.refresh(invitee)
+    for person in (inviter, invitee):
+        await schedules.reschedule(session, person, now=now)
     return Paired(couple_id=couple.id, inviter=inviter, invitee=invitee)
 
 
@@ -278,7 +280,9 @@ async def unpair(
         update(User).where(col(User.couple_id) == couple_id).values(couple_id=None, updated_at=now)
     )
     await _revoke_active(session, [user_id] + ([partner.id] if partner else []), now)
+    await session.refresh(user)
+    await schedules.reschedule(session, user, now=now)
     if partner is not None:
         await session.refresh(partner)
-    await session.refresh(user)
+        await schedules.reschedule(session, partner, now=now)
     return partner

@@ -3,16 +3,20 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import datetime, time
+from datetime import date, datetime, time, timedelta
+from zoneinfo import ZoneInfo
 
 from sqlmodel.ext.asyncio.session import AsyncSession
 
 from bot.db.models import User
-from bot.services.errors import DomainError
+from bot.services import schedules
+from bot.services.errors import DomainError, StaleAction
+from bot.services.schedule import local_date_of
 from bot.services.timezones import is_valid_timezone
 
 NAME_MAX_LENGTH = 32
 TELEGRAM_NAME_MAX_LENGTH = 128
+MAX_PAUSE_DAYS = 365
 
 
 @dataclass(frozen=True)
@@ -89,6 +93,10 @@ async def register(
         user.updated_at = now
     session.add(user)
     await session.flush()
+    if user.unreachable_since is not None:
+        # They are talking to us again, so they unblocked the bot: nudges resume.
+        user.unreachable_since = None
+        await schedules.reschedule(session, user, now=now)
     return user
 
 
@@ -115,6 +123,7 @@ async def set_timezone(session: AsyncSession, user_id: int, zone: str, *, now: d
     user = await require(session, user_id)
     user.timezone, user.updated_at = zone, now
     session.add(user)
+    await schedules.reschedule(session, user, now=now)
     return user
 
 
@@ -132,6 +141,7 @@ async def set_nudge_time(
         raise ValueError(f"unknown nudge slot {slot!r}")
     user.updated_at = now
     session.add(user)
+    await schedules.reschedule(session, user, now=now)
     return user
 
 
@@ -142,4 +152,52 @@ async def finish_onboarding(session: AsyncSession, user_id: int, *, now: datetim
         user.onboarded_at = now
     user.updated_at = now
     session.add(user)
+    await schedules.reschedule(session, user, now=now)
+    return user
+
+
+async def pause(session: AsyncSession, user_id: int, *, days: int | None, now: datetime) -> User:
+    """Pause this person's nudges for some days, or until they resume (`days=None`)."""
+    if days is not None and not 1 <= days <= MAX_PAUSE_DAYS:
+        raise DomainError("nudges.pause_invalid", limit=MAX_PAUSE_DAYS)
+    user = await require(session, user_id)
+    user.paused_until = schedules.INDEFINITELY if days is None else now + timedelta(days=days)
+    user.updated_at = now
+    session.add(user)
+    await schedules.reschedule(session, user, now=now)
+    return user
+
+
+async def resume(session: AsyncSession, user_id: int, *, now: datetime) -> bool:
+    """Lift a pause; tell whether there was one."""
+    user = await require(session, user_id)
+    was_paused = user.paused_until is not None and user.paused_until > now
+    user.paused_until, user.updated_at = None, now
+    session.add(user)
+    await schedules.reschedule(session, user, now=now)
+    return was_paused
+
+
+async def skip_today(session: AsyncSession, user_id: int, *, now: datetime) -> date:
+    """Skip the rest of today's nudges (in this person's time zone); return that date."""
+    user = await require(session, user_id)
+    zone = ZoneInfo(user.timezone or "UTC")
+    today = local_date_of(now, zone)
+    user.skip_date, user.updated_at = today, now
+    session.add(user)
+    await schedules.reschedule(session, user, now=now)
+    return today
+
+
+async def toggle_day(session: AsyncSession, user_id: int, weekday: int, *, now: datetime) -> User:
+    """Switch nudges on or off for one weekday (Monday = 0); at least one day stays on."""
+    if not 0 <= weekday <= 6:
+        raise StaleAction()
+    user = await require(session, user_id)
+    mask = user.nudge_days ^ (1 << weekday)
+    if mask == 0:
+        raise DomainError("nudges.last_day")
+    user.nudge_days, user.updated_at = mask, now
+    session.add(user)
+    await schedules.reschedule(session, user, now=now)
     return user

@@ -281,9 +281,10 @@ def resolve_timezone(text: str, *, limit: int = 5) -> list[TimezoneMatch]:
     """List the zones a partner most likely means by a zone name, UTC offset or city."""
     if limit < 1:
         raise ValueError(f"limit must be at least 1, got {limit}")
-    cleaned = " ".join(text.split())
-    if not cleaned or len(cleaned) > MAX_INPUT_LENGTH:
+    stripped = text.strip()
+    if not stripped or len(stripped) > MAX_INPUT_LENGTH:
         return []
+    cleaned = " ".join(stripped.split())
     # Offsets first: legacy IANA names such as "GMT+0" would otherwise shadow them.
     offset = _resolve_offset(cleaned.casefold())
     if offset is not None:

@@ -1,0 +1,106 @@
+"""Send outbound nudges through Telegram, paced under its limits, with retries that make sense."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import time
+from typing import Any
+
+from aiolimiter import AsyncLimiter
+from telegram import InlineKeyboardButton, InlineKeyboardMarkup
+from telegram.constants import ParseMode
+from telegram.error import BadRequest, Forbidden, NetworkError, RetryAfter, TimedOut
+
+from bot.services.nudges import Outcome, Outgoing, SendResult
+
+log = logging.getLogger(__name__)
+
+TRANSIENT_RETRIES = 3
+_UNREACHABLE_HINTS = ("chat not found", "user is deactivated", "bot was blocked")
+
+
+class Pacer:
+    """Keep under an overall rate and about one message per second per chat.
+
+    The overall limiter has a capacity of one, so sends are spread evenly rather than burst:
+    Telegram counts per second, and a burst at the start of a round is what trips it.
+    """
+
+    def __init__(self, *, per_second: float, per_chat_interval: float = 1.0) -> None:
+        self._overall = AsyncLimiter(1, 1 / per_second) if per_second > 0 else None
+        self._per_chat_interval = per_chat_interval
+        self._next_for_chat: dict[int, float] = {}
+        self._paused_until = 0.0
+
+    def pause(self, seconds: float) -> None:
+        """Hold every send for a while (Telegram asked us to, with retry_after)."""
+        self._paused_until = max(self._paused_until, time.monotonic() + seconds)
+
+    async def wait_turn(self, chat_id: int) -> None:
+        """Wait until a message to this chat may go out."""
+        delay = self._paused_until - time.monotonic()
+        if delay > 0:
+            await asyncio.sleep(delay)
+        now = time.monotonic()
+        ready = self._next_for_chat.get(chat_id, 0.0)
+        self._next_for_chat[chat_id] = max(now, ready) + self._per_chat_interval
+        if ready > now:
+            await asyncio.sleep(ready - now)
+        if self._overall is not None:
+            await self._overall.acquire()
+        if len(self._next_for_chat) > 10_000:
+            self._forget_idle_chats()
+
+    def _forget_idle_chats(self) -> None:
+        now = time.monotonic()
+        self._next_for_chat = {c: t for c, t in self._next_for_chat.items() if t > now}
+
+
+class TelegramSender:
+    """A `Sender` that talks to the Bot API through python-telegram-bot."""
+
+    def __init__(self, bot: Any, pacer: Pacer, *, backoff: float = 0.5) -> None:
+        self.bot = bot
+        self.pacer = pacer
+        self.backoff = backoff
+
+    async def send(self, message: Outgoing) -> SendResult:
+        """Send one message; map Telegram's answers to what the scheduler should do."""
+        markup = None
+        if message.buttons:
+            markup = InlineKeyboardMarkup(
+                [
+                    [InlineKeyboardButton(label, callback_data=data) for label, data in row]
+                    for row in message.buttons
+                ]
+            )
+        transient = 0
+        while True:
+            await self.pacer.wait_turn(message.chat_id)
+            try:
+                sent = await self.bot.send_message(
+                    message.chat_id, message.text, parse_mode=ParseMode.HTML, reply_markup=markup
+                )
+            except RetryAfter as error:
+                seconds = error.retry_after
+                wait = (
+                    seconds.total_seconds() if hasattr(seconds, "total_seconds") else float(seconds)
+                )
+                self.pacer.pause(wait)
+                continue
+            except Forbidden:
+                return SendResult(Outcome.BLOCKED)
+            except BadRequest as error:
+                if any(hint in error.message.lower() for hint in _UNREACHABLE_HINTS):
+                    return SendResult(Outcome.BLOCKED)
+                log.warning("Telegram refused a nudge: %s", type(error).__name__)
+                return SendResult(Outcome.REJECTED)
+            except (TimedOut, NetworkError) as error:
+                transient += 1
+                if transient > TRANSIENT_RETRIES:
+                    log.warning("giving up on a nudge for now: %s", type(error).__name__)
+                    return SendResult(Outcome.RETRY)
+                await asyncio.sleep(self.backoff * 2 ** (transient - 1))
+                continue
+            return SendResult(Outcome.SENT, sent.message_id)

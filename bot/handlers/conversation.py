@@ -1,0 +1,29 @@
+"""Route a typed message to the step its author is in (the step lives in the database)."""
+
+from __future__ import annotations
+
+from telegram import Update
+
+from bot.context import BotContext
+from bot.handlers import nudges, profile
+from bot.handlers.replies import reply
+from bot.services import conversation
+from bot.services.questions import ANSWERING, CONFIRMING
+
+
+async def on_text(update: Update, context: BotContext) -> None:
+    """Hand a typed message to whichever step is waiting for it."""
+    user = update.effective_user
+    assert user is not None
+    async with context.services.sessions.begin() as session:
+        waiting = await conversation.awaiting(session, user.id)
+    if waiting is None:
+        await reply(update, context, "help.not_understood")
+        return
+    mode, _, step = waiting.state.partition(".")
+    if mode in (profile.ONBOARDING, profile.SETTINGS) and step in profile.STEPS:
+        await profile.on_text(update, context, mode, step)
+    elif waiting.state in (ANSWERING, CONFIRMING):
+        await nudges.on_answer_text(update, context, int(waiting.data["question_id"]))
+    else:
+        await reply(update, context, f"{waiting.state}.typed_instead")

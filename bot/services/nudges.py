@@ -1,0 +1,454 @@
+"""The nudge engine: claim due schedule rows, compose each message once, send, record it."""
+
+from __future__ import annotations
+
+import asyncio
+import enum
+import logging
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from datetime import datetime, time, timedelta
+from typing import Protocol
+
+from sqlalchemy.dialects import postgresql, sqlite
+from sqlmodel import col, select
+from sqlmodel.ext.asyncio.session import AsyncSession
+
+from bot.content import Library
+from bot.db.engine import Sessions
+from bot.db.models import Delivery, DeliveryStatus, NudgeKind, NudgeSchedule, User
+from bot.services import questions, rotation, schedules
+from bot.services.clock import Clock
+from bot.services.schedules import Claim
+from bot.texts import Texts
+
+log = logging.getLogger(__name__)
+
+DECK_OF = {NudgeKind.MORNING: "affirmations", NudgeKind.EVENING: "curiosity"}
+
+
+@dataclass(frozen=True)
+class Outgoing:
+    """A message ready for Telegram: rendered HTML text and rows of (label, callback data)."""
+
+    chat_id: int
+    text: str
+    buttons: tuple[tuple[tuple[str, str], ...], ...] = ()
+
+
+class Outcome(enum.Enum):
+    """How a send ended, as far as scheduling cares."""
+
+    SENT = "sent"
+    BLOCKED = "blocked"  # the person blocked the bot: stop until they come back
+    RETRY = "retry"  # Telegram or the network failed for now: try again later
+    REJECTED = "rejected"  # Telegram refused this message for good
+
+
+@dataclass(frozen=True)
+class SendResult:
+    """The outcome of one send, with Telegram's message id when it was accepted."""
+
+    outcome: Outcome
+    message_id: int | None = None
+
+
+class Sender(Protocol):
+    """Deliver one message; pacing and retries within Telegram's limits are its job."""
+
+    async def send(self, message: Outgoing) -> SendResult: ...
+
+
+@dataclass(frozen=True)
+class EngineConfig:
+    """Knobs of the engine, from settings."""
+
+    reminder_time: time = time(12, 0)
+    batch_size: int = 500
+    concurrency: int = 64
+    lease: timedelta = timedelta(minutes=10)
+    max_lateness: timedelta = timedelta(hours=3)
+    max_attempts: int = 5
+    retry_delay: timedelta = timedelta(minutes=1)
+
+
+@dataclass
+class TickReport:
+    """What one tick did."""
+
+    claimed: int = 0
+    sent: int = 0
+    already_sent: int = 0
+    dropped: int = 0
+    blocked: int = 0
+    retried: int = 0
+
+    def add(self, other: TickReport) -> None:
+        """Add another report's counts to this one."""
+        for name in ("claimed", "sent", "already_sent", "dropped", "blocked", "retried"):
+            setattr(self, name, getattr(self, name) + getattr(other, name))
+
+
+@dataclass(frozen=True)
+class Prepared:
+    """A claimed row with its ledger entry and the message to send."""
+
+    claim: Claim
+    delivery_id: int
+    message: Outgoing
+
+
+@dataclass
+class _Batch:
+    report: TickReport = field(default_factory=TickReport)
+    prepared: list[Prepared] = field(default_factory=list)
+
+
+def _name(user: User) -> str:
+    return user.display_name or user.telegram_name
+
+
+class NudgeEngine:
+    """Claim due rows, compose, send through a `Sender`, and keep the ledger."""
+
+    def __init__(
+        self,
+        *,
+        sessions: Sessions,
+        texts: Texts,
+        library: Library,
+        clock: Clock,
+        sender: Sender,
+        config: EngineConfig | None = None,
+    ) -> None:
+        self.sessions = sessions
+        self.texts = texts
+        self.library = library
+        self.clock = clock
+        self.sender = sender
+        self.config = config or EngineConfig()
+
+    async def tick(self) -> TickReport:
+        """Work through every row due now, batch by batch; return what happened."""
+        total = TickReport()
+        while True:
+            report = await self.run_batch()
+            total.add(report)
+            if report.claimed < self.config.batch_size:
+                return total
+
+    async def run_batch(self) -> TickReport:
+        """Claim one batch of due rows and deliver it."""
+        now = self.clock.now()
+        async with self.sessions.begin() as session:
+            claims = await schedules.claim_due(
+                session, now=now, limit=self.config.batch_size, lease=self.config.lease
+            )
+        batch = _Batch()
+        batch.report.claimed = len(claims)
+        if not claims:
+            return batch.report
+        async with self.sessions.begin() as session:
+            for claim in claims:
+                prepared = await self._prepare(session, claim, now, batch.report)
+                if prepared is not None:
+                    batch.prepared.append(prepared)
+        await self._deliver(batch)
+        return batch.report
+
+    async def _prepare(
+        self, session: AsyncSession, claim: Claim, now: datetime, report: TickReport
+    ) -> Prepared | None:
+        user = await session.get(User, claim.user_id)
+        if user is None or (claim.kind in DECK_OF and not schedules.is_schedulable(user)):
+            await schedules.finish(session, claim, user, now=now)
+            report.dropped += 1
+            return None
+        delivery = await self._ledger(session, claim, now)
+        if delivery.status != DeliveryStatus.PENDING:
+            # Sent before (a restart, a second worker, or a changed time): never twice.
+            await schedules.finish(session, claim, user, now=now)
+            report.already_sent += 1
+            return None
+        if now - claim.run_at > self.config.max_lateness:
+            # A morning nudge at midnight helps nobody; skip a run that is far too late.
+            delivery.status = DeliveryStatus.DROPPED
+            session.add(delivery)
+            await schedules.finish(session, claim, user, now=now)
+            report.dropped += 1
+            return None
+        message = await self._compose(session, claim, user, delivery, now)
+        if message is None:
+            delivery.status = DeliveryStatus.DROPPED
+            session.add(delivery)
+            await schedules.finish(session, claim, user, now=now)
+            report.dropped += 1
+            return None
+        delivery.attempts += 1
+        session.add(delivery)
+        assert delivery.id is not None
+        return Prepared(claim, delivery.id, message)
+
+    async def _ledger(self, session: AsyncSession, claim: Claim, now: datetime) -> Delivery:
+        dialect = session.get_bind().dialect.name
+        insert = postgresql.insert if dialect == "postgresql" else sqlite.insert
+        await session.exec(
+            insert(Delivery)
+            .values(
+                user_id=claim.user_id,
+                kind=claim.kind,
+                local_date=claim.local_date,
+                status=DeliveryStatus.PENDING,
+                attempts=0,
+                created_at=now,
+            )
+            .on_conflict_do_nothing(index_elements=["user_id", "kind", "local_date"])
+        )
+        result = await session.exec(
+            select(Delivery).where(
+                Delivery.user_id == claim.user_id,
+                Delivery.kind == claim.kind,
+                Delivery.local_date == claim.local_date,
+            )
+        )
+        return result.one()
+
+    async def _partner(self, session: AsyncSession, user: User) -> User | None:
+        if user.couple_id is None:
+            return None
+        result = await session.exec(
+            select(User).where(User.couple_id == user.couple_id, User.id != user.id)
+        )
+        return result.first()
+
+    async def _compose(
+        self,
+        session: AsyncSession,
+        claim: Claim,
+        user: User,
+        delivery: Delivery,
+        now: datetime,
+    ) -> Outgoing | None:
+        partner = await self._partner(session, user)
+        if partner is None or user.couple_id is None:
+            return None
+        if claim.kind == NudgeKind.MORNING:
+            deck = self.library.deck("affirmations", user.locale)
+            prompt = self.library.prompt("affirmations", delivery.prompt_id or "", user.locale)
+            if prompt is None:
+                history = await self._morning_history(session, user.id)
+                prompt = rotation.choose(deck, history, salt=str(user.id))
+                delivery.prompt_id = prompt.id
+            text = self.texts.render(
+                "nudges.morning", locale=user.locale, prompt=prompt.text, partner=_name(partner)
+            )
+            return Outgoing(user.chat_id, text)
+        if claim.kind == NudgeKind.EVENING:
+            question = await questions.existing_question(session, user.couple_id, claim.local_date)
+            if question is None:
+                history = await questions.asked_prompts(session, user.couple_id)
+                deck = self.library.deck("curiosity", user.locale)
+                chosen = rotation.choose(deck, history, salt=f"couple-{user.couple_id}")
+                question = await questions.question_for(
+                    session, user.couple_id, claim.local_date, chosen.id, now=now
+                )
+            assert question.id is not None
+            delivery.prompt_id, delivery.question_id = question.prompt_id, question.id
+            return self._question_message(user, partner, question.id, question.prompt_id, "evening")
+        return await self._reminder(session, user, partner)
+
+    def _question_message(
+        self, user: User, partner: User, question_id: int, prompt_id: str, key: str
+    ) -> Outgoing | None:
+        prompt = self.library.prompt("curiosity", prompt_id, user.locale)
+        if prompt is None:
+            return None
+        text = self.texts.render(
+            f"nudges.{key}", locale=user.locale, question=prompt.text, partner=_name(partner)
+        )
+        buttons = (
+            (
+                (self.texts.render("buttons.answer", locale=user.locale), f"ans:go:{question_id}"),
+                (
+                    self.texts.render("buttons.skip_question", locale=user.locale),
+                    f"ans:skip:{question_id}",
+                ),
+            ),
+        )
+        return Outgoing(user.chat_id, text, buttons)
+
+    async def _reminder(self, session: AsyncSession, user: User, partner: User) -> Outgoing | None:
+        result = await session.exec(
+            select(Delivery)
+            .where(
+                Delivery.user_id == user.id,
+                Delivery.kind == NudgeKind.EVENING,
+                Delivery.status == DeliveryStatus.SENT,
+            )
+            .order_by(col(Delivery.local_date).desc())
+            .limit(1)
+        )
+        evening = result.first()
+        if evening is None or evening.question_id is None or evening.prompt_id is None:
+            return None
+        if await questions.answer_of(session, evening.question_id, user.id) is not None:
+            return None
+        return self._question_message(
+            user, partner, evening.question_id, evening.prompt_id, "reminder"
+        )
+
+    async def _morning_history(self, session: AsyncSession, user_id: int) -> list[str]:
+        result = await session.exec(
+            select(Delivery.prompt_id)
+            .where(
+                Delivery.user_id == user_id,
+                Delivery.kind == NudgeKind.MORNING,
+                col(Delivery.prompt_id).is_not(None),
+            )
+            .order_by(col(Delivery.local_date))
+        )
+        return [prompt_id for prompt_id in result.all() if prompt_id]
+
+    async def _deliver(self, batch: _Batch) -> None:
+        """Send concurrently; one writer records results in small groups as they arrive."""
+        results: asyncio.Queue[tuple[Prepared, SendResult] | None] = asyncio.Queue()
+        gate = asyncio.Semaphore(self.config.concurrency)
+
+        async def send(item: Prepared) -> None:
+            async with gate:
+                try:
+                    result = await self.sender.send(item.message)
+                except Exception:
+                    log.exception("sending a nudge failed unexpectedly")
+                    result = SendResult(Outcome.RETRY)
+                await results.put((item, result))
+
+        recorder = asyncio.create_task(self._record(results, batch.report))
+        try:
+            async with asyncio.TaskGroup() as group:
+                for item in batch.prepared:
+                    group.create_task(send(item))
+        finally:
+            await results.put(None)
+            await recorder
+
+    async def _record(
+        self,
+        results: asyncio.Queue[tuple[Prepared, SendResult] | None],
+        report: TickReport,
+    ) -> None:
+        done = False
+        while not done:
+            group = [await results.get()]
+            while not results.empty() and len(group) < 200:
+                group.append(results.get_nowait())
+            if group[-1] is None or None in group:
+                done = True
+            items = [entry for entry in group if entry is not None]
+            if items:
+                async with self.sessions.begin() as session:
+                    for prepared, result in items:
+                        await self._complete(session, prepared, result, report)
+
+    async def _complete(
+        self, session: AsyncSession, prepared: Prepared, result: SendResult, report: TickReport
+    ) -> None:
+        now = self.clock.now()
+        delivery = await session.get(Delivery, prepared.delivery_id)
+        user = await session.get(User, prepared.claim.user_id)
+        if delivery is None or user is None:
+            return
+        claim = prepared.claim
+        if result.outcome is Outcome.SENT:
+            delivery.status, delivery.sent_at = DeliveryStatus.SENT, now
+            delivery.message_id = result.message_id
+            session.add(delivery)
+            await schedules.finish(session, claim, user, now=now)
+            if claim.kind == NudgeKind.EVENING:
+                await schedules.schedule_reminder(
+                    session, user, after=now, at=self.config.reminder_time
+                )
+            report.sent += 1
+        elif result.outcome is Outcome.BLOCKED:
+            await mark_unreachable(session, user, now=now)
+            delivery.status = DeliveryStatus.DROPPED
+            session.add(delivery)
+            report.blocked += 1
+        elif result.outcome is Outcome.RETRY and delivery.attempts < self.config.max_attempts:
+            await schedules.retry_later(
+                session, claim, at=now + self.config.retry_delay * delivery.attempts
+            )
+            report.retried += 1
+        else:
+            delivery.status = DeliveryStatus.DROPPED
+            session.add(delivery)
+            await schedules.finish(session, claim, user, now=now)
+            report.dropped += 1
+
+    async def due(self, now: datetime, limit: int = 50) -> list[NudgeSchedule]:
+        """List what is due at `now` without sending anything."""
+        async with self.sessions() as session:
+            return await schedules.due_rows(session, now=now, limit=limit)
+
+    async def preview(self, user_id: int) -> list[tuple[str, datetime, str]]:
+        """Describe this person's upcoming nudges: kind, UTC time and a text preview."""
+        async with self.sessions() as session:
+            user = await session.get(User, user_id)
+            if user is None:
+                return []
+            result = await session.exec(
+                select(NudgeSchedule)
+                .where(NudgeSchedule.user_id == user_id)
+                .order_by(col(NudgeSchedule.next_run_at))
+            )
+            upcoming = []
+            for row in result.all():
+                claim = Claim(0, user_id, row.kind, row.local_date, row.next_run_at, "")
+                delivery = Delivery(
+                    user_id=user_id,
+                    kind=row.kind,
+                    local_date=row.local_date,
+                    created_at=row.next_run_at,
+                )
+                message = await self._compose(session, claim, user, delivery, self.clock.now())
+                upcoming.append((row.kind, row.next_run_at, message.text if message else ""))
+            await session.rollback()  # composing may choose a question; a preview keeps nothing
+            return upcoming
+
+
+async def mark_unreachable(session: AsyncSession, user: User, *, now: datetime) -> None:
+    """Stop scheduling a person who blocked the bot."""
+    if user.unreachable_since is None:
+        user.unreachable_since = now
+        session.add(user)
+    await schedules.drop_schedules(session, user.id)
+
+
+async def mark_reachable(session: AsyncSession, user: User, *, now: datetime) -> None:
+    """Resume a person who came back (unblocked the bot or sent /start)."""
+    if user.unreachable_since is not None:
+        user.unreachable_since = None
+        session.add(user)
+        await session.flush()
+    await schedules.reschedule(session, user, now=now)
+
+
+async def set_reachable(
+    session: AsyncSession, user_id: int, *, reachable: bool, now: datetime
+) -> None:
+    """Record that a person blocked (or unblocked) the bot."""
+    user = await session.get(User, user_id)
+    if user is None:
+        return
+    if reachable:
+        await mark_reachable(session, user, now=now)
+    else:
+        await mark_unreachable(session, user, now=now)
+
+
+def summarize(reports: Sequence[TickReport]) -> TickReport:
+    """Add up several reports."""
+    total = TickReport()
+    for report in reports:
+        total.add(report)
+    return total

@@ -1,0 +1,225 @@
+"""Shared curiosity questions: each partner answers privately; both see both once both answered."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import date, datetime
+
+from sqlalchemy.dialects import postgresql, sqlite
+from sqlmodel import col, select
+from sqlmodel.ext.asyncio.session import AsyncSession
+
+from bot.db.models import Answer, CoupleQuestion, User
+from bot.services import conversation, schedules
+from bot.services.errors import DomainError, StaleAction
+from bot.services.people import require
+
+ANSWER_MAX_LENGTH = 1000
+ANSWERING = "nudges.answer"
+CONFIRMING = "nudges.confirm"
+
+
+async def question_for(
+    session: AsyncSession, couple_id: int, question_date: date, prompt_id: str, *, now: datetime
+) -> CoupleQuestion:
+    """Return the couple's question for a local date, creating it with `prompt_id` if new.
+
+    Both partners ask for it independently (possibly from two workers at once), so the insert
+    relies on the unique key and whoever comes second reads the first one's question.
+    """
+    insert = postgresql.insert if session.get_bind().dialect.name == "postgresql" else sqlite.insert
+    await session.exec(
+        insert(CoupleQuestion)
+        .values(
+            couple_id=couple_id, question_date=question_date, prompt_id=prompt_id, created_at=now
+        )
+        .on_conflict_do_nothing(index_elements=["couple_id", "question_date"])
+    )
+    result = await session.exec(
+        select(CoupleQuestion).where(
+            CoupleQuestion.couple_id == couple_id, CoupleQuestion.question_date == question_date
+        )
+    )
+    return result.one()
+
+
+async def existing_question(
+    session: AsyncSession, couple_id: int, question_date: date
+) -> CoupleQuestion | None:
+    """Return the couple's question for a local date if one was already chosen."""
+    result = await session.exec(
+        select(CoupleQuestion).where(
+            CoupleQuestion.couple_id == couple_id, CoupleQuestion.question_date == question_date
+        )
+    )
+    return result.first()
+
+
+async def asked_prompts(session: AsyncSession, couple_id: int) -> list[str]:
+    """Return the prompt ids this couple has been asked, oldest first."""
+    result = await session.exec(
+        select(CoupleQuestion.prompt_id)
+        .where(CoupleQuestion.couple_id == couple_id)
+        .order_by(col(CoupleQuestion.question_date), col(CoupleQuestion.id))
+    )
+    return list(result.all())
+
+
+async def answer_of(session: AsyncSession, question_id: int, user_id: int) -> Answer | None:
+    """Return a person's answer to a question, if they gave one."""
+    result = await session.exec(
+        select(Answer).where(Answer.question_id == question_id, Answer.user_id == user_id)
+    )
+    return result.first()
+
+
+async def _own_question(session: AsyncSession, user: User, question_id: int) -> CoupleQuestion:
+    """Return a question of this person's current couple, or refuse (stale or forged)."""
+    question = await session.get(CoupleQuestion, question_id)
+    if question is None or user.couple_id is None or question.couple_id != user.couple_id:
+        raise StaleAction()
+    return question
+
+
+async def begin_answer(
+    session: AsyncSession, user_id: int, question_id: int, *, now: datetime
+) -> None:
+    """Note that this person's next message is their answer to the question."""
+    user = await require(session, user_id)
+    await _own_question(session, user, question_id)
+    if await answer_of(session, question_id, user_id) is not None:
+        raise DomainError("nudges.already_answered")
+    await conversation.expect(
+        session, user_id, ANSWERING, now=now, data={"question_id": question_id}
+    )
+
+
+def clean_answer(text: str) -> str:
+    """Return a typed answer ready to store, or raise a friendly error."""
+    text = text.strip()
+    if not text:
+        raise DomainError("nudges.answer_empty")
+    if len(text) > ANSWER_MAX_LENGTH:
+        raise DomainError("nudges.answer_too_long", limit=ANSWER_MAX_LENGTH, length=len(text))
+    return text
+
+
+async def hold_draft(
+    session: AsyncSession, user_id: int, question_id: int, text: str, *, now: datetime
+) -> str:
+    """Keep a typed answer aside until the person chooses to share it or keep it private."""
+    user = await require(session, user_id)
+    await _own_question(session, user, question_id)
+    cleaned = clean_answer(text)
+    await conversation.expect(
+        session, user_id, CONFIRMING, now=now, data={"question_id": question_id, "text": cleaned}
+    )
+    return cleaned
+
+
+async def take_draft(session: AsyncSession, user_id: int, question_id: int) -> str:
+    """Return the answer waiting for the person's share-or-private choice."""
+    waiting = await conversation.awaiting(session, user_id)
+    if waiting is None or waiting.state != CONFIRMING:
+        raise StaleAction()
+    if waiting.data.get("question_id") != question_id:
+        raise StaleAction()
+    return str(waiting.data["text"])
+
+
+@dataclass(frozen=True)
+class Side:
+    """One partner's side of a revealed question."""
+
+    name: str
+    text: str | None
+    skipped: bool
+    private: bool
+
+
+@dataclass(frozen=True)
+class Reveal:
+    """Both answers to a question, for both partners to see."""
+
+    question_id: int
+    prompt_id: str
+    first: User
+    second: User
+    sides: dict[int, Side]
+
+
+@dataclass(frozen=True)
+class Saved:
+    """The outcome of saving an answer: the reveal if both have answered, else who to tell."""
+
+    answer_id: int
+    question_id: int
+    answerer_name: str
+    reveal: Reveal | None
+    partner_to_notify: User | None
+
+
+def _name(user: User) -> str:
+    return user.display_name or user.telegram_name
+
+
+async def _partner(session: AsyncSession, user: User) -> User | None:
+    if user.couple_id is None:
+        return None
+    result = await session.exec(
+        select(User).where(User.couple_id == user.couple_id, User.id != user.id)
+    )
+    return result.first()
+
+
+async def save_answer(
+    session: AsyncSession,
+    user_id: int,
+    question_id: int,
+    text: str | None,
+    *,
+    private: bool = False,
+    now: datetime,
+) -> Saved:
+    """Store an answer (None = skipped); reveal both if the partner already answered."""
+    user = await require(session, user_id)
+    question = await _own_question(session, user, question_id)
+    if text is not None:
+        text = clean_answer(text)
+    if await answer_of(session, question_id, user_id) is not None:
+        raise DomainError("nudges.already_answered")
+    answer = Answer(
+        question_id=question_id,
+        user_id=user_id,
+        text=text,
+        skipped=text is None,
+        private=private and text is not None,
+        answered_at=now,
+    )
+    session.add(answer)
+    await session.flush()
+    assert answer.id is not None
+    await conversation.forget(session, user_id)
+    await schedules.cancel_reminder(session, user_id)
+    partner = await _partner(session, user)
+    if partner is None:
+        return Saved(answer.id, question_id, _name(user), None, None)
+    theirs = await answer_of(session, question_id, partner.id)
+    if theirs is None:
+        return Saved(answer.id, question_id, _name(user), None, partner)
+    question.revealed_at = now
+    session.add(question)
+    reveal = await _reveal(session, question, user, partner)
+    return Saved(answer.id, question_id, _name(user), reveal, None)
+
+
+async def _reveal(
+    session: AsyncSession, question: CoupleQuestion, first: User, second: User
+) -> Reveal:
+    assert question.id is not None
+    sides = {}
+    for person in (first, second):
+        answer = await answer_of(session, question.id, person.id)
+        assert answer is not None
+        sides[person.id] = Side(_name(person), answer.text, answer.skipped, answer.private)
+    return Reveal(question.id, question.prompt_id, first, second, sides)

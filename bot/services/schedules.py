@@ -1,0 +1,214 @@
+"""Schedules are rows: compute each person's next nudge, and claim the due ones."""
+
+from __future__ import annotations
+
+import secrets
+from dataclasses import dataclass
+from datetime import date, datetime, time, timedelta
+from zoneinfo import ZoneInfo
+
+from sqlalchemy import ColumnElement, and_, delete, or_, update
+from sqlalchemy import select as core_select
+from sqlalchemy.dialects import postgresql, sqlite
+from sqlmodel import col, select
+from sqlmodel.ext.asyncio.session import AsyncSession
+
+from bot.db.models import NudgeKind, NudgeSchedule, User
+from bot.services.schedule import next_run_at
+
+DAILY_KINDS = (NudgeKind.MORNING, NudgeKind.EVENING)
+# A pause "until resumed" is stored as a date far away, so one column covers both kinds.
+INDEFINITELY = datetime(9999, 1, 1, tzinfo=ZoneInfo("UTC"))
+
+
+def weekdays_of(mask: int) -> frozenset[int]:
+    """Turn the stored bit mask (Monday = bit 0) into weekday numbers."""
+    return frozenset(day for day in range(7) if mask & (1 << day))
+
+
+def mask_of(days: frozenset[int]) -> int:
+    """Turn weekday numbers into the stored bit mask."""
+    return sum(1 << day for day in days)
+
+
+def is_schedulable(user: User) -> bool:
+    """Tell whether a person should get daily nudges at all right now."""
+    return (
+        user.couple_id is not None
+        and user.onboarded_at is not None
+        and user.unreachable_since is None
+        and user.timezone is not None
+        and user.nudge_days != 0
+    )
+
+
+def _time_for(user: User, kind: str) -> time | None:
+    return user.morning_time if kind == NudgeKind.MORNING else user.evening_time
+
+
+def next_daily_run(user: User, kind: str, *, after: datetime) -> tuple[date, datetime] | None:
+    """Return the local date and UTC instant of this person's next nudge of a kind."""
+    at = _time_for(user, kind)
+    if not is_schedulable(user) or at is None or user.timezone is None:
+        return None
+    return next_run_at(
+        after=after,
+        at=at,
+        zone=ZoneInfo(user.timezone),
+        weekdays=weekdays_of(user.nudge_days),
+        skip_dates=frozenset({user.skip_date}) if user.skip_date else frozenset(),
+        paused_until=user.paused_until,
+    )
+
+
+async def _upsert(
+    session: AsyncSession, user_id: int, kind: str, local_date: date, run_at: datetime
+) -> None:
+    values = {"user_id": user_id, "kind": kind, "local_date": local_date, "next_run_at": run_at}
+    bind = session.get_bind()
+    insert = postgresql.insert if bind.dialect.name == "postgresql" else sqlite.insert
+    statement = insert(NudgeSchedule).values(**values)
+    statement = statement.on_conflict_do_update(
+        index_elements=["user_id", "kind"],
+        set_={"local_date": local_date, "next_run_at": run_at},
+    )
+    await session.exec(statement)
+
+
+async def reschedule(session: AsyncSession, user: User, *, now: datetime) -> None:
+    """Recompute this person's daily schedule rows after anything about them changed."""
+    for kind in DAILY_KINDS:
+        upcoming = next_daily_run(user, kind, after=now)
+        if upcoming is None:
+            await session.exec(
+                delete(NudgeSchedule).where(
+                    col(NudgeSchedule.user_id) == user.id, col(NudgeSchedule.kind) == kind
+                )
+            )
+        else:
+            await _upsert(session, user.id, kind, *upcoming)
+    if not is_schedulable(user):
+        await cancel_reminder(session, user.id)
+
+
+async def schedule_reminder(
+    session: AsyncSession, user: User, *, after: datetime, at: time
+) -> None:
+    """Plan the one gentle reminder for an unanswered question."""
+    if user.timezone is None:
+        return
+    local_date, run_at = next_run_at(after=after, at=at, zone=ZoneInfo(user.timezone))
+    await _upsert(session, user.id, NudgeKind.REMINDER, local_date, run_at)
+
+
+async def cancel_reminder(session: AsyncSession, user_id: int) -> None:
+    """Drop a pending reminder (answered, unpaired, or paused)."""
+    await session.exec(
+        delete(NudgeSchedule).where(
+            col(NudgeSchedule.user_id) == user_id, col(NudgeSchedule.kind) == NudgeKind.REMINDER
+        )
+    )
+
+
+async def drop_schedules(session: AsyncSession, user_id: int) -> None:
+    """Remove every schedule row of a person."""
+    await session.exec(delete(NudgeSchedule).where(col(NudgeSchedule.user_id) == user_id))
+
+
+@dataclass(frozen=True)
+class Claim:
+    """A due schedule row this worker now owns until its lease ends."""
+
+    schedule_id: int
+    user_id: int
+    kind: str
+    local_date: date
+    run_at: datetime
+    token: str
+
+
+def _due(now: datetime) -> ColumnElement[bool]:
+    return and_(
+        col(NudgeSchedule.next_run_at) <= now,
+        or_(col(NudgeSchedule.claimed_until).is_(None), col(NudgeSchedule.claimed_until) < now),
+    )
+
+
+async def claim_due(
+    session: AsyncSession, *, now: datetime, limit: int, lease: timedelta
+) -> list[Claim]:
+    """Claim up to `limit` due rows for this worker, oldest first.
+
+    On PostgreSQL the inner select locks rows with SKIP LOCKED, so several workers share the
+    work without waiting on each other; SQLite has one writer and the conditional update is
+    enough. An expired lease (a worker that died) makes a row claimable again.
+    """
+    token = secrets.token_hex(8)
+    due = (
+        core_select(NudgeSchedule.id)  # type: ignore[call-overload]
+        .where(_due(now))
+        .order_by(col(NudgeSchedule.next_run_at))
+        .limit(limit)
+    )
+    if session.get_bind().dialect.name == "postgresql":
+        due = due.with_for_update(skip_locked=True)
+    statement = (
+        update(NudgeSchedule)
+        .where(col(NudgeSchedule.id).in_(due.scalar_subquery()), _due(now))
+        .values(claim_token=token, claimed_until=now + lease)
+        .returning(
+            col(NudgeSchedule.id),
+            col(NudgeSchedule.user_id),
+            col(NudgeSchedule.kind),
+            col(NudgeSchedule.local_date),
+            col(NudgeSchedule.next_run_at),
+        )
+    )
+    rows = (await session.exec(statement)).all()
+    return [
+        Claim(schedule_id=r[0], user_id=r[1], kind=r[2], local_date=r[3], run_at=r[4], token=token)
+        for r in rows
+    ]
+
+
+async def due_rows(session: AsyncSession, *, now: datetime, limit: int) -> list[NudgeSchedule]:
+    """List due rows without claiming them (for a dry run)."""
+    result = await session.exec(
+        select(NudgeSchedule).where(_due(now)).order_by(col(NudgeSchedule.next_run_at)).limit(limit)
+    )
+    return list(result.all())
+
+
+async def finish(session: AsyncSession, claim: Claim, user: User | None, *, now: datetime) -> None:
+    """Move a claimed row to its next run (or remove it) and release the claim."""
+    mine = and_(
+        col(NudgeSchedule.id) == claim.schedule_id, col(NudgeSchedule.claim_token) == claim.token
+    )
+    upcoming = None
+    if user is not None and claim.kind in DAILY_KINDS:
+        upcoming = next_daily_run(user, claim.kind, after=max(now, claim.run_at))
+        # A run for this local date happened (or was dropped): never plan the same date again.
+        while upcoming is not None and upcoming[0] <= claim.local_date:
+            upcoming = next_daily_run(user, claim.kind, after=upcoming[1])
+    if upcoming is None:
+        await session.exec(delete(NudgeSchedule).where(mine))
+        return
+    await session.exec(
+        update(NudgeSchedule)
+        .where(mine)
+        .values(
+            local_date=upcoming[0], next_run_at=upcoming[1], claim_token=None, claimed_until=None
+        )
+    )
+
+
+async def retry_later(session: AsyncSession, claim: Claim, *, at: datetime) -> None:
+    """Release a claim so the row is tried again at `at`."""
+    await session.exec(
+        update(NudgeSchedule)
+        .where(
+            col(NudgeSchedule.id) == claim.schedule_id,
+            col(NudgeSchedule.claim_token) == claim.token,
+        )
+        .values(next_run_at=at, claim_token=None, claimed_until=None)
+    )

@@ -1,0 +1,75 @@
+"""The rotation never repeats before a deck is used up, and deepens over time."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from bot.services.rotation import DEEP_FROM, MEDIUM_FROM, choose, current_cycle
+
+
+@dataclass(frozen=True)
+class P:
+    id: str
+    topic: str
+    depth: str
+
+
+def deck_of(spec: list[tuple[str, str]]) -> list[P]:
+    return [P(f"p{i}", topic, depth) for i, (topic, depth) in enumerate(spec)]
+
+
+decks = st.lists(
+    st.tuples(st.sampled_from(["fun", "dreams", "family"]), st.sampled_from(["light", "medium", "deep"])),
+    min_size=1,
+    max_size=40,
+).map(deck_of)
+
+
+@given(deck=decks, salt=st.text(max_size=8), rounds=st.integers(1, 3))
+@settings(max_examples=150, deadline=None)
+def test_no_repeat_until_the_deck_is_used_up(deck: list[P], salt: str, rounds: int) -> None:
+    history: list[str] = []
+    for _ in range(rounds):
+        cycle = []
+        for _ in range(len(deck)):
+            picked = choose(deck, history, salt=salt).id
+            history.append(picked)
+            cycle.append(picked)
+        assert sorted(cycle) == sorted(p.id for p in deck)  # every prompt exactly once
+
+
+def test_light_first_then_deeper() -> None:
+    deck = deck_of([("fun", "light")] * 40 + [("fun", "medium")] * 40 + [("fun", "deep")] * 40)
+    history: list[str] = []
+    depths = []
+    for _ in range(60):
+        prompt = choose(deck, history, salt="c1")
+        history.append(prompt.id)
+        depths.append(prompt.depth)
+    assert set(depths[:MEDIUM_FROM]) == {"light"}
+    assert "deep" not in depths[:DEEP_FROM]
+    assert depths[MEDIUM_FROM:DEEP_FROM].count("medium") > depths[MEDIUM_FROM:DEEP_FROM].count("light")
+    assert "deep" in depths[DEEP_FROM:]
+
+
+def test_couples_walk_the_deck_in_different_orders() -> None:
+    deck = deck_of([("fun", "light")] * 30)
+    first = [choose(deck, [], salt=str(couple)).id for couple in range(10)]
+    assert len(set(first)) > 3
+
+
+def test_topics_are_spread() -> None:
+    deck = deck_of([(t, "light") for t in ("fun", "dreams", "family", "values") for _ in range(10)])
+    history: list[str] = []
+    for _ in range(8):
+        history.append(choose(deck, history, salt="x").id)
+    topics = [next(p.topic for p in deck if p.id == i) for i in history]
+    assert all(topics.count(t) == 2 for t in ("fun", "dreams", "family", "values"))
+
+
+def test_removed_prompts_do_not_block_a_cycle() -> None:
+    deck = deck_of([("fun", "light")] * 3)
+    assert current_cycle(["gone", "p0", "p1", "p2", "p1"], {p.id for p in deck}) == ["p1"]
