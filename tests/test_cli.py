@@ -59,6 +59,8 @@ def test_migrate_creates_the_database(tmp_path: Path) -> None:
 def test_run_refuses_invalid_content(tmp_path: Path) -> None:
     shutil.copytree(ROOT / "content", tmp_path / "content")
     (tmp_path / "content/locales/en/templates/start/welcome.j2").write_text("Hello {{ name ")
-    result = _bot("run", cwd=tmp_path, TELEGRAM_BOT_TOKEN="1:x", CONTENT_DIR=str(tmp_path / "content"))
+    result = _bot(
+        "run", cwd=tmp_path, TELEGRAM_BOT_TOKEN="1:x", CONTENT_DIR=str(tmp_path / "content")
+    )
     assert result.returncode == 1
     assert "will not start" in result.stderr and "welcome.j2:1" in result.stderr

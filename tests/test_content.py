@@ -64,7 +64,10 @@ def test_a_second_locale_falls_back_to_english(copy: Path) -> None:
     german.mkdir(parents=True)
     (german / "paired.j2").write_text("Ihr seid jetzt ein Paar, {{ partner }}!\n")
     texts = Texts(copy)
-    assert texts.render("pairing.paired", locale="de", partner="Sam") == "Ihr seid jetzt ein Paar, Sam!"
+    assert (
+        texts.render("pairing.paired", locale="de", partner="Sam")
+        == "Ihr seid jetzt ein Paar, Sam!"
+    )
     assert "Remainly" in texts.render("pairing.unpaired_notice", locale="de")
     assert check_content(copy) == []
 
@@ -95,7 +98,9 @@ def test_duplicate_ids_and_bad_fields_name_the_line(copy: Path) -> None:
     lines[topic] = "    topic: astrology"
     deck.write_text("\n".join(lines) + "\n", encoding="utf-8")
     problems = check_content(copy)
-    assert any(f"curiosity.yaml:{second + 1}: duplicate id 'cur-0001'" in p for p in problems), problems
+    assert any(f"curiosity.yaml:{second + 1}: duplicate id 'cur-0001'" in p for p in problems), (
+        problems
+    )
     assert any(f"curiosity.yaml:{third + 1}: topic" in p for p in problems), problems
 
 
@@ -115,4 +120,6 @@ def test_bad_video_link_and_article_shape(copy: Path) -> None:
     _edit(article, lambda s: s.replace("\n## ", "\nIntro text\n## ", 1))
     problems = check_content(copy)
     assert any("videos.yaml:" in p and "path" in p for p in problems), problems
-    assert any(article.name in p and "before the first '## ' heading" in p for p in problems), problems
+    assert any(article.name in p and "before the first '## ' heading" in p for p in problems), (
+        problems
+    )

@@ -22,7 +22,9 @@ def deck_of(spec: list[tuple[str, str]]) -> list[P]:
 
 
 decks = st.lists(
-    st.tuples(st.sampled_from(["fun", "dreams", "family"]), st.sampled_from(["light", "medium", "deep"])),
+    st.tuples(
+        st.sampled_from(["fun", "dreams", "family"]), st.sampled_from(["light", "medium", "deep"])
+    ),
     min_size=1,
     max_size=40,
 ).map(deck_of)
@@ -51,7 +53,9 @@ def test_light_first_then_deeper() -> None:
         depths.append(prompt.depth)
     assert set(depths[:MEDIUM_FROM]) == {"light"}
     assert "deep" not in depths[:DEEP_FROM]
-    assert depths[MEDIUM_FROM:DEEP_FROM].count("medium") > depths[MEDIUM_FROM:DEEP_FROM].count("light")
+    assert depths[MEDIUM_FROM:DEEP_FROM].count("medium") > depths[MEDIUM_FROM:DEEP_FROM].count(
+        "light"
+    )
     assert "deep" in depths[DEEP_FROM:]
 
 

@@ -242,7 +242,9 @@ def test_resolve_offsets_without_a_whole_hour_etc_zone_give_nothing(text: str) -
 
 @given(
     hour=st.integers(min_value=-12, max_value=14),
-    form=st.sampled_from(["UTC{sign}{h}", "GMT{sign}{h:02d}:00", "{sign}{h:02d}00", "utc {sign} {h}"]),
+    form=st.sampled_from(
+        ["UTC{sign}{h}", "GMT{sign}{h:02d}:00", "{sign}{h:02d}00", "utc {sign} {h}"]
+    ),
 )
 def test_resolve_offset_zone_has_that_offset(hour: int, form: str) -> None:
     text = form.format(sign="-" if hour < 0 else "+", h=abs(hour))
@@ -349,9 +351,10 @@ def test_resolve_gives_nothing_for_junk(text: str) -> None:
     assert resolve_timezone(text) == []
 
 
-def test_resolve_accepts_input_at_the_length_limit() -> None:
-    text = "Berlin" + " " * (MAX_INPUT_LENGTH - len("Berlin"))
-    assert _zones(text)[0] == "Europe/Berlin"
+def test_resolve_measures_the_length_limit_without_surrounding_whitespace() -> None:
+    padding = " " * MAX_INPUT_LENGTH
+    assert _zones(f"{padding}Berlin{padding}")[0] == "Europe/Berlin"
+    assert _zones("Berlin" + " " * (MAX_INPUT_LENGTH - len("Berlin")) + "x") == []
 
 
 def test_resolve_honours_limit() -> None:
