@@ -8,7 +8,9 @@ from pathlib import Path
 import pytest
 
 ROOT = Path(__file__).resolve().parent.parent
-PURE = sorted((ROOT / "bot" / "services").rglob("*.py")) + sorted((ROOT / "bot" / "db").rglob("*.py"))
+PURE = sorted((ROOT / "bot" / "services").rglob("*.py")) + sorted(
+    (ROOT / "bot" / "db").rglob("*.py")
+)
 
 
 def _imports(path: Path) -> set[str]:

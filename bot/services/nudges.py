@@ -160,7 +160,12 @@ class NudgeEngine:
         self, session: AsyncSession, claim: Claim, now: datetime, report: TickReport
     ) -> Prepared | None:
         user = await session.get(User, claim.user_id)
-        if user is None or (claim.kind in DECK_OF and not schedules.is_schedulable(user)):
+        quiet = user is None or (
+            not schedules.is_schedulable(user)
+            if claim.kind in DECK_OF
+            else schedules.is_quiet(user, now=now)
+        )
+        if user is None or quiet:
             await schedules.finish(session, claim, user, now=now)
             report.dropped += 1
             return None

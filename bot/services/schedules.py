@@ -14,7 +14,7 @@ from sqlmodel import col, select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
 from bot.db.models import NudgeKind, NudgeSchedule, User
-from bot.services.schedule import next_run_at
+from bot.services.schedule import local_date_of, next_run_at
 
 DAILY_KINDS = (NudgeKind.MORNING, NudgeKind.EVENING)
 # A pause "until resumed" is stored as a date far away, so one column covers both kinds.
@@ -40,6 +40,16 @@ def is_schedulable(user: User) -> bool:
         and user.timezone is not None
         and user.nudge_days != 0
     )
+
+
+def is_quiet(user: User, *, now: datetime) -> bool:
+    """Tell whether this person asked for no nudges right now (pause, skipped day, day off)."""
+    if not is_schedulable(user):
+        return True
+    if user.paused_until is not None and user.paused_until > now:
+        return True
+    today = local_date_of(now, ZoneInfo(user.timezone or "UTC"))
+    return today == user.skip_date or today.weekday() not in weekdays_of(user.nudge_days)
 
 
 def _time_for(user: User, kind: str) -> time | None:

@@ -1,0 +1,401 @@
+"""The nudge engine on real databases: local times, never twice, never lost, blocked people."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import UTC, datetime, time, timedelta
+from pathlib import Path
+
+import pytest
+from sqlalchemy import func
+from sqlmodel import col, select
+
+from bot.content import Library
+from bot.db.engine import Sessions
+from bot.db.models import CoupleQuestion, Delivery, DeliveryStatus, NudgeSchedule, User
+from bot.services import pairing, people, questions
+from bot.services.clock import FixedClock
+from bot.services.nudges import EngineConfig, NudgeEngine, Outcome, Outgoing, SendResult
+from bot.texts import Texts
+
+CONTENT = Path(__file__).resolve().parents[2] / "content"
+ALEX, SAM = 1, 2
+
+
+@dataclass
+class FakeSender:
+    """Records what would reach Telegram; answers with scripted outcomes."""
+
+    sent: list[Outgoing] = field(default_factory=list)
+    script: dict[int, list[Outcome]] = field(default_factory=dict)
+    calls: int = 0
+
+    async def send(self, message: Outgoing) -> SendResult:
+        self.calls += 1
+        outcomes = self.script.get(message.chat_id)
+        outcome = outcomes.pop(0) if outcomes else Outcome.SENT
+        if outcome is Outcome.SENT:
+            self.sent.append(message)
+            return SendResult(Outcome.SENT, len(self.sent))
+        return SendResult(outcome)
+
+    def texts_to(self, chat_id: int) -> list[str]:
+        return [m.text for m in self.sent if m.chat_id == chat_id]
+
+
+@pytest.fixture
+def sender() -> FakeSender:
+    return FakeSender()
+
+
+def make_engine(sessions: Sessions, clock: FixedClock, sender: FakeSender) -> NudgeEngine:
+    return NudgeEngine(
+        sessions=sessions,
+        texts=Texts(CONTENT),
+        library=Library(CONTENT),
+        clock=clock,
+        sender=sender,
+        config=EngineConfig(reminder_time=time(12, 0), retry_delay=timedelta(minutes=1)),
+    )
+
+
+@pytest.fixture
+def nudger(sessions: Sessions, clock: FixedClock, sender: FakeSender) -> NudgeEngine:
+    return make_engine(sessions, clock, sender)
+
+
+async def onboard(
+    sessions: Sessions,
+    clock: FixedClock,
+    user_id: int,
+    name: str,
+    zone: str,
+    morning: time = time(8, 0),
+    evening: time = time(21, 0),
+) -> None:
+    now = clock.now()
+    async with sessions.begin() as session:
+        await people.register(
+            session,
+            user_id=user_id,
+            chat_id=user_id,
+            telegram_name=name,
+            username=None,
+            locale="en",
+            now=now,
+        )
+        await people.set_timezone(session, user_id, zone, now=now)
+        await people.set_nudge_time(session, user_id, "morning", morning, now=now)
+        await people.set_nudge_time(session, user_id, "evening", evening, now=now)
+        await people.finish_onboarding(session, user_id, now=now)
+
+
+async def pair(sessions: Sessions, clock: FixedClock, a: int = ALEX, b: int = SAM) -> int:
+    async with sessions.begin() as session:
+        made = await pairing.create_invite(session, a, now=clock.now(), ttl=timedelta(hours=48))
+    async with sessions.begin() as session:
+        preview = await pairing.open_invite(
+            session,
+            b,
+            made.payload,
+            now=clock.now(),
+            bad_code_limit=5,
+            bad_code_window=timedelta(minutes=15),
+        )
+    async with sessions.begin() as session:
+        paired = await pairing.accept(session, b, preview.invite_id, now=clock.now())
+    return paired.couple_id
+
+
+@pytest.fixture
+async def couple(sessions: Sessions, clock: FixedClock) -> int:
+    """Alex in Lisbon and Sam in Tokyo, paired on Monday 2 March 2026 at 09:00 UTC."""
+    await onboard(sessions, clock, ALEX, "Alex", "Europe/Lisbon")
+    await onboard(sessions, clock, SAM, "Sam", "Asia/Tokyo")
+    return await pair(sessions, clock)
+
+
+async def run_until(nudger: NudgeEngine, clock: FixedClock, until: datetime) -> None:
+    """Move the clock from one due row to the next (as ticks would find them) up to `until`."""
+    while clock.now() < until:
+        async with nudger.sessions() as session:
+            upcoming = (await session.exec(select(func.min(NudgeSchedule.next_run_at)))).one()
+        if upcoming is None or upcoming.replace(tzinfo=UTC) > until:
+            clock.set(until)
+        else:
+            # A tick runs a little after the row is due, never before it.
+            clock.set(max(clock.now(), upcoming.replace(tzinfo=UTC) + timedelta(seconds=20)))
+        await nudger.tick()
+
+
+async def test_each_partner_gets_nudges_at_their_own_local_time(
+    nudger: NudgeEngine, clock: FixedClock, sender: FakeSender, couple: int
+) -> None:
+    # Sam (Tokyo, UTC+9): evening 21:00 local = 12:00 UTC on 2 March.
+    await run_until(nudger, clock, datetime(2026, 3, 2, 11, 59, tzinfo=UTC))
+    assert sender.sent == []
+    await run_until(nudger, clock, datetime(2026, 3, 2, 12, 1, tzinfo=UTC))
+    assert len(sender.texts_to(SAM)) == 1 and "Tonight's question" in sender.texts_to(SAM)[0]
+    # Alex (Lisbon, UTC+0 in March): evening 21:00 UTC.
+    await run_until(nudger, clock, datetime(2026, 3, 2, 21, 1, tzinfo=UTC))
+    assert len(sender.texts_to(ALEX)) == 1
+    # Sam's morning 08:00 Tokyo on 3 March = 23:00 UTC on 2 March.
+    await run_until(nudger, clock, datetime(2026, 3, 2, 23, 1, tzinfo=UTC))
+    assert "Good morning" in sender.texts_to(SAM)[-1]
+    await run_until(nudger, clock, datetime(2026, 3, 3, 8, 1, tzinfo=UTC))
+    assert "Good morning" in sender.texts_to(ALEX)[-1]
+
+
+async def test_the_evening_question_is_the_same_for_both(
+    nudger: NudgeEngine, clock: FixedClock, sender: FakeSender, couple: int, sessions: Sessions
+) -> None:
+    await run_until(nudger, clock, datetime(2026, 3, 2, 21, 1, tzinfo=UTC))
+    sam_q, alex_q = sender.texts_to(SAM)[0], sender.texts_to(ALEX)[0]
+    assert sam_q.split("\n\n")[1] == alex_q.split("\n\n")[1]
+    async with sessions() as session:
+        assert (await session.exec(select(func.count()).select_from(CoupleQuestion))).one() == 1
+
+
+async def test_never_twice_across_ticks_restarts_and_time_changes(
+    nudger: NudgeEngine,
+    clock: FixedClock,
+    sender: FakeSender,
+    couple: int,
+    sessions: Sessions,
+) -> None:
+    clock.set(datetime(2026, 3, 2, 21, 0, 30, tzinfo=UTC))
+    await nudger.tick()
+    await nudger.tick()
+    restarted = make_engine(sessions, clock, sender)  # a new process, same database
+    await restarted.tick()
+    assert len(sender.texts_to(ALEX)) == 1
+    # Moving the evening time later the same day does not bring a second question today.
+    async with sessions.begin() as session:
+        await people.set_nudge_time(session, ALEX, "evening", time(22, 0), now=clock.now())
+    await run_until(nudger, clock, datetime(2026, 3, 2, 22, 30, tzinfo=UTC))
+    assert len(sender.texts_to(ALEX)) == 1
+    async with sessions() as session:
+        row = (
+            await session.exec(
+                select(NudgeSchedule).where(
+                    NudgeSchedule.user_id == ALEX, NudgeSchedule.kind == "evening"
+                )
+            )
+        ).one()
+    assert row.local_date.isoformat() == "2026-03-03"
+
+
+async def test_changing_a_time_takes_effect_for_the_very_next_nudge(
+    nudger: NudgeEngine, clock: FixedClock, sender: FakeSender, couple: int, sessions: Sessions
+) -> None:
+    async with sessions.begin() as session:
+        await people.set_nudge_time(session, ALEX, "evening", time(10, 0), now=clock.now())
+    await run_until(nudger, clock, datetime(2026, 3, 2, 10, 1, tzinfo=UTC))
+    assert len(sender.texts_to(ALEX)) == 1
+
+
+async def test_interrupted_before_telegram_accepted_is_retried(
+    sessions: Sessions, clock: FixedClock, couple: int
+) -> None:
+    class ProcessDied(BaseException):
+        """Stands for kill -9 in the middle of a send."""
+
+    class Crashing(FakeSender):
+        async def send(self, message: Outgoing) -> SendResult:
+            raise ProcessDied
+
+    clock.set(datetime(2026, 3, 2, 21, 0, 30, tzinfo=UTC))
+    with pytest.raises(BaseExceptionGroup):
+        await make_engine(sessions, clock, Crashing()).tick()
+    survivor = FakeSender()
+    engine = make_engine(sessions, clock, survivor)
+    await engine.tick()
+    assert survivor.sent == []  # the dead worker's lease still holds
+    clock.advance(EngineConfig().lease + timedelta(seconds=1))
+    await engine.tick()
+    assert len(survivor.texts_to(ALEX)) == 1
+    async with sessions() as session:
+        delivery = (await session.exec(select(Delivery).where(Delivery.user_id == ALEX))).one()
+    assert delivery.status == DeliveryStatus.SENT
+
+
+async def test_transient_failures_retry_then_give_up(
+    nudger: NudgeEngine, clock: FixedClock, sender: FakeSender, couple: int, sessions: Sessions
+) -> None:
+    sender.script[ALEX] = [Outcome.RETRY, Outcome.RETRY]
+    await run_until(nudger, clock, datetime(2026, 3, 2, 21, 0, 30, tzinfo=UTC))
+    assert sender.texts_to(ALEX) == []
+    await run_until(nudger, clock, datetime(2026, 3, 2, 21, 30, tzinfo=UTC))
+    assert len(sender.texts_to(ALEX)) == 1
+    sender.script[SAM] = [Outcome.RETRY] * 50
+    await run_until(nudger, clock, datetime(2026, 3, 3, 13, 0, tzinfo=UTC))
+    async with sessions() as session:
+        sam_evening = (
+            await session.exec(
+                select(Delivery).where(Delivery.user_id == SAM, Delivery.kind == "evening")
+            )
+        ).all()
+    # 2 March was sent before the failures started; 3 March gave up after five attempts.
+    assert [d.status for d in sam_evening] == [DeliveryStatus.SENT, DeliveryStatus.DROPPED]
+    assert sam_evening[1].attempts == EngineConfig().max_attempts
+
+
+async def test_blocked_people_stop_being_scheduled_until_they_return(
+    nudger: NudgeEngine, clock: FixedClock, sender: FakeSender, couple: int, sessions: Sessions
+) -> None:
+    sender.script[SAM] = [Outcome.BLOCKED]
+    await run_until(nudger, clock, datetime(2026, 3, 2, 12, 5, tzinfo=UTC))
+    async with sessions() as session:
+        sam = await session.get(User, SAM)
+        assert sam is not None and sam.unreachable_since is not None
+        rows = await session.exec(select(NudgeSchedule).where(NudgeSchedule.user_id == SAM))
+        assert rows.all() == []
+    await run_until(nudger, clock, datetime(2026, 3, 3, 12, 5, tzinfo=UTC))
+    assert sender.texts_to(SAM) == [] and sender.calls >= 1
+    async with sessions.begin() as session:  # Sam sends /start again
+        await people.register(
+            session,
+            user_id=SAM,
+            chat_id=SAM,
+            telegram_name="Sam",
+            username=None,
+            locale="en",
+            now=clock.now(),
+        )
+    await run_until(nudger, clock, datetime(2026, 3, 4, 12, 5, tzinfo=UTC))
+    assert len(sender.texts_to(SAM)) >= 1
+
+
+async def test_pause_skip_days_and_resume(
+    nudger: NudgeEngine, clock: FixedClock, sender: FakeSender, couple: int, sessions: Sessions
+) -> None:
+    async with sessions.begin() as session:
+        await people.pause(session, ALEX, days=2, now=clock.now())
+    await run_until(nudger, clock, datetime(2026, 3, 4, 8, 30, tzinfo=UTC))
+    assert sender.texts_to(ALEX) == []
+    await run_until(nudger, clock, datetime(2026, 3, 4, 21, 5, tzinfo=UTC))
+    assert len(sender.texts_to(ALEX)) == 1  # the pause ended at 09:00 on 4 March
+
+    async with sessions.begin() as session:
+        await people.skip_today(session, ALEX, now=datetime(2026, 3, 5, 7, 0, tzinfo=UTC))
+    await run_until(nudger, clock, datetime(2026, 3, 5, 22, 0, tzinfo=UTC))
+    assert len(sender.texts_to(ALEX)) == 1
+
+    async with sessions.begin() as session:
+        for weekday in range(1, 7):  # leave only Mondays on
+            await people.toggle_day(session, ALEX, weekday, now=clock.now())
+        with pytest.raises(Exception, match="last_day"):
+            await people.toggle_day(session, ALEX, 0, now=clock.now())
+    await run_until(nudger, clock, datetime(2026, 3, 8, 23, 0, tzinfo=UTC))
+    assert len(sender.texts_to(ALEX)) == 1  # Friday to Sunday: nothing
+    await run_until(nudger, clock, datetime(2026, 3, 9, 21, 5, tzinfo=UTC))
+    assert len(sender.texts_to(ALEX)) == 3  # Monday: morning and evening
+
+    async with sessions.begin() as session:
+        await people.pause(session, ALEX, days=None, now=clock.now())
+    await run_until(nudger, clock, datetime(2026, 3, 16, 22, 0, tzinfo=UTC))
+    assert len(sender.texts_to(ALEX)) == 3
+    async with sessions.begin() as session:
+        assert await people.resume(session, ALEX, now=clock.now())
+    await run_until(nudger, clock, datetime(2026, 3, 23, 22, 0, tzinfo=UTC))
+    assert len(sender.texts_to(ALEX)) == 5
+
+
+async def test_unpairing_stops_nudges(
+    nudger: NudgeEngine, clock: FixedClock, sender: FakeSender, couple: int, sessions: Sessions
+) -> None:
+    async with sessions.begin() as session:
+        await pairing.unpair(session, ALEX, couple, now=clock.now())
+    await run_until(nudger, clock, datetime(2026, 3, 4, 0, 0, tzinfo=UTC))
+    assert sender.sent == []
+    async with sessions() as session:
+        assert (await session.exec(select(func.count()).select_from(NudgeSchedule))).one() == 0
+
+
+async def test_far_too_late_runs_are_dropped_not_sent_at_night(
+    nudger: NudgeEngine, clock: FixedClock, sender: FakeSender, couple: int
+) -> None:
+    clock.set(datetime(2026, 3, 3, 3, 0, tzinfo=UTC))  # the bot was down all evening
+    await nudger.tick()
+    assert sender.texts_to(ALEX) == []
+    await run_until(nudger, clock, datetime(2026, 3, 3, 8, 1, tzinfo=UTC))
+    assert len(sender.texts_to(ALEX)) == 1 and "Good morning" in sender.texts_to(ALEX)[0]
+
+
+async def test_answers_are_revealed_only_when_both_answered_with_one_reminder(
+    nudger: NudgeEngine, clock: FixedClock, sender: FakeSender, couple: int, sessions: Sessions
+) -> None:
+    await run_until(nudger, clock, datetime(2026, 3, 2, 21, 1, tzinfo=UTC))
+    async with sessions() as session:
+        question = (await session.exec(select(CoupleQuestion))).one()
+    assert question.id is not None
+    async with sessions.begin() as session:
+        first = await questions.save_answer(
+            session, SAM, question.id, "The sea at dawn", now=clock.now()
+        )
+    assert first.reveal is None and first.partner_to_notify is not None
+    assert first.partner_to_notify.id == ALEX
+    # Alex has not answered by noon: one gentle reminder, and only one for this question.
+    asked = sender.texts_to(ALEX)[0].split("\n\n")[1]
+    await run_until(nudger, clock, datetime(2026, 3, 4, 12, 30, tzinfo=UTC))
+    reminders = [t for t in sender.texts_to(ALEX) if "gentle reminder" in t and asked in t]
+    assert len(reminders) == 1
+    # Sam answered this one, so Sam is never reminded of it.
+    assert not [t for t in sender.texts_to(SAM) if "gentle reminder" in t and asked in t]
+    async with sessions.begin() as session:
+        second = await questions.save_answer(
+            session, ALEX, question.id, "Rain on a tin roof", private=True, now=clock.now()
+        )
+    reveal = second.reveal
+    assert reveal is not None
+    assert reveal.sides[SAM].text == "The sea at dawn"
+    assert reveal.sides[ALEX].private is True
+    async with sessions.begin() as session:
+        with pytest.raises(Exception, match="already_answered"):
+            await questions.save_answer(session, ALEX, question.id, "again", now=clock.now())
+
+
+async def test_another_couple_cannot_answer_or_open_a_question(
+    nudger: NudgeEngine, clock: FixedClock, couple: int, sessions: Sessions
+) -> None:
+    await onboard(sessions, clock, 3, "Kim", "Europe/Paris")
+    await onboard(sessions, clock, 4, "Lee", "Europe/Paris")
+    await pair(sessions, clock, 3, 4)
+    await run_until(nudger, clock, datetime(2026, 3, 2, 21, 1, tzinfo=UTC))
+    async with sessions() as session:
+        theirs = (
+            await session.exec(select(CoupleQuestion).where(CoupleQuestion.couple_id == couple))
+        ).one()
+    assert theirs.id is not None
+    async with sessions.begin() as session:
+        with pytest.raises(Exception, match="stale_button"):
+            await questions.save_answer(session, 3, theirs.id, "peeking", now=clock.now())
+        with pytest.raises(Exception, match="stale_button"):
+            await questions.begin_answer(session, 3, theirs.id, now=clock.now())
+
+
+async def test_questions_do_not_repeat_over_many_evenings(
+    nudger: NudgeEngine, clock: FixedClock, sender: FakeSender, couple: int, sessions: Sessions
+) -> None:
+    for day in range(40):
+        clock.set(datetime(2026, 3, 2, 21, 1, tzinfo=UTC) + timedelta(days=day))
+        await nudger.tick()
+    async with sessions() as session:
+        asked = (
+            await session.exec(
+                select(CoupleQuestion.prompt_id).order_by(col(CoupleQuestion.question_date))
+            )
+        ).all()
+    assert len(asked) >= 40 and len(set(asked)) == len(asked)
+    depths = [Library(CONTENT).prompt("curiosity", p) for p in asked]
+    assert all(p is not None and p.depth == "light" for p in depths[:10])
+
+
+async def test_preview_shows_what_comes_next_without_keeping_anything(
+    nudger: NudgeEngine, couple: int, sessions: Sessions
+) -> None:
+    upcoming = await nudger.preview(ALEX)
+    assert [kind for kind, _, _ in upcoming] == ["evening", "morning"]
+    assert "Tonight's question" in upcoming[0][2]
+    async with sessions() as session:
+        assert (await session.exec(select(func.count()).select_from(CoupleQuestion))).one() == 0
