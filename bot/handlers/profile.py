@@ -159,7 +159,8 @@ async def _choose_timezone(update: Update, context: BotContext, mode: str, typed
         await reply(update, context, "onboarding.timezone_not_found", typed=typed)
         return
     first = matches[0]
-    if len(matches) == 1 or first.zone.lower() == typed.strip().lower().replace(" ", "_"):
+    same_zone = len({match.zone for match in matches}) == 1
+    if same_zone or first.zone.lower() == typed.strip().lower().replace(" ", "_"):
         await _save(update, context, mode, "timezone", first.zone)
         return
     rows = [
