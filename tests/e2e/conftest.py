@@ -43,7 +43,7 @@ class RunningBot:
 async def wait_for_text(user: FakeUser, needle: str, timeout: float = 15.0) -> FakeMessage:  # noqa: ASYNC109
     """Read the user's new messages until one contains `needle`."""
     deadline = asyncio.get_running_loop().time() + timeout
-    seen = []
+    seen: list[str | None] = []
     while True:
         left = deadline - asyncio.get_running_loop().time()
         try:
