@@ -1,11 +1,15 @@
-"""Command line: `python -m bot run | migrate | content check`."""
+"""Command line: `python -m bot run | migrate | content check | nudges due | nudges preview`."""
 
 from __future__ import annotations
 
 import argparse
+import asyncio
 import logging
 import sys
 from collections.abc import Sequence
+from datetime import UTC, datetime
+
+from pydantic import SecretStr
 
 from bot.settings import Settings, SettingsError, load_settings
 
@@ -81,6 +85,61 @@ def _content_check(settings: Settings) -> int:
     return 0
 
 
+def _instant(text: str) -> datetime:
+    try:
+        moment = datetime.fromisoformat(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(
+            f"{text!r} is not an ISO time like 2026-03-02T21:00Z"
+        ) from None
+    return moment.replace(tzinfo=UTC) if moment.tzinfo is None else moment.astimezone(UTC)
+
+
+def _nudges(settings: Settings, args: argparse.Namespace) -> int:
+    return asyncio.run(_nudges_async(settings, args))
+
+
+async def _nudges_async(settings: Settings, args: argparse.Namespace) -> int:
+    from bot.app import build_application
+    from bot.context import services_of
+    from bot.services.clock import FixedClock, SystemClock
+
+    offline = args.nudges_command == "preview" or args.dry_run
+    if not offline and settings.telegram_bot_token is None:
+        print(NO_TOKEN, file=sys.stderr)
+        return 1
+    now = getattr(args, "now", None)
+    clock = FixedClock(now) if now is not None else SystemClock()
+    if offline and settings.telegram_bot_token is None:
+        # Nothing is sent offline; the application only needs a well-formed token.
+        settings = settings.model_copy(update={"telegram_bot_token": SecretStr("0:offline")})
+    application = build_application(settings, clock=clock)
+    engine = services_of(application).nudges
+    try:
+        if args.nudges_command == "preview":
+            previews = await engine.preview(args.user)
+        elif args.dry_run:
+            previews = await engine.due(clock.now(), limit=args.limit)
+        else:
+            async with application:
+                report = await engine.tick()
+            print(
+                f"claimed {report.claimed}, sent {report.sent}, already sent "
+                f"{report.already_sent}, dropped {report.dropped}, blocked {report.blocked}, "
+                f"retried {report.retried}"
+            )
+            return 0
+    finally:
+        if application.post_shutdown is not None:
+            await application.post_shutdown(application)
+    if not previews:
+        print("Nothing scheduled." if args.nudges_command == "preview" else "Nothing is due.")
+    for preview in previews:
+        print(f"--- user {preview.user_id} · {preview.kind} · {preview.run_at:%Y-%m-%d %H:%M} UTC")
+        print(preview.text or "(nothing would be sent)")
+    return 0
+
+
 def parser() -> argparse.ArgumentParser:
     """Describe the command line."""
     root = argparse.ArgumentParser(prog="python -m bot", description="Remainly's Telegram bot.")
@@ -90,6 +149,14 @@ def parser() -> argparse.ArgumentParser:
     content = commands.add_parser("content", help="work with the texts in content/")
     content_commands = content.add_subparsers(dest="content_command", required=True)
     content_commands.add_parser("check", help="validate every template, deck, article and video")
+    nudges = commands.add_parser("nudges", help="operate the daily nudges")
+    nudge_commands = nudges.add_subparsers(dest="nudges_command", required=True)
+    due = nudge_commands.add_parser("due", help="run one tick as if it were --now")
+    due.add_argument("--now", type=_instant, help="ISO time (default: now)")
+    due.add_argument("--dry-run", action="store_true", help="only show what would be sent")
+    due.add_argument("--limit", type=int, default=50, help="how many due rows to show")
+    preview = nudge_commands.add_parser("preview", help="show what a person gets next")
+    preview.add_argument("user", type=int, help="the person's Telegram user id")
     return root
 
 
@@ -105,6 +172,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         return _run(settings)
     if args.command == "migrate":
         return _migrate(settings)
+    if args.command == "nudges":
+        return _nudges(settings, args)
     return _content_check(settings)
 
 

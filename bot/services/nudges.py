@@ -98,6 +98,16 @@ class Prepared:
     message: Outgoing
 
 
+@dataclass(frozen=True)
+class Preview:
+    """What a person will get: kind, when (UTC) and the text as it would be sent."""
+
+    user_id: int
+    kind: str
+    run_at: datetime
+    text: str
+
+
 @dataclass
 class _Batch:
     report: TickReport = field(default_factory=TickReport)
@@ -390,35 +400,40 @@ class NudgeEngine:
             await schedules.finish(session, claim, user, now=now)
             report.dropped += 1
 
-    async def due(self, now: datetime, limit: int = 50) -> list[NudgeSchedule]:
-        """List what is due at `now` without sending anything."""
+    async def due(self, now: datetime, limit: int = 50) -> list[Preview]:
+        """Describe what is due at `now` without claiming or sending anything."""
         async with self.sessions() as session:
-            return await schedules.due_rows(session, now=now, limit=limit)
+            rows = await schedules.due_rows(session, now=now, limit=limit)
+            return await self._describe(session, rows, now)
 
-    async def preview(self, user_id: int) -> list[tuple[str, datetime, str]]:
-        """Describe this person's upcoming nudges: kind, UTC time and a text preview."""
+    async def preview(self, user_id: int) -> list[Preview]:
+        """Describe this person's upcoming nudges, soonest first, without keeping anything."""
         async with self.sessions() as session:
-            user = await session.get(User, user_id)
-            if user is None:
-                return []
             result = await session.exec(
                 select(NudgeSchedule)
                 .where(NudgeSchedule.user_id == user_id)
                 .order_by(col(NudgeSchedule.next_run_at))
             )
-            upcoming = []
-            for row in result.all():
-                claim = Claim(0, user_id, row.kind, row.local_date, row.next_run_at, "")
-                delivery = Delivery(
-                    user_id=user_id,
-                    kind=row.kind,
-                    local_date=row.local_date,
-                    created_at=row.next_run_at,
-                )
-                message = await self._compose(session, claim, user, delivery, self.clock.now())
-                upcoming.append((row.kind, row.next_run_at, message.text if message else ""))
-            await session.rollback()  # composing may choose a question; a preview keeps nothing
-            return upcoming
+            return await self._describe(session, list(result.all()), self.clock.now())
+
+    async def _describe(
+        self, session: AsyncSession, rows: list[NudgeSchedule], now: datetime
+    ) -> list[Preview]:
+        described = []
+        for row in rows:
+            user = await session.get(User, row.user_id)
+            if user is None:
+                continue
+            claim = Claim(0, row.user_id, row.kind, row.local_date, row.next_run_at, "")
+            delivery = Delivery(
+                user_id=row.user_id, kind=row.kind, local_date=row.local_date, created_at=now
+            )
+            message = await self._compose(session, claim, user, delivery, now)
+            described.append(
+                Preview(row.user_id, row.kind, row.next_run_at, message.text if message else "")
+            )
+        await session.rollback()  # composing may pick a question; a description keeps nothing
+        return described
 
 
 async def mark_unreachable(session: AsyncSession, user: User, *, now: datetime) -> None:

@@ -145,6 +145,27 @@ class Person:
             message["entities"] = [{"type": "bot_command", "offset": 0, "length": len(command)}]
         await self._process({"message": message})
 
+    async def change_membership(self, old: str, new: str) -> None:
+        """Block ("kicked") or unblock ("member") the bot, as Telegram reports it."""
+
+        def member(status: str) -> dict[str, Any]:
+            bot = {"id": BOT_ID, "is_bot": True, "first_name": "Remainly"}
+            return {
+                "status": status,
+                "user": bot,
+                **({"until_date": 0} if status == "kicked" else {}),
+            }
+
+        chat = {"id": self.id, "type": "private", "first_name": self.first_name}
+        change = {
+            "chat": chat,
+            "from": self._user(),
+            "date": int(time.time()),
+            "old_chat_member": member(old),
+            "new_chat_member": member(new),
+        }
+        await self._process({"my_chat_member": change})
+
     async def press_data(self, data: str, *, on: Call | None = None) -> None:
         """Press a button with exactly this callback data (which may be forged)."""
         sent = self.transport.sent_to(self.id)

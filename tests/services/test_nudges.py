@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, time, timedelta
 from pathlib import Path
@@ -395,7 +396,50 @@ async def test_preview_shows_what_comes_next_without_keeping_anything(
     nudger: NudgeEngine, couple: int, sessions: Sessions
 ) -> None:
     upcoming = await nudger.preview(ALEX)
-    assert [kind for kind, _, _ in upcoming] == ["evening", "morning"]
-    assert "Tonight's question" in upcoming[0][2]
+    assert [p.kind for p in upcoming] == ["evening", "morning"]
+    assert "Tonight's question" in upcoming[0].text
+    due = await nudger.due(datetime(2026, 3, 2, 21, 0, 30, tzinfo=UTC))
+    assert {(p.user_id, p.kind) for p in due} == {(ALEX, "evening"), (SAM, "evening")}
     async with sessions() as session:
         assert (await session.exec(select(func.count()).select_from(CoupleQuestion))).one() == 0
+
+
+@pytest.mark.postgres
+async def test_two_workers_share_a_round_without_duplicates(postgres_url: str) -> None:
+    """Two processes' engines on one PostgreSQL claim disjoint rows (SKIP LOCKED)."""
+    from bot.db.engine import create_engine, create_sessions
+
+    engines = [create_engine(postgres_url), create_engine(postgres_url)]
+    try:
+        sessions = [create_sessions(e) for e in engines]
+        clock = FixedClock(datetime(2026, 3, 2, 9, 0, tzinfo=UTC))
+        for n in range(0, 120, 2):
+            await onboard(sessions[0], clock, 100 + n, f"P{n}", "Europe/Lisbon")
+            await onboard(sessions[0], clock, 101 + n, f"Q{n}", "Europe/Lisbon")
+            await pair(sessions[0], clock, 100 + n, 101 + n)
+
+        class SlowSender(FakeSender):
+            async def send(self, message: Outgoing) -> SendResult:
+                await asyncio.sleep(0.002)  # let the other worker interleave
+                return await super().send(message)
+
+        senders = [SlowSender(), SlowSender()]
+        workers = [
+            NudgeEngine(
+                sessions=s,
+                texts=Texts(CONTENT),
+                library=Library(CONTENT),
+                clock=clock,
+                sender=sender,
+                config=EngineConfig(batch_size=10),
+            )
+            for s, sender in zip(sessions, senders, strict=True)
+        ]
+        clock.set(datetime(2026, 3, 2, 21, 0, 30, tzinfo=UTC))
+        await asyncio.gather(*(w.tick() for w in workers))
+        chats = [m.chat_id for sender in senders for m in sender.sent]
+        assert sorted(chats) == list(range(100, 220))  # everyone once, nobody twice
+        assert all(sender.sent for sender in senders), "both workers took part"
+    finally:
+        for e in engines:
+            await e.dispose()
