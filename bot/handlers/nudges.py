@@ -24,7 +24,7 @@ from bot.handlers.replies import (
     send,
     settle_button,
 )
-from bot.services import nudges, people, questions
+from bot.services import nudges, pairing, people, questions
 from bot.services.errors import DomainError
 from bot.services.questions import Reveal, Saved
 from bot.services.schedules import INDEFINITELY, weekdays_of
@@ -46,6 +46,14 @@ async def tick(context: BotContext) -> None:
             report.blocked,
             report.retried,
         )
+
+
+async def purge(context: BotContext) -> None:
+    """Erase the shared answers of couples that ended more than the grace period ago."""
+    async with context.services.sessions.begin() as session:
+        erased = await pairing.purge_ended_history(session, now=context.services.clock.now())
+    if erased:
+        log.info("erased %d shared questions of couples that ended", erased)
 
 
 def _id_after(data: str) -> int | None:
@@ -273,3 +281,4 @@ def register(application: Application) -> None:  # type: ignore[type-arg]
     application.job_queue.run_repeating(
         tick, interval=settings.nudge_tick_seconds, first=1.0, name="nudge-tick"
     )
+    application.job_queue.run_repeating(purge, interval=3600, first=60, name="history-purge")

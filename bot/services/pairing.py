@@ -8,11 +8,11 @@ import secrets
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
-from sqlalchemy import update
+from sqlalchemy import delete, update
 from sqlmodel import col, select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
-from bot.db.models import Couple, Invite, InviteStatus, User
+from bot.db.models import Couple, CoupleQuestion, Invite, InviteStatus, User
 from bot.services import conversation, schedules
 from bot.services.errors import DomainError, StaleAction
 from bot.services.people import require
@@ -22,6 +22,8 @@ INVITE_PREFIX = "inv_"
 INVITE_BYTES = 24
 _CODE_SHAPE = re.compile(r"^[A-Za-z0-9_-]{16,64}$")
 VIEWING_INVITE = "pairing.viewing_invite"
+# How long an ended couple's shared answers are kept (hidden) in case the same two re-pair.
+HISTORY_GRACE = timedelta(days=30)
 
 
 @dataclass(frozen=True)
@@ -219,6 +221,33 @@ async def _invite_being_viewed(
     return user, invite
 
 
+async def _recent_couple(
+    session: AsyncSession, low: int, high: int, *, now: datetime
+) -> Couple | None:
+    result = await session.exec(
+        select(Couple)
+        .where(
+            Couple.partner_a_id == low,
+            Couple.partner_b_id == high,
+            col(Couple.ended_at).is_not(None),
+            col(Couple.ended_at) > now - HISTORY_GRACE,
+        )
+        .order_by(col(Couple.ended_at).desc())
+    )
+    return result.first()
+
+
+async def purge_ended_history(session: AsyncSession, *, now: datetime) -> int:
+    """Erase the shared answers of couples that ended longer ago than the grace period."""
+    ended = select(Couple.id).where(
+        col(Couple.ended_at).is_not(None), col(Couple.ended_at) <= now - HISTORY_GRACE
+    )
+    result = await session.exec(
+        delete(CoupleQuestion).where(col(CoupleQuestion.couple_id).in_(ended))
+    )
+    return int(result.rowcount or 0)
+
+
 async def accept(session: AsyncSession, user_id: int, invite_id: int, *, now: datetime) -> Paired:
     """Pair the invited person with the inviter, if both are still free."""
     invitee, invite = await _invite_being_viewed(session, user_id, invite_id, now=now)
@@ -228,7 +257,12 @@ async def accept(session: AsyncSession, user_id: int, invite_id: int, *, now: da
     if inviter.couple_id is not None:
         raise DomainError("pairing.inviter_paired", inviter=_name(inviter))
     low, high = sorted((inviter.id, invitee.id))
-    couple = Couple(partner_a_id=low, partner_b_id=high, created_at=now)
+    couple = await _recent_couple(session, low, high, now=now)
+    if couple is None:
+        couple = Couple(partner_a_id=low, partner_b_id=high, created_at=now)
+    else:
+        # The same two people within the grace period: their shared history comes back.
+        couple.ended_at, couple.ended_by_id = None, None
     session.add(couple)
     await session.flush()
     assert couple.id is not None

@@ -224,5 +224,36 @@ async def test_unpair_ends_the_couple_for_both_and_rejects_stale_confirmations(
     async with sessions() as session:
         couple = await session.get(Couple, couple_id)
         assert couple is not None and couple.ended_at == clock.now() and couple.ended_by_id == 1
-    # Both are free again and can pair anew.
-    assert await _pair(sessions, clock, 2, 1) != couple_id
+    # Both are free again; pairing with each other within 30 days reopens the same couple.
+    assert await _pair(sessions, clock, 2, 1) == couple_id
+
+
+async def test_shared_history_is_erased_30_days_after_unpairing(
+    sessions: Sessions, clock: FixedClock, alex_and_sam: tuple[int, int]
+) -> None:
+    from datetime import date
+
+    from bot.db.models import CoupleQuestion
+
+    couple_id = await _pair(sessions, clock, 1, 2)
+    async with sessions.begin() as session:
+        session.add(
+            CoupleQuestion(
+                couple_id=couple_id,
+                question_date=date(2026, 3, 2),
+                prompt_id="cur-0001",
+                created_at=clock.now(),
+            )
+        )
+    async with sessions.begin() as session:
+        await pairing.unpair(session, 2, couple_id, now=clock.now())
+    clock.advance(timedelta(days=29))
+    async with sessions.begin() as session:
+        assert await pairing.purge_ended_history(session, now=clock.now()) == 0
+    clock.advance(timedelta(days=1))
+    async with sessions.begin() as session:
+        assert await pairing.purge_ended_history(session, now=clock.now()) == 1
+    async with sessions() as session:
+        assert (await session.exec(select(func.count()).select_from(CoupleQuestion))).one() == 0
+    # Too late to reopen: the same two people start a new couple.
+    assert await _pair(sessions, clock, 1, 2) != couple_id
