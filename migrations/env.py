@@ -8,7 +8,7 @@ from alembic import context
 from sqlalchemy.engine import Connection
 from sqlmodel import SQLModel
 
-import bot.db.models  # noqa: F401  (registers the tables on the metadata)
+import bot.db.tables  # noqa: F401  (registers every table on the metadata)
 from bot.db.engine import create_engine
 
 config = context.config

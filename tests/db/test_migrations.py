@@ -10,7 +10,7 @@ from sqlalchemy import Connection, text
 from sqlalchemy.ext.asyncio import AsyncEngine
 from sqlmodel import SQLModel
 
-import bot.db.models  # noqa: F401  (registers the tables)
+import bot.db.tables  # noqa: F401  (registers every table)
 from bot.db.engine import create_engine
 from bot.db.migrate import upgrade
 
