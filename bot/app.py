@@ -13,8 +13,10 @@ from bot.context import BotContext, Services, attach_services
 from bot.db.engine import create_engine, create_sessions
 from bot.delivery import Pacer, TelegramSender
 from bot.handlers.help import publish_commands
+from bot.services import schedules
 from bot.services.clock import Clock, FileClock, SystemClock
 from bot.services.nudges import EngineConfig, NudgeEngine
+from bot.services.schedules import Rhythm
 from bot.settings import Settings
 from bot.texts import Texts
 
@@ -57,7 +59,17 @@ def build_application(
         per_chat_interval=settings.per_chat_interval_seconds,
     )
     engine_config = EngineConfig(
-        reminder_time=settings.answer_reminder_time, batch_size=settings.nudge_batch_size
+        reminder_time=settings.answer_reminder_time,
+        batch_size=settings.nudge_batch_size,
+        video_base_url=settings.video_base_url,
+    )
+    schedules.use_rhythm(
+        Rhythm(
+            article_days=settings.article_weekdays,
+            article_time=settings.article_time,
+            video_days=settings.video_weekdays,
+            video_time=settings.video_time,
+        )
     )
     attach_services(
         application,

@@ -368,6 +368,23 @@ class Library:
         self.default_locale = default_locale
         self._decks: dict[tuple[str, str], list[Prompt]] = {}
         self._by_id: dict[tuple[str, str], dict[str, Prompt]] = {}
+        self._articles: dict[str, list[Article]] = {}
+        self._videos: list[Video] | None = None
+
+    def articles(self, locale: str | None = None) -> list[Article]:
+        """Return the articles of a locale (loaded once), falling back to the default locale."""
+        locale = locale or self.default_locale
+        if not (self.content_dir / "locales" / locale / "articles").is_dir():
+            locale = self.default_locale
+        if locale not in self._articles:
+            self._articles[locale] = load_articles(self.content_dir, locale)
+        return self._articles[locale]
+
+    def videos(self) -> list[Video]:
+        """Return the video catalogue (loaded once)."""
+        if self._videos is None:
+            self._videos = load_videos(self.content_dir)
+        return self._videos
 
     def deck(self, name: str, locale: str | None = None) -> list[Prompt]:
         """Return a deck in a locale (loaded once), or in the default locale if it has none."""

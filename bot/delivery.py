@@ -57,6 +57,13 @@ class Pacer:
         self._next_for_chat = {c: t for c, t in self._next_for_chat.items() if t > now}
 
 
+def _button(label: str, target: str) -> InlineKeyboardButton:
+    # An https target is a link (a video); anything else is callback data.
+    if target.startswith("https://"):
+        return InlineKeyboardButton(label, url=target)
+    return InlineKeyboardButton(label, callback_data=target)
+
+
 class TelegramSender:
     """A `Sender` that talks to the Bot API through python-telegram-bot."""
 
@@ -70,10 +77,7 @@ class TelegramSender:
         markup = None
         if message.buttons:
             markup = InlineKeyboardMarkup(
-                [
-                    [InlineKeyboardButton(label, callback_data=data) for label, data in row]
-                    for row in message.buttons
-                ]
+                [[_button(label, target) for label, target in row] for row in message.buttons]
             )
         transient = 0
         while True:

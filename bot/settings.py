@@ -13,6 +13,7 @@ from pydantic_settings import BaseSettings, SettingsConfigDict
 PROJECT_ROOT = Path(__file__).resolve().parent.parent
 DEFAULT_DATABASE_URL = f"sqlite+aiosqlite:///{PROJECT_ROOT / 'data' / 'remainly.db'}"
 SUPPORTED_DRIVERS = ("sqlite+aiosqlite", "postgresql+asyncpg")
+WEEKDAYS = ("mon", "tue", "wed", "thu", "fri", "sat", "sun")
 
 
 class Settings(BaseSettings):
@@ -41,6 +42,11 @@ class Settings(BaseSettings):
     per_chat_interval_seconds: float = Field(default=1.0, ge=0, le=60)
     answer_reminder_time: time = time(12, 0)
     nudge_batch_size: int = Field(default=500, ge=1, le=10_000)
+    video_base_url: str = "https://videos.remainly.example"
+    article_days: str = "tue,fri"
+    article_time: time = time(12, 30)
+    video_days: str = "sun"
+    video_time: time = time(18, 0)
 
     @field_validator("telegram_bot_token")
     @classmethod
@@ -51,6 +57,31 @@ class Settings(BaseSettings):
         if not bot_id.isdigit() or not secret:
             raise ValueError("expected the form 123456789:AA... as given by @BotFather")
         return SecretStr(value.get_secret_value().strip())
+
+    @field_validator("article_days", "video_days")
+    @classmethod
+    def _days(cls, value: str) -> str:
+        names = [part.strip().lower()[:3] for part in value.split(",") if part.strip()]
+        if not names or any(name not in WEEKDAYS for name in names):
+            raise ValueError("expected weekday names separated by commas, like tue,fri")
+        return ",".join(dict.fromkeys(names))
+
+    @property
+    def article_weekdays(self) -> frozenset[int]:
+        """Return the weekdays (Monday = 0) article excerpts arrive on."""
+        return frozenset(WEEKDAYS.index(name) for name in self.article_days.split(","))
+
+    @property
+    def video_weekdays(self) -> frozenset[int]:
+        """Return the weekdays (Monday = 0) the recommended video arrives on."""
+        return frozenset(WEEKDAYS.index(name) for name in self.video_days.split(","))
+
+    @field_validator("video_base_url")
+    @classmethod
+    def _video_base_url(cls, value: str) -> str:
+        if not value.startswith("https://"):
+            raise ValueError("must start with https://")
+        return value.rstrip("/")
 
     @field_validator("telegram_api_base_url")
     @classmethod

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import html
 from pathlib import Path
 from typing import Any
 
@@ -12,6 +13,8 @@ from jinja2 import (
     StrictUndefined,
     TemplateNotFound,
 )
+from markdown_it import MarkdownIt
+from markdown_it.token import Token
 
 TEMPLATE_SUFFIX = ".j2"
 # Button labels and command descriptions are plain text for Telegram, not HTML.
@@ -87,3 +90,48 @@ class Texts:
         """List every template key available in a locale."""
         names = self.environment(locale).list_templates(extensions=[TEMPLATE_SUFFIX[1:]])
         return sorted(key_of(name) for name in names)
+
+
+_INLINE_TAGS = {
+    "strong_open": "<b>",
+    "strong_close": "</b>",
+    "em_open": "<i>",
+    "em_close": "</i>",
+    "s_open": "<s>",
+    "s_close": "</s>",
+}
+
+
+def markdown_to_telegram(text: str) -> str:
+    """Render article Markdown as the small HTML subset Telegram messages support."""
+    parser = MarkdownIt("commonmark").enable("strikethrough")
+    blocks: list[str] = []
+    bullet = ""
+    for token in parser.parse(text):
+        if token.type == "list_item_open":
+            bullet = "• " if token.info == "" and token.markup in "-*+" else f"{token.info}. "
+        elif token.type == "inline":
+            blocks.append(bullet + _inline(token.children or []))
+            bullet = ""
+        elif token.type in ("bullet_list_close", "ordered_list_close", "paragraph_close"):
+            if not token.hidden:
+                blocks.append("")
+        elif token.type in ("fence", "code_block"):
+            blocks.append(f"<pre>{html.escape(token.content.rstrip())}</pre>")
+            blocks.append("")
+    return "\n".join(blocks).strip()
+
+
+def _inline(children: list[Token]) -> str:
+    out = []
+    for child in children:
+        if child.type == "text":
+            out.append(html.escape(child.content, quote=False))
+        elif child.type == "code_inline":
+            out.append(f"<code>{html.escape(child.content, quote=False)}</code>")
+        elif child.type in ("softbreak", "hardbreak"):
+            out.append("\n" if child.type == "hardbreak" else " ")
+        elif child.type in _INLINE_TAGS:
+            out.append(_INLINE_TAGS[child.type])
+        # Links and images are left out on purpose: reading stays inside Telegram.
+    return "".join(out)

@@ -150,6 +150,8 @@ class NudgeKind:
     MORNING = "morning"
     EVENING = "evening"
     REMINDER = "reminder"
+    ARTICLE = "article"
+    VIDEO = "video"
 
 
 class NudgeSchedule(SQLModel, table=True):

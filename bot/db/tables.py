@@ -1,5 +1,5 @@
 """Import every table module, so the metadata Alembic and the tests compare is complete."""
 
-from bot.db import models
+from bot.db import library, models
 
-__all__ = ["models"]
+__all__ = ["library", "models"]

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from telegram.ext import Application, MessageHandler, filters
 
-from bot.handlers import conversation, errors, help, nudges, pairing, profile
+from bot.handlers import conversation, errors, help, library, nudges, pairing, profile
 
 
 def register(application: Application) -> None:  # type: ignore[type-arg]
@@ -13,6 +13,7 @@ def register(application: Application) -> None:  # type: ignore[type-arg]
     pairing.register(application)
     profile.register(application)
     nudges.register(application)
+    library.register(application)
     help.register(application)
     # Then typed answers to whatever step a person is in (state lives in the database).
     application.add_handler(

@@ -84,7 +84,9 @@ async def continue_onboarding(update: Update, context: BotContext, profile: Prof
         await conversation.forget(session, profile.user_id)
         user = await people.finish_onboarding(session, profile.user_id, now=now)
         done = profile_of(user)
-    rows = [] if done.couple_id else [[Button("invite_partner", "pair:invite")]]
+    rows = [[Button("choose_focus", "focus:open")]]
+    if not done.couple_id:
+        rows.insert(0, [Button("invite_partner", "pair:invite")])
     await reply(
         update, context, "onboarding.done", rows=rows, profile=done, paired=bool(done.couple_id)
     )
@@ -100,6 +102,7 @@ async def show_settings(update: Update, context: BotContext) -> None:
     rows = [
         [Button("settings_name", "set:name"), Button("settings_timezone", "set:timezone")],
         [Button("settings_morning", "set:morning"), Button("settings_evening", "set:evening")],
+        [Button("settings_focus", "focus:open")],
     ]
     await reply(update, context, "settings.overview", rows=rows, profile=profile)
 

@@ -17,7 +17,7 @@ from sqlmodel.ext.asyncio.session import AsyncSession
 from bot.content import Library
 from bot.db.engine import Sessions
 from bot.db.models import Delivery, DeliveryStatus, NudgeKind, NudgeSchedule, User
-from bot.services import questions, rotation, schedules
+from bot.services import library, questions, rotation, schedules
 from bot.services.clock import Clock
 from bot.services.schedules import Claim
 from bot.texts import Texts
@@ -70,6 +70,7 @@ class EngineConfig:
     max_lateness: timedelta = timedelta(hours=3)
     max_attempts: int = 5
     retry_delay: timedelta = timedelta(minutes=1)
+    video_base_url: str = "https://videos.remainly.example"
 
 
 @dataclass
@@ -172,7 +173,7 @@ class NudgeEngine:
         user = await session.get(User, claim.user_id)
         quiet = user is None or (
             not schedules.is_schedulable(user)
-            if claim.kind in DECK_OF
+            if claim.kind in schedules.RECURRING_KINDS
             else schedules.is_quiet(user, now=now)
         )
         if user is None or quiet:
@@ -270,7 +271,44 @@ class NudgeEngine:
             assert question.id is not None
             delivery.prompt_id, delivery.question_id = question.prompt_id, question.id
             return self._question_message(user, partner, question.id, question.prompt_id, "evening")
+        if claim.kind == NudgeKind.ARTICLE:
+            return await self._article(session, user, delivery, now)
+        if claim.kind == NudgeKind.VIDEO:
+            return await self._video(session, user, delivery)
         return await self._reminder(session, user, partner)
+
+    async def _article(
+        self, session: AsyncSession, user: User, delivery: Delivery, now: datetime
+    ) -> Outgoing | None:
+        articles = self.library.articles(user.locale)
+        picked = await library.next_for_delivery(session, user, articles)
+        if picked is None:
+            return None  # every article read: nothing to send this time
+        article, reason = picked
+        view = await library.read_next(session, user.id, article, now=now)
+        delivery.prompt_id = f"{article.meta.id}#{view.index}"
+        text, buttons = library.excerpt_message(self.texts, view, locale=user.locale, reason=reason)
+        return Outgoing(user.chat_id, text, buttons)
+
+    async def _video(
+        self, session: AsyncSession, user: User, delivery: Delivery
+    ) -> Outgoing | None:
+        plan = await library.plan_for(session, user)
+        seen = await self._history(session, user.id, NudgeKind.VIDEO)
+        ranked = library.rank_videos(self.library.videos(), plan, seen=frozenset(seen))
+        if not ranked:
+            ranked = library.rank_videos(self.library.videos(), plan)  # all seen: start over
+        video = ranked[0]
+        delivery.prompt_id = video.id
+        text, buttons = library.video_message(
+            self.texts,
+            video,
+            base_url=self.config.video_base_url,
+            locale=user.locale,
+            reason=plan.reason(video.topics),
+            access=library.access_to(video, entitled=True, in_trial=False),
+        )
+        return Outgoing(user.chat_id, text, buttons)
 
     def _question_message(
         self, user: User, partner: User, question_id: int, prompt_id: str, key: str
@@ -313,11 +351,14 @@ class NudgeEngine:
         )
 
     async def _morning_history(self, session: AsyncSession, user_id: int) -> list[str]:
+        return await self._history(session, user_id, NudgeKind.MORNING)
+
+    async def _history(self, session: AsyncSession, user_id: int, kind: str) -> list[str]:
         result = await session.exec(
             select(Delivery.prompt_id)
             .where(
                 Delivery.user_id == user_id,
-                Delivery.kind == NudgeKind.MORNING,
+                Delivery.kind == kind,
                 col(Delivery.prompt_id).is_not(None),
             )
             .order_by(col(Delivery.local_date))

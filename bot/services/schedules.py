@@ -17,6 +17,8 @@ from bot.db.models import NudgeKind, NudgeSchedule, User
 from bot.services.schedule import local_date_of, next_run_at
 
 DAILY_KINDS = (NudgeKind.MORNING, NudgeKind.EVENING)
+CONTENT_KINDS = (NudgeKind.ARTICLE, NudgeKind.VIDEO)
+RECURRING_KINDS = DAILY_KINDS + CONTENT_KINDS
 # A pause "until resumed" is stored as a date far away, so one column covers both kinds.
 INDEFINITELY = datetime(9999, 1, 1, tzinfo=ZoneInfo("UTC"))
 
@@ -52,20 +54,45 @@ def is_quiet(user: User, *, now: datetime) -> bool:
     return today == user.skip_date or today.weekday() not in weekdays_of(user.nudge_days)
 
 
-def _time_for(user: User, kind: str) -> time | None:
-    return user.morning_time if kind == NudgeKind.MORNING else user.evening_time
+@dataclass(frozen=True)
+class Rhythm:
+    """When article excerpts and the weekly video arrive, in each person's local time."""
+
+    article_days: frozenset[int] = frozenset({1, 4})  # Tuesday and Friday
+    article_time: time = time(12, 30)
+    video_days: frozenset[int] = frozenset({6})  # Sunday
+    video_time: time = time(18, 0)
+
+
+# Set once by the composition root from settings; every scheduling call reads it.
+_rhythm = Rhythm()
+
+
+def use_rhythm(rhythm: Rhythm) -> None:
+    """Make the configured reading and watching rhythm the one schedules follow."""
+    global _rhythm
+    _rhythm = rhythm
+
+
+def _when_for(user: User, kind: str) -> tuple[time | None, frozenset[int]]:
+    if kind == NudgeKind.ARTICLE:
+        return _rhythm.article_time, _rhythm.article_days
+    if kind == NudgeKind.VIDEO:
+        return _rhythm.video_time, _rhythm.video_days
+    at = user.morning_time if kind == NudgeKind.MORNING else user.evening_time
+    return at, weekdays_of(user.nudge_days)
 
 
 def next_daily_run(user: User, kind: str, *, after: datetime) -> tuple[date, datetime] | None:
-    """Return the local date and UTC instant of this person's next nudge of a kind."""
-    at = _time_for(user, kind)
+    """Return the local date and UTC instant of this person's next run of a recurring kind."""
+    at, weekdays = _when_for(user, kind)
     if not is_schedulable(user) or at is None or user.timezone is None:
         return None
     return next_run_at(
         after=after,
         at=at,
         zone=ZoneInfo(user.timezone),
-        weekdays=weekdays_of(user.nudge_days),
+        weekdays=weekdays,
         skip_dates=frozenset({user.skip_date}) if user.skip_date else frozenset(),
         paused_until=user.paused_until,
     )
@@ -87,7 +114,7 @@ async def _upsert(
 
 async def reschedule(session: AsyncSession, user: User, *, now: datetime) -> None:
     """Recompute this person's daily schedule rows after anything about them changed."""
-    for kind in DAILY_KINDS:
+    for kind in RECURRING_KINDS:
         upcoming = next_daily_run(user, kind, after=now)
         if upcoming is None:
             await session.exec(
@@ -195,7 +222,7 @@ async def finish(session: AsyncSession, claim: Claim, user: User | None, *, now:
         col(NudgeSchedule.id) == claim.schedule_id, col(NudgeSchedule.claim_token) == claim.token
     )
     upcoming = None
-    if user is not None and claim.kind in DAILY_KINDS:
+    if user is not None and claim.kind in RECURRING_KINDS:
         upcoming = next_daily_run(user, claim.kind, after=max(now, claim.run_at))
         # A run for this local date happened (or was dropped): never plan the same date again.
         while upcoming is not None and upcoming[0] <= claim.local_date:

@@ -43,6 +43,10 @@ class FakeSender:
     def texts_to(self, chat_id: int) -> list[str]:
         return [m.text for m in self.sent if m.chat_id == chat_id]
 
+    def nudges_to(self, chat_id: int) -> list[str]:
+        """Return only the daily nudges (morning and evening), not reading or videos."""
+        return [t for t in self.texts_to(chat_id) if t.startswith(("☀️", "🌙"))]
+
 
 @pytest.fixture
 def sender() -> FakeSender:
@@ -273,14 +277,14 @@ async def test_pause_skip_days_and_resume(
     async with sessions.begin() as session:
         await people.pause(session, ALEX, days=2, now=clock.now())
     await run_until(nudger, clock, datetime(2026, 3, 4, 8, 30, tzinfo=UTC))
-    assert sender.texts_to(ALEX) == []
+    assert sender.nudges_to(ALEX) == []
     await run_until(nudger, clock, datetime(2026, 3, 4, 21, 5, tzinfo=UTC))
-    assert len(sender.texts_to(ALEX)) == 1  # the pause ended at 09:00 on 4 March
+    assert len(sender.nudges_to(ALEX)) == 1  # the pause ended at 09:00 on 4 March
 
     async with sessions.begin() as session:
         await people.skip_today(session, ALEX, now=datetime(2026, 3, 5, 7, 0, tzinfo=UTC))
     await run_until(nudger, clock, datetime(2026, 3, 5, 22, 0, tzinfo=UTC))
-    assert len(sender.texts_to(ALEX)) == 1
+    assert len(sender.nudges_to(ALEX)) == 1
 
     async with sessions.begin() as session:
         for weekday in range(1, 7):  # leave only Mondays on
@@ -288,18 +292,18 @@ async def test_pause_skip_days_and_resume(
         with pytest.raises(Exception, match="last_day"):
             await people.toggle_day(session, ALEX, 0, now=clock.now())
     await run_until(nudger, clock, datetime(2026, 3, 8, 23, 0, tzinfo=UTC))
-    assert len(sender.texts_to(ALEX)) == 1  # Friday to Sunday: nothing
+    assert len(sender.nudges_to(ALEX)) == 1  # Friday to Sunday: nothing
     await run_until(nudger, clock, datetime(2026, 3, 9, 21, 5, tzinfo=UTC))
-    assert len(sender.texts_to(ALEX)) == 3  # Monday: morning and evening
+    assert len(sender.nudges_to(ALEX)) == 3  # Monday: morning and evening
 
     async with sessions.begin() as session:
         await people.pause(session, ALEX, days=None, now=clock.now())
     await run_until(nudger, clock, datetime(2026, 3, 16, 22, 0, tzinfo=UTC))
-    assert len(sender.texts_to(ALEX)) == 3
+    assert len(sender.nudges_to(ALEX)) == 3
     async with sessions.begin() as session:
         assert await people.resume(session, ALEX, now=clock.now())
     await run_until(nudger, clock, datetime(2026, 3, 23, 22, 0, tzinfo=UTC))
-    assert len(sender.texts_to(ALEX)) == 5
+    assert len(sender.nudges_to(ALEX)) == 5
 
 
 async def test_unpairing_stops_nudges(
@@ -396,7 +400,8 @@ async def test_preview_shows_what_comes_next_without_keeping_anything(
     nudger: NudgeEngine, couple: int, sessions: Sessions
 ) -> None:
     upcoming = await nudger.preview(ALEX)
-    assert [p.kind for p in upcoming] == ["evening", "morning"]
+    assert [p.kind for p in upcoming][:2] == ["evening", "morning"]
+    assert {p.kind for p in upcoming} == {"evening", "morning", "article", "video"}
     assert "Tonight's question" in upcoming[0].text
     due = await nudger.due(datetime(2026, 3, 2, 21, 0, 30, tzinfo=UTC))
     assert {(p.user_id, p.kind) for p in due} == {(ALEX, "evening"), (SAM, "evening")}

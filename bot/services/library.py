@@ -1,0 +1,266 @@
+"""Reading and watching: focus areas, the couple's plan, article progress and video picks."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import datetime
+
+from markupsafe import Markup
+from sqlmodel import col, delete, select
+from sqlmodel.ext.asyncio.session import AsyncSession
+
+from bot.content import Article, Video
+from bot.db.library import ArticleProgress, FocusChoice
+from bot.db.models import User
+from bot.services.errors import DomainError, StaleAction
+from bot.services.people import require
+from bot.texts import Texts, markdown_to_telegram
+
+MAX_FOCUS = 3
+# What a partner can pick; "intimacy" is the common ground every plan starts from.
+FOCUS_CHOICES = (
+    "appreciation",
+    "curiosity",
+    "vulnerability",
+    "meaningful_time",
+    "conflict",
+    "trust",
+    "busy_lives",
+    "long_distance",
+    "professional_help",
+)
+BASELINE = "intimacy"
+LEVEL_ORDER = {"beginner": 0, "intermediate": 1, "advanced": 2}
+
+
+@dataclass(frozen=True)
+class Plan:
+    """What the couple wants to work on: who chose which area."""
+
+    mine: frozenset[str]
+    partner: frozenset[str]
+
+    def weight(self, area: str) -> int:
+        """Return how much an area counts: chosen by both > by one > the common ground."""
+        if area == BASELINE:
+            return 1
+        return 2 * ((area in self.mine) + (area in self.partner))
+
+    def reason(self, areas: Sequence[str]) -> Reason:
+        """Explain why something with these areas was picked."""
+        best = max(areas, key=self.weight)
+        if best in self.mine and best in self.partner:
+            return Reason("both", best)
+        if best in self.mine:
+            return Reason("you", best)
+        if best in self.partner:
+            return Reason("partner", best)
+        return Reason("start", best)
+
+
+@dataclass(frozen=True)
+class Reason:
+    """Why a recommendation was made: who chose which area."""
+
+    who: str  # both | you | partner | start
+    area: str
+
+
+async def focus_of(session: AsyncSession, user_id: int) -> frozenset[str]:
+    """Return the areas this person picked."""
+    result = await session.exec(select(FocusChoice.area).where(FocusChoice.user_id == user_id))
+    return frozenset(result.all())
+
+
+async def toggle_focus(
+    session: AsyncSession, user_id: int, area: str, *, now: datetime
+) -> frozenset[str]:
+    """Pick or unpick one area; at most three at a time."""
+    if area not in FOCUS_CHOICES:
+        raise StaleAction()
+    await require(session, user_id)
+    chosen = await focus_of(session, user_id)
+    if area in chosen:
+        await session.exec(
+            delete(FocusChoice).where(
+                col(FocusChoice.user_id) == user_id, col(FocusChoice.area) == area
+            )
+        )
+        return chosen - {area}
+    if len(chosen) >= MAX_FOCUS:
+        raise DomainError("library.focus_full", limit=MAX_FOCUS)
+    session.add(FocusChoice(user_id=user_id, area=area, chosen_at=now))
+    return chosen | {area}
+
+
+async def plan_for(session: AsyncSession, user: User) -> Plan:
+    """Weigh both partners' choices into the couple's plan."""
+    partner_areas: frozenset[str] = frozenset()
+    if user.couple_id is not None:
+        partner = (
+            await session.exec(
+                select(User.id).where(User.couple_id == user.couple_id, User.id != user.id)
+            )
+        ).first()
+        if partner is not None:
+            partner_areas = await focus_of(session, partner)
+    return Plan(mine=await focus_of(session, user.id), partner=partner_areas)
+
+
+def rank_articles(articles: Sequence[Article], plan: Plan) -> list[Article]:
+    """Order articles by how well they fit the plan (ties keep the editors' order)."""
+    return sorted(articles, key=lambda a: -plan.weight(a.meta.focus))
+
+
+def rank_videos(
+    videos: Sequence[Video], plan: Plan, *, seen: frozenset[str] = frozenset()
+) -> list[Video]:
+    """Order unseen videos by fit, gentlest level first, then the catalogue's order."""
+    fresh = [video for video in videos if video.id not in seen]
+    return sorted(
+        fresh,
+        key=lambda v: (-sum(plan.weight(t) for t in v.topics), LEVEL_ORDER[v.level]),
+    )
+
+
+def like_this(videos: Sequence[Video], video: Video) -> list[Video]:
+    """Return other videos sharing a topic with this one, closest first."""
+    shared = [
+        (len(set(v.topics) & set(video.topics)), v)
+        for v in videos
+        if v.id != video.id and set(v.topics) & set(video.topics)
+    ]
+    return [v for _, v in sorted(shared, key=lambda pair: (-pair[0], LEVEL_ORDER[pair[1].level]))]
+
+
+@dataclass(frozen=True)
+class ExcerptView:
+    """One excerpt ready to show, with where it sits in its article."""
+
+    article: Article
+    index: int
+
+    @property
+    def total(self) -> int:
+        """Return how many excerpts the article has."""
+        return len(self.article.excerpts)
+
+    @property
+    def has_next(self) -> bool:
+        """Tell whether another excerpt follows."""
+        return self.index + 1 < self.total
+
+
+async def progress_of(session: AsyncSession, user_id: int) -> dict[str, ArticleProgress]:
+    """Return this person's reading progress by article id."""
+    result = await session.exec(select(ArticleProgress).where(ArticleProgress.user_id == user_id))
+    return {row.article_id: row for row in result.all()}
+
+
+async def read_next(
+    session: AsyncSession,
+    user_id: int,
+    article: Article,
+    *,
+    now: datetime,
+    restart: bool = False,
+) -> ExcerptView:
+    """Return this person's next excerpt of an article and move their bookmark past it."""
+    row = await session.get(ArticleProgress, (user_id, article.meta.id))
+    if row is None:
+        row = ArticleProgress(user_id=user_id, article_id=article.meta.id, updated_at=now)
+    if restart or row.next_excerpt >= len(article.excerpts):
+        row.next_excerpt, row.finished_at = 0, None
+    view = ExcerptView(article, row.next_excerpt)
+    row.next_excerpt += 1
+    row.updated_at = now
+    if row.next_excerpt >= len(article.excerpts):
+        row.finished_at = now
+    session.add(row)
+    return view
+
+
+def find_article(articles: Sequence[Article], article_id: str) -> Article:
+    """Return an article by id, or refuse a button that names none."""
+    for article in articles:
+        if article.meta.id == article_id:
+            return article
+    raise StaleAction()
+
+
+async def next_for_delivery(
+    session: AsyncSession, user: User, articles: Sequence[Article]
+) -> tuple[Article, Reason] | None:
+    """Pick the article whose next excerpt a partner gets on the reading rhythm."""
+    plan = await plan_for(session, user)
+    progress = await progress_of(session, user.id)
+    for article in rank_articles(articles, plan):
+        row = progress.get(article.meta.id)
+        if row is None or row.finished_at is None:
+            return article, plan.reason([article.meta.focus])
+    return None
+
+
+Buttons = tuple[tuple[tuple[str, str], ...], ...]
+
+
+def excerpt_message(
+    texts: Texts, view: ExcerptView, *, locale: str | None, reason: Reason | None
+) -> tuple[str, Buttons]:
+    """Render one excerpt with its place in the article and what comes next."""
+    excerpt = view.article.excerpts[view.index]
+    text = texts.render(
+        "library.excerpt",
+        locale=locale,
+        title=view.article.meta.title,
+        heading=excerpt.heading,
+        body=Markup(markdown_to_telegram(excerpt.body)),
+        part=view.index + 1,
+        total=view.total,
+        minutes=view.article.meta.reading_minutes,
+        reason=reason,
+    )
+    row: list[tuple[str, str]] = []
+    if view.has_next:
+        row.append(
+            (texts.render("buttons.next_part", locale=locale), f"art:next:{view.article.meta.id}")
+        )
+    row.append((texts.render("buttons.all_articles", locale=locale), "art:list"))
+    return text, (tuple(row),)
+
+
+def video_url(base_url: str, video: Video) -> str:
+    """Build a video's address from the configured base URL and its path."""
+    return f"{base_url.rstrip('/')}/{video.path}"
+
+
+def video_message(
+    texts: Texts,
+    video: Video,
+    *,
+    base_url: str,
+    locale: str | None,
+    reason: Reason | None,
+    access: str,
+) -> tuple[str, Buttons]:
+    """Render a video card: why it was picked, whether it's open, and the way to watch it.
+
+    `access` is "free", "trial" (paid, open during the trial), "included" (paid, covered by
+    the subscription) or "locked" (paid, not covered).
+    """
+    text = texts.render("library.video", locale=locale, video=video, reason=reason, access=access)
+    row: list[tuple[str, str]] = []
+    if access != "locked":
+        row.append((texts.render("buttons.watch", locale=locale), video_url(base_url, video)))
+    row.append((texts.render("buttons.more_like_this", locale=locale), f"vid:like:{video.id}"))
+    return text, (tuple(row),)
+
+
+def access_to(video: Video, *, entitled: bool, in_trial: bool) -> str:
+    """Say whether a video is open to a couple, and why."""
+    if not video.paid:
+        return "free"
+    if not entitled:
+        return "locked"
+    return "trial" if in_trial else "included"

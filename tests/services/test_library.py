@@ -1,0 +1,129 @@
+"""Focus areas, the couple's plan, reading progress, and tailored deliveries."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from pathlib import Path
+
+import pytest
+from hypothesis import given
+from hypothesis import strategies as st
+
+from bot.content import Library
+from bot.db.engine import Sessions
+from bot.db.models import User
+from bot.services import library
+from bot.services.clock import FixedClock
+from bot.services.errors import DomainError, StaleAction
+from bot.services.library import Plan
+from bot.services.nudges import NudgeEngine
+from tests.services.test_nudges import ALEX, SAM, FakeSender, make_engine, run_until
+
+CONTENT = Path(__file__).resolve().parents[2] / "content"
+BOOKS = Library(CONTENT)
+
+
+@pytest.fixture
+def nudger(sessions: Sessions, clock: FixedClock, sender: FakeSender) -> NudgeEngine:
+    return make_engine(sessions, clock, sender)
+
+
+@pytest.fixture
+def sender() -> FakeSender:
+    return FakeSender()
+
+
+async def _pick(sessions: Sessions, clock: FixedClock, user_id: int, *areas: str) -> None:
+    async with sessions.begin() as session:
+        for area in areas:
+            await library.toggle_focus(session, user_id, area, now=clock.now())
+
+
+async def _user(sessions: Sessions, user_id: int) -> User:
+    async with sessions() as session:
+        user = await session.get(User, user_id)
+    assert user is not None
+    return user
+
+
+async def test_focus_areas_are_capped_at_three_and_checked(
+    sessions: Sessions, clock: FixedClock, couple: int
+) -> None:
+    await _pick(sessions, clock, ALEX, "trust", "conflict", "curiosity")
+    async with sessions.begin() as session:
+        with pytest.raises(DomainError, match=r"library\.focus_full"):
+            await library.toggle_focus(session, ALEX, "appreciation", now=clock.now())
+        with pytest.raises(StaleAction):
+            await library.toggle_focus(session, ALEX, "astrology", now=clock.now())
+        assert await library.toggle_focus(session, ALEX, "trust", now=clock.now()) == {
+            "conflict",
+            "curiosity",
+        }
+
+
+async def test_the_plan_weighs_both_partners_and_explains_itself(
+    sessions: Sessions, clock: FixedClock, couple: int
+) -> None:
+    await _pick(sessions, clock, ALEX, "appreciation", "trust")
+    await _pick(sessions, clock, SAM, "appreciation", "busy_lives")
+    async with sessions() as session:
+        plan = await library.plan_for(session, await _user(sessions, ALEX))
+    assert plan.reason(["appreciation", "trust"]) == library.Reason("both", "appreciation")
+    assert plan.reason(["trust"]) == library.Reason("you", "trust")
+    assert plan.reason(["busy_lives", "intimacy"]) == library.Reason("partner", "busy_lives")
+    assert plan.reason(["intimacy"]) == library.Reason("start", "intimacy")
+    ranked = library.rank_articles(BOOKS.articles(), plan)
+    assert ranked[0].meta.focus == "appreciation"
+    videos = library.rank_videos(BOOKS.videos(), plan)
+    assert "appreciation" in videos[0].topics
+
+
+@given(
+    mine=st.sets(st.sampled_from(library.FOCUS_CHOICES), max_size=3),
+    theirs=st.sets(st.sampled_from(library.FOCUS_CHOICES), max_size=3),
+)
+def test_ranking_never_puts_a_worse_fit_first(mine: set[str], theirs: set[str]) -> None:
+    plan = Plan(frozenset(mine), frozenset(theirs))
+    weights = [plan.weight(a.meta.focus) for a in library.rank_articles(BOOKS.articles(), plan)]
+    assert weights == sorted(weights, reverse=True)
+    scores = [
+        sum(plan.weight(t) for t in v.topics) for v in library.rank_videos(BOOKS.videos(), plan)
+    ]
+    assert scores == sorted(scores, reverse=True)
+
+
+async def test_progress_is_per_partner(sessions: Sessions, clock: FixedClock, couple: int) -> None:
+    article = BOOKS.articles()[0]
+    async with sessions.begin() as session:
+        first = await library.read_next(session, ALEX, article, now=clock.now())
+        second = await library.read_next(session, ALEX, article, now=clock.now())
+        sams = await library.read_next(session, SAM, article, now=clock.now())
+    assert (first.index, second.index, sams.index) == (0, 1, 0)
+    async with sessions.begin() as session:
+        for _ in range(len(article.excerpts) - 2):
+            last = await library.read_next(session, ALEX, article, now=clock.now())
+        assert not last.has_next
+        progress = await library.progress_of(session, ALEX)
+    assert progress[article.meta.id].finished_at is not None
+
+
+async def test_excerpts_and_videos_arrive_on_the_rhythm_tailored_to_the_couple(
+    nudger: NudgeEngine, sessions: Sessions, clock: FixedClock, sender: FakeSender, couple: int
+) -> None:
+    await _pick(sessions, clock, ALEX, "appreciation")
+    await _pick(sessions, clock, SAM, "appreciation")
+    # Tuesday 3 March, 12:30 in Lisbon (UTC) and in Tokyo (03:30 UTC).
+    await run_until(nudger, clock, datetime(2026, 3, 3, 12, 31, tzinfo=UTC))
+    excerpts = {chat: [t for t in sender.texts_to(chat) if "📖" in t] for chat in (ALEX, SAM)}
+    assert len(excerpts[ALEX]) == len(excerpts[SAM]) == 1
+    assert "part 1 of" in excerpts[ALEX][0] and "you both chose appreciation" in excerpts[ALEX][0]
+    await run_until(nudger, clock, datetime(2026, 3, 6, 12, 31, tzinfo=UTC))  # Friday
+    assert "part 2 of" in [t for t in sender.texts_to(ALEX) if "📖" in t][-1]
+    await run_until(nudger, clock, datetime(2026, 3, 8, 18, 1, tzinfo=UTC))  # Sunday
+    videos = [m for m in sender.sent if m.chat_id == ALEX and "🎬" in m.text]
+    assert len(videos) == 1
+    watch = videos[0].buttons[0][0]
+    assert watch[1].startswith("https://videos.remainly.example/")
+    await run_until(nudger, clock, datetime(2026, 3, 15, 18, 1, tzinfo=UTC))
+    second = [m for m in sender.sent if m.chat_id == ALEX and "🎬" in m.text][-1]
+    assert second.buttons[0][0][1] != watch[1]  # a new video each week
