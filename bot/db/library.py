@@ -16,9 +16,7 @@ class FocusChoice(SQLModel, table=True):
     __tablename__ = "focus_choices"
 
     user_id: int = Field(
-        sa_column=Column(
-            BigInteger, ForeignKey("users.id", ondelete="CASCADE"), primary_key=True
-        )
+        sa_column=Column(BigInteger, ForeignKey("users.id", ondelete="CASCADE"), primary_key=True)
     )
     area: str = Field(sa_column=Column(String(32), primary_key=True))
     chosen_at: datetime = _when()
@@ -30,9 +28,7 @@ class ArticleProgress(SQLModel, table=True):
     __tablename__ = "article_progress"
 
     user_id: int = Field(
-        sa_column=Column(
-            BigInteger, ForeignKey("users.id", ondelete="CASCADE"), primary_key=True
-        )
+        sa_column=Column(BigInteger, ForeignKey("users.id", ondelete="CASCADE"), primary_key=True)
     )
     article_id: str = Field(sa_column=Column(String(48), primary_key=True))
     next_excerpt: int = Field(default=0, sa_column=Column(Integer, nullable=False))
