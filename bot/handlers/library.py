@@ -200,8 +200,8 @@ async def video_button(update: Update, context: BotContext) -> None:
     query, user = update.callback_query, update.effective_user
     assert query is not None and query.data is not None and user is not None
     catalogue = context.services.library.videos()
-    _, action, _, target = (query.data + ":").split(":", 3)
-    target = target.rstrip(":")
+    parts = query.data.split(":")
+    action, target = parts[1], parts[2] if len(parts) > 2 else ""
     async with context.services.sessions() as session:
         plan = await library.plan_for(session, await people.require(session, user.id))
     if action == "topics":
