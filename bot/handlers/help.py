@@ -35,7 +35,7 @@ COMMANDS = (
 async def help_command(update: Update, context: BotContext) -> None:
     """Handle /help and the Help button."""
     if update.callback_query is not None:
-        await settle_button(update, context)
+        await settle_button(update, context, keep=True)
     await reply(update, context, "help.overview", commands=COMMANDS)
 
 

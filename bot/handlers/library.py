@@ -44,7 +44,7 @@ async def _send_rendered(
 async def focus_command(update: Update, context: BotContext) -> None:
     """Show the focus-area picker (/focus, or the button after onboarding and in /settings)."""
     if update.callback_query is not None:
-        await settle_button(update, context)
+        await settle_button(update, context, keep=True)
     user = update.effective_user
     assert user is not None
     async with context.services.sessions() as session:
@@ -95,7 +95,7 @@ async def focus_button(update: Update, context: BotContext) -> None:
 async def articles_command(update: Update, context: BotContext) -> None:
     """List the articles, best fit first, with each partner's progress."""
     if update.callback_query is not None:
-        await settle_button(update, context)
+        await settle_button(update, context, keep=True)
     user = update.effective_user
     assert user is not None
     articles = context.services.library.articles(locale_of(update))
@@ -205,7 +205,7 @@ async def video_button(update: Update, context: BotContext) -> None:
     async with context.services.sessions() as session:
         plan = await library.plan_for(session, await people.require(session, user.id))
     if action == "topics":
-        await settle_button(update, context)
+        await settle_button(update, context, keep=True)
         rows = [
             [Button("focus", f"vid:topic:{area}", values={"area": area, "chosen": False})]
             for area in ("intimacy", *library.FOCUS_CHOICES)
@@ -217,12 +217,12 @@ async def video_button(update: Update, context: BotContext) -> None:
         if video is None:
             await refuse_button(update, context, "errors.stale_button")
             return
-        await settle_button(update, context)
+        await settle_button(update, context, keep=True)
         heading = {"kind": "like", "title": video.title, "topic": ""}
         await _video_list(update, context, library.like_this(catalogue, video), plan, heading)
         return
     if action == "topic" and target in ("intimacy", *library.FOCUS_CHOICES):
-        await settle_button(update, context)
+        await settle_button(update, context, keep=True)
         picked = [v for v in library.rank_videos(catalogue, plan) if target in v.topics]
         topic = context.services.texts.render(
             "buttons.focus", locale=locale_of(update), area=target, chosen=False

@@ -95,7 +95,7 @@ def invite_link(bot_username: str, payload: str) -> str:
 async def invite(update: Update, context: BotContext) -> None:
     """Make a new invite link (via /invite or the button)."""
     if update.callback_query is not None:
-        await settle_button(update, context)
+        await settle_button(update, context, keep=True)
     user = update.effective_user
     assert user is not None
     settings = context.services.settings

@@ -118,7 +118,7 @@ async def settings_button(update: Update, context: BotContext) -> None:
     assert query is not None and query.data is not None and update.effective_user is not None
     step = query.data.removeprefix("set:")
     if step == "open":
-        await settle_button(update, context)
+        await settle_button(update, context, keep=True)
         await show_settings(update, context)
         return
     if step not in STEPS:

@@ -86,11 +86,18 @@ async def reply(
     return await send(context, chat.id, key, rows=rows, locale=locale_of(update), **values)
 
 
-async def settle_button(update: Update, context: BotContext, notice: str | None = None) -> None:
-    """Answer a button press and remove the buttons it came with, so it can't be pressed twice."""
+async def settle_button(
+    update: Update, context: BotContext, notice: str | None = None, *, keep: bool = False
+) -> None:
+    """Answer a button press and remove the buttons it came with, so it can't be pressed twice.
+
+    Menus (`keep=True`) keep their buttons: pressing one entry must not take the others away.
+    """
     query = update.callback_query
     assert query is not None
     await query.answer(notice)
+    if keep:
+        return
     if isinstance(query.message, Message) and query.message.reply_markup is not None:
         await query.message.edit_reply_markup(reply_markup=None)
 
