@@ -19,6 +19,7 @@ from bot.db.engine import Sessions
 from bot.db.models import Delivery, DeliveryStatus, NudgeKind, NudgeSchedule, User
 from bot.services import library, questions, rotation, schedules
 from bot.services.clock import Clock
+from bot.services.errors import StaleAction
 from bot.services.schedules import Claim
 from bot.texts import Texts
 
@@ -281,12 +282,23 @@ class NudgeEngine:
         self, session: AsyncSession, user: User, delivery: Delivery, now: datetime
     ) -> Outgoing | None:
         articles = self.library.articles(user.locale)
-        picked = await library.next_for_delivery(session, user, articles)
-        if picked is None:
-            return None  # every article read: nothing to send this time
-        article, reason = picked
-        view = await library.read_next(session, user.id, article, now=now)
-        delivery.prompt_id = f"{article.meta.id}#{view.index}"
+        plan = await library.plan_for(session, user)
+        if delivery.prompt_id:
+            # A retry sends the excerpt chosen the first time; the bookmark already moved.
+            article_id, _, index = delivery.prompt_id.partition("#")
+            try:
+                article = library.find_article(articles, article_id)
+            except StaleAction:
+                return None
+            view = library.ExcerptView(article, min(int(index), len(article.excerpts) - 1))
+            reason = plan.reason([article.meta.focus])
+        else:
+            picked = await library.next_for_delivery(session, user, articles)
+            if picked is None:
+                return None  # every article read: nothing to send this time
+            article, reason = picked
+            view = await library.read_next(session, user.id, article, now=now)
+            delivery.prompt_id = f"{article.meta.id}#{view.index}"
         text, buttons = library.excerpt_message(self.texts, view, locale=user.locale, reason=reason)
         return Outgoing(user.chat_id, text, buttons)
 
@@ -294,12 +306,15 @@ class NudgeEngine:
         self, session: AsyncSession, user: User, delivery: Delivery
     ) -> Outgoing | None:
         plan = await library.plan_for(session, user)
-        seen = await self._history(session, user.id, NudgeKind.VIDEO)
-        ranked = library.rank_videos(self.library.videos(), plan, seen=frozenset(seen))
-        if not ranked:
-            ranked = library.rank_videos(self.library.videos(), plan)  # all seen: start over
-        video = ranked[0]
-        delivery.prompt_id = video.id
+        catalogue = self.library.videos()
+        video = next((v for v in catalogue if v.id == delivery.prompt_id), None)
+        if video is None:
+            seen = await self._history(session, user.id, NudgeKind.VIDEO)
+            ranked = library.rank_videos(catalogue, plan, seen=frozenset(seen))
+            if not ranked:
+                ranked = library.rank_videos(catalogue, plan)  # all seen: start over
+            video = ranked[0]
+            delivery.prompt_id = video.id
         text, buttons = library.video_message(
             self.texts,
             video,

@@ -127,3 +127,15 @@ async def test_excerpts_and_videos_arrive_on_the_rhythm_tailored_to_the_couple(
     await run_until(nudger, clock, datetime(2026, 3, 15, 18, 1, tzinfo=UTC))
     second = [m for m in sender.sent if m.chat_id == ALEX and "🎬" in m.text][-1]
     assert second.buttons[0][0][1] != watch[1]  # a new video each week
+
+
+async def test_a_retried_excerpt_is_the_same_part_not_the_next(
+    nudger: NudgeEngine, sessions: Sessions, clock: FixedClock, sender: FakeSender, couple: int
+) -> None:
+    from bot.services.nudges import Outcome
+
+    await run_until(nudger, clock, datetime(2026, 3, 3, 12, 0, tzinfo=UTC))
+    sender.script[ALEX] = [Outcome.RETRY, Outcome.RETRY]
+    await run_until(nudger, clock, datetime(2026, 3, 3, 12, 45, tzinfo=UTC))
+    excerpts = [t for t in sender.texts_to(ALEX) if "📖" in t]
+    assert len(excerpts) == 1 and "part 1 of" in excerpts[0]
