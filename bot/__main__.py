@@ -140,6 +140,16 @@ async def _nudges_async(settings: Settings, args: argparse.Namespace) -> int:
     return 0
 
 
+def _billing(settings: Settings, args: argparse.Namespace) -> int:
+    if settings.telegram_bot_token is None:
+        print(NO_TOKEN, file=sys.stderr)
+        return 1
+    _configure_logging(settings)
+    from bot.handlers.billing import refund_from_command_line
+
+    return asyncio.run(refund_from_command_line(settings, args.charge_id))
+
+
 def parser() -> argparse.ArgumentParser:
     """Describe the command line."""
     root = argparse.ArgumentParser(prog="python -m bot", description="Remainly's Telegram bot.")
@@ -157,6 +167,10 @@ def parser() -> argparse.ArgumentParser:
     due.add_argument("--limit", type=int, default=50, help="how many due rows to show")
     preview = nudge_commands.add_parser("preview", help="show what a person gets next")
     preview.add_argument("user", type=int, help="the person's Telegram user id")
+    billing = commands.add_parser("billing", help="operate subscriptions paid in Telegram Stars")
+    billing_commands = billing.add_subparsers(dest="billing_command", required=True)
+    refund = billing_commands.add_parser("refund", help="refund a charge and update the couple")
+    refund.add_argument("charge_id", help="the telegram_payment_charge_id of the charge")
     return root
 
 
@@ -174,6 +188,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         return _migrate(settings)
     if args.command == "nudges":
         return _nudges(settings, args)
+    if args.command == "billing":
+        return _billing(settings, args)
     return _content_check(settings)
 
 

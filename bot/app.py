@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from datetime import timedelta
 from typing import Any
 
 from telegram.ext import Application, ApplicationBuilder, ContextTypes
@@ -19,6 +20,7 @@ from bot.services.nudges import EngineConfig, NudgeEngine
 from bot.services.schedules import Rhythm
 from bot.settings import Settings
 from bot.texts import Texts
+from bot.transport import api_request, updates_request
 
 BotApplication = Application[Any, BotContext, Any, Any, Any, Any]
 
@@ -50,6 +52,10 @@ def build_application(
     )
     if request is not None:
         builder = builder.request(request).get_updates_request(request)
+    else:
+        api, updates = api_request(settings), updates_request(settings)
+        if api is not None and updates is not None:
+            builder = builder.request(api).get_updates_request(updates)
     application: BotApplication = builder.build()
     sessions = create_sessions(engine)
     texts = Texts(settings.content_dir, default_locale=settings.default_locale)
@@ -61,6 +67,7 @@ def build_application(
     engine_config = EngineConfig(
         reminder_time=settings.answer_reminder_time,
         batch_size=settings.nudge_batch_size,
+        lease=timedelta(seconds=settings.nudge_lease_seconds),
         video_base_url=settings.video_base_url,
     )
     schedules.use_rhythm(

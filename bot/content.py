@@ -13,6 +13,7 @@ import yaml
 from jinja2 import TemplateError, TemplateSyntaxError
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
 
+from bot.safety_content import check_safety_content
 from bot.texts import TEMPLATE_SUFFIX, Texts, key_of
 
 TOPICS = ("memories", "dreams", "daily_life", "feelings", "values", "family", "fun", "relationship")
@@ -344,12 +345,17 @@ def check_content(content_dir: Path, *, default_locale: str = "en") -> list[str]
     """Validate everything under content/; return one line per problem (empty when valid)."""
     if not (content_dir / "locales" / default_locale / "templates").is_dir():
         return [f"{content_dir}: no templates for the default locale {default_locale!r}"]
+    # Imported here: the check-in content module builds on this one.
+    from bot.checkin_content import check_checkins
+
     texts = Texts(content_dir, default_locale=default_locale)
     checks: list[Callable[[], list[str]]] = [
         lambda: _check_templates(content_dir, texts),
         lambda: _check_decks(content_dir, default_locale),
         lambda: _check_articles(content_dir, default_locale),
         lambda: _check_videos(content_dir),
+        lambda: check_checkins(content_dir, default_locale),
+        lambda: check_safety_content(content_dir, texts.locales(), default_locale),
     ]
     problems: list[str] = []
     for check in checks:

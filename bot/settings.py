@@ -5,6 +5,7 @@ from __future__ import annotations
 import logging
 from datetime import time
 from pathlib import Path
+from typing import Literal
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from pydantic import Field, SecretStr, ValidationError, field_validator
@@ -14,6 +15,8 @@ PROJECT_ROOT = Path(__file__).resolve().parent.parent
 DEFAULT_DATABASE_URL = f"sqlite+aiosqlite:///{PROJECT_ROOT / 'data' / 'remainly.db'}"
 SUPPORTED_DRIVERS = ("sqlite+aiosqlite", "postgresql+asyncpg")
 WEEKDAYS = ("mon", "tue", "wed", "thu", "fri", "sat", "sun")
+# What GATED_FEATURES may name: the parts of Remainly that need an active trial or subscription.
+GATEABLE_FEATURES = ("nudges", "checkins", "articles", "paid_videos")
 
 
 class Settings(BaseSettings):
@@ -25,6 +28,8 @@ class Settings(BaseSettings):
 
     telegram_bot_token: SecretStr | None = None
     telegram_api_base_url: str = "https://api.telegram.org"
+    # The HTTP client under python-telegram-bot: its own (httpx) or aiohttp (bot/transport.py).
+    telegram_http_transport: Literal["httpx", "aiohttp"] = "httpx"
     database_url: str = DEFAULT_DATABASE_URL
     default_timezone: str = "Europe/London"
     log_level: str = "INFO"
@@ -42,11 +47,18 @@ class Settings(BaseSettings):
     per_chat_interval_seconds: float = Field(default=1.0, ge=0, le=60)
     answer_reminder_time: time = time(12, 0)
     nudge_batch_size: int = Field(default=500, ge=1, le=10_000)
+    # How long a worker owns the rows it claimed; after that another worker (or the restarted
+    # one) may take them over. Keep it well above the time one batch takes to send.
+    nudge_lease_seconds: float = Field(default=600, ge=10, le=24 * 3600)
     video_base_url: str = "https://videos.remainly.example"
     article_days: str = "tue,fri"
     article_time: time = time(12, 30)
     video_days: str = "sun"
     video_time: time = time(18, 0)
+    checkin_day: str = "sun"
+    checkin_time: time = time(19, 0)
+    checkin_reminder_hours: int = Field(default=24, ge=1, le=47)
+    checkin_window_hours: int = Field(default=72, ge=48, le=24 * 14)
 
     @field_validator("telegram_bot_token")
     @classmethod
@@ -70,6 +82,19 @@ class Settings(BaseSettings):
     def article_weekdays(self) -> frozenset[int]:
         """Return the weekdays (Monday = 0) article excerpts arrive on."""
         return frozenset(WEEKDAYS.index(name) for name in self.article_days.split(","))
+
+    @field_validator("checkin_day")
+    @classmethod
+    def _checkin_day(cls, value: str) -> str:
+        name = value.strip().lower()[:3]
+        if name not in WEEKDAYS:
+            raise ValueError("expected one weekday name, like sun")
+        return name
+
+    @property
+    def checkin_weekday(self) -> int:
+        """Return the default weekday (Monday = 0) of a couple's weekly check-in."""
+        return WEEKDAYS.index(self.checkin_day)
 
     @property
     def video_weekdays(self) -> frozenset[int]:
@@ -133,6 +158,71 @@ class Settings(BaseSettings):
     def bot_file_url(self) -> str:
         """Return the prefix python-telegram-bot puts before the token for file downloads."""
         return f"{self.telegram_api_base_url}/file/bot"
+
+    # Billing: what needs an active trial or subscription, the monthly price in Telegram Stars,
+    # the grace while a renewal is on its way, and the secret that signs invoice payloads.
+    gated_features: str = ",".join(GATEABLE_FEATURES)
+    subscription_price_stars: int = Field(default=250, ge=1, le=10_000)
+    subscription_grace_hours: int = Field(default=24, ge=0, le=72)
+    payment_signing_secret: SecretStr | None = None
+
+    @field_validator("gated_features")
+    @classmethod
+    def _gated_features(cls, value: str) -> str:
+        names = [part.strip().lower() for part in value.split(",") if part.strip()]
+        unknown = [name for name in names if name not in GATEABLE_FEATURES]
+        if unknown:
+            choices = ", ".join(GATEABLE_FEATURES)
+            raise ValueError(f"unknown feature {unknown[0]!r}; choose from {choices}")
+        return ",".join(dict.fromkeys(names))
+
+    @field_validator("payment_signing_secret")
+    @classmethod
+    def _signing_secret(cls, value: SecretStr | None) -> SecretStr | None:
+        if value is None or not value.get_secret_value().strip():
+            return None
+        if len(value.get_secret_value().strip()) < 32:
+            raise ValueError("use at least 32 random characters (openssl rand -hex 32)")
+        return SecretStr(value.get_secret_value().strip())
+
+    @property
+    def gated_feature_set(self) -> frozenset[str]:
+        """Return the features that need an active trial or subscription."""
+        return frozenset(name for name in self.gated_features.split(",") if name)
+
+    # Counsellor contact: the staff chat requests are posted to, who may act on them there,
+    # what to show when no staff chat is set, and when an unclaimed request is posted again.
+    counsellor_chat_id: int | None = None
+    counsellor_staff_ids: str = ""
+    remainly_contact: str = Field(default="", max_length=300)
+    counsellor_reannounce_minutes: int = Field(default=60, ge=1, le=7 * 24 * 60)
+
+    @field_validator("counsellor_chat_id", mode="before")
+    @classmethod
+    def _counsellor_chat_id(cls, value: object) -> object:
+        if isinstance(value, str) and not value.strip():
+            return None
+        if value == 0 or (isinstance(value, str) and value.strip() == "0"):
+            raise ValueError("must be a chat id such as -1001234567890 (leave empty for none)")
+        return value
+
+    @field_validator("counsellor_staff_ids")
+    @classmethod
+    def _counsellor_staff_ids(cls, value: str) -> str:
+        ids = [part for part in value.replace(",", " ").split() if part]
+        if any(not part.isdigit() or len(part) > 19 for part in ids):
+            raise ValueError("expected Telegram user ids separated by commas, like 1234,5678")
+        return ",".join(dict.fromkeys(ids))
+
+    @field_validator("remainly_contact")
+    @classmethod
+    def _remainly_contact(cls, value: str) -> str:
+        return " ".join(value.split())
+
+    @property
+    def counsellor_staff(self) -> frozenset[int]:
+        """Return the Telegram user ids allowed to claim, resolve and answer requests."""
+        return frozenset(int(part) for part in self.counsellor_staff_ids.split(",") if part)
 
 
 class SettingsError(Exception):

@@ -2,8 +2,13 @@
 
 from __future__ import annotations
 
+from datetime import timedelta
+from pathlib import Path
+
 import pytest
 
+from bot.app import build_application
+from bot.context import services_of
 from bot.settings import SettingsError, load_settings
 
 
@@ -43,6 +48,7 @@ def test_environment_overrides(monkeypatch: pytest.MonkeyPatch) -> None:
         ("TELEGRAM_BOT_TOKEN", "not-a-token"),
         ("TELEGRAM_API_BASE_URL", "ftp://example"),
         ("INVITE_TTL_HOURS", "0"),
+        ("NUDGE_LEASE_SECONDS", "5"),
     ],
 )
 def test_invalid_settings_fail_with_one_line_naming_the_setting(
@@ -54,3 +60,13 @@ def test_invalid_settings_fail_with_one_line_naming_the_setting(
     message = str(caught.value)
     assert message.startswith(f"Invalid setting {name}:")
     assert "\n" not in message
+
+
+def test_the_nudge_lease_reaches_the_engine(
+    monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    monkeypatch.setenv("TELEGRAM_BOT_TOKEN", "42:secret-value")
+    monkeypatch.setenv("DATABASE_URL", f"sqlite+aiosqlite:///{tmp_path / 'bot.db'}")
+    monkeypatch.setenv("NUDGE_LEASE_SECONDS", "90")
+    application = build_application(load_settings(_env_file=None))
+    assert services_of(application).nudges.config.lease == timedelta(seconds=90)

@@ -18,7 +18,7 @@ def alembic_config(database_url: str) -> Config:
     return config
 
 
-def upgrade(database_url: str, revision: str = "heads") -> None:
+def upgrade(database_url: str, revision: str = "head") -> None:
     """Bring the database schema up to `revision`."""
     ensure_sqlite_directory(database_url)
     command.upgrade(alembic_config(database_url), revision)

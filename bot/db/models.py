@@ -71,6 +71,8 @@ class User(SQLModel, table=True):
     skip_date: date | None = Field(default=None, sa_column=Column(Date(), nullable=True))
     # Set when Telegram says the person blocked the bot; nothing is scheduled meanwhile.
     unreachable_since: datetime | None = _when(nullable=True)
+    # Discreet mode (/hide): nudges arrive as a neutral "You have a new message".
+    discreet_since: datetime | None = _when(nullable=True)
     created_at: datetime = _when()
     updated_at: datetime = _when()
 
@@ -79,6 +81,10 @@ class Couple(SQLModel, table=True):
     """Two partners who both agreed to pair; `ended_at` is set when either unpairs."""
 
     __tablename__ = "couples"
+    # The trial belongs to a pair, not to one couple row: this finds a pair's earlier couples.
+    __table_args__ = (
+        Index("ix_couples_partner_a_id_partner_b_id", "partner_a_id", "partner_b_id"),
+    )
 
     id: int | None = Field(default=None, primary_key=True)
     # Stored lowest id first, so the same two people are always the same (a, b) pair.
@@ -93,6 +99,8 @@ class Couple(SQLModel, table=True):
     created_at: datetime = _when()
     ended_at: datetime | None = _when(nullable=True)
     ended_by_id: int | None = Field(default=None, sa_column=Column(BigInteger, nullable=True))
+    # Set while a partner's safety signal pauses the couple's shared exercises.
+    exercises_paused_at: datetime | None = _when(nullable=True)
 
 
 class InviteStatus:

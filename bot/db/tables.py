@@ -1,5 +1,5 @@
 """Import every table module, so the metadata Alembic and the tests compare is complete."""
 
-from bot.db import library, models
+from bot.db import billing, checkins, library, models, safety
 
-__all__ = ["library", "models"]
+__all__ = ["billing", "checkins", "library", "models", "safety"]

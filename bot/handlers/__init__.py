@@ -4,7 +4,20 @@ from __future__ import annotations
 
 from telegram.ext import Application, MessageHandler, filters
 
-from bot.handlers import conversation, errors, help, library, nudges, pairing, profile
+from bot.handlers import (
+    billing,
+    checkins,
+    conversation,
+    counsellor,
+    data_rights,
+    errors,
+    help,
+    library,
+    nudges,
+    pairing,
+    profile,
+    safety,
+)
 
 
 def register(application: Application) -> None:  # type: ignore[type-arg]
@@ -14,6 +27,11 @@ def register(application: Application) -> None:  # type: ignore[type-arg]
     profile.register(application)
     nudges.register(application)
     library.register(application)
+    billing.register(application)
+    safety.register(application)
+    counsellor.register(application)
+    data_rights.register(application)
+    checkins.register(application)
     help.register(application)
     # Then typed answers to whatever step a person is in (state lives in the database).
     application.add_handler(

@@ -5,7 +5,7 @@ from __future__ import annotations
 from telegram import Update
 
 from bot.context import BotContext
-from bot.handlers import nudges, profile
+from bot.handlers import checkins, counsellor, nudges, profile
 from bot.handlers.replies import reply
 from bot.services import conversation
 from bot.services.questions import ANSWERING, CONFIRMING
@@ -25,5 +25,9 @@ async def on_text(update: Update, context: BotContext) -> None:
         await profile.on_text(update, context, mode, step)
     elif waiting.state in (ANSWERING, CONFIRMING):
         await nudges.on_answer_text(update, context, int(waiting.data["question_id"]))
+    elif waiting.state in counsellor.STATES:
+        await counsellor.on_text(update, context, waiting)
+    elif waiting.state in checkins.TYPED_STATES:
+        await checkins.on_text(update, context, waiting.state, waiting.data)
     else:
         await reply(update, context, f"{waiting.state}.typed_instead")

@@ -9,7 +9,7 @@ from telegram.error import TelegramError
 from telegram.ext import Application, CallbackQueryHandler, CommandHandler, MessageHandler, filters
 
 from bot.context import BotContext, services_of
-from bot.handlers.replies import refuse_button, reply, settle_button
+from bot.handlers.replies import Button, refuse_button, reply, settle_button
 
 log = logging.getLogger(__name__)
 
@@ -22,11 +22,23 @@ COMMANDS = (
     "resume",
     "skip",
     "days",
+    "checkin",
+    "history",
+    "appreciate",
+    "topics",
     "articles",
     "videos",
     "focus",
+    "subscribe",
+    "subscription",
     "unpair",
+    "counsellor",
+    "requests",
+    "safety",
+    "hide",
     "privacy",
+    "mydata",
+    "deleteme",
     "help",
     "cancel",
 )
@@ -36,7 +48,8 @@ async def help_command(update: Update, context: BotContext) -> None:
     """Handle /help and the Help button."""
     if update.callback_query is not None:
         await settle_button(update, context, keep=True)
-    await reply(update, context, "help.overview", commands=COMMANDS)
+    rows = [[Button("counsellor", "cr:start")], [Button("safety", "sf:open")]]
+    await reply(update, context, "help.overview", rows=rows, commands=COMMANDS)
 
 
 async def privacy(update: Update, context: BotContext) -> None:

@@ -101,8 +101,12 @@ async def articles_command(update: Update, context: BotContext) -> None:
     articles = context.services.library.articles(locale_of(update))
     async with context.services.sessions() as session:
         stored = await people.require(session, user.id)
+        allowed = await library.may_read(session, stored, now=context.services.clock.now())
         plan = await library.plan_for(session, stored)
         progress = await library.progress_of(session, user.id)
+    if not allowed:
+        await reply(update, context, "library.gated")
+        return
     rows = []
     for article in library.rank_articles(articles, plan):
         row = progress.get(article.meta.id)
@@ -128,6 +132,8 @@ async def article_button(update: Update, context: BotContext) -> None:
         article = library.find_article(context.services.library.articles(locale), article_id)
         async with context.services.sessions.begin() as session:
             stored = await people.require(session, user.id)
+            if not await library.may_read(session, stored, now=context.services.clock.now()):
+                raise DomainError("library.gated")
             plan = await library.plan_for(session, stored)
             progress = (await library.progress_of(session, user.id)).get(article_id)
             if action == "next" and progress is not None and progress.finished_at is not None:
@@ -158,14 +164,19 @@ async def _video_list(
 ) -> None:
     texts, settings = context.services.texts, context.services.settings
     locale = locale_of(update)
-    items = [
-        {
-            "video": video,
-            "reason": plan.reason(video.topics),
-            "access": library.access_to(video, entitled=True, in_trial=False),
-        }
-        for video in videos[:SUGGESTIONS]
-    ]
+    user = update.effective_user
+    assert user is not None
+    async with context.services.sessions() as session:
+        stored = await people.require(session, user.id)
+        now = context.services.clock.now()
+        items = [
+            {
+                "video": video,
+                "reason": plan.reason(video.topics),
+                "access": await library.video_access(session, stored, video, now=now),
+            }
+            for video in videos[:SUGGESTIONS]
+        ]
     text = texts.render(
         "library.video_list",
         locale=locale,

@@ -11,7 +11,7 @@ from telegram.ext import Application, CallbackQueryHandler, CommandHandler, filt
 from bot.context import BotContext
 from bot.handlers.profile import continue_onboarding
 from bot.handlers.replies import Button, locale_of, refuse_button, reply, send, settle_button, text
-from bot.services import conversation, pairing, people
+from bot.services import conversation, pairing, people, safety
 from bot.services.errors import DomainError
 from bot.services.people import profile_of
 
@@ -45,6 +45,7 @@ async def start(update: Update, context: BotContext) -> None:
         return
     async with context.services.sessions.begin() as session:
         await conversation.forget(session, profile.user_id)
+        paused = await safety.exercises_paused(session, profile.couple_id)
     rows = [[Button("settings", "set:open")], [Button("help", "help:open")]]
     if profile.couple_id is None:
         rows.insert(0, [Button("invite_partner", "pair:invite")])
@@ -56,6 +57,9 @@ async def start(update: Update, context: BotContext) -> None:
         profile=profile,
         paired=profile.couple_id is not None,
     )
+    if paused:
+        # Neutral on purpose: either partner sees the same words, and never the reason.
+        await reply(update, context, "safety.paused_notice")
 
 
 async def _open_invite(

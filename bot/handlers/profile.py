@@ -25,9 +25,12 @@ from bot.services.timezones import (
 STEPS = ("name", "timezone", "morning", "evening")
 ONBOARDING, SETTINGS = "onboarding", "settings"
 TIME_CHOICES = {"morning": ("07:00", "08:00", "09:00"), "evening": ("19:00", "20:30", "21:30")}
+# Asked once, privately, after the time questions; skipping it records nothing, so only
+# finishing onboarding marks it as asked. Its answers are handled in bot/handlers/safety.py.
+SAFETY = "safety"
 
 
-def next_step(profile: Profile) -> str | None:
+def next_step(profile: Profile, *, safety_asked: bool = False) -> str | None:
     """Return the first onboarding step this person has not answered yet."""
     answered = {
         "name": profile.onboarded or profile.chosen_name,
@@ -35,7 +38,10 @@ def next_step(profile: Profile) -> str | None:
         "morning": profile.morning_time is not None,
         "evening": profile.evening_time is not None,
     }
-    return next((step for step in STEPS if not answered[step]), None)
+    step = next((step for step in STEPS if not answered[step]), None)
+    if step is None and not profile.onboarded and not safety_asked:
+        return SAFETY
+    return step
 
 
 async def ask(update: Update, context: BotContext, mode: str, step: str, profile: Profile) -> None:
@@ -58,6 +64,9 @@ async def ask(update: Update, context: BotContext, mode: str, step: str, profile
             for pair in _pairs(COMMON_TIMEZONES)
         ]
         await reply(update, context, f"{mode}.ask_timezone", rows=rows, current=profile.timezone)
+    elif step == SAFETY:
+        rows = [[Button(f"safety_{answer}", f"sfc:{answer}")] for answer in ("yes", "no", "skip")]
+        await reply(update, context, "safety.check", rows=rows)
     else:
         rows = [
             [
@@ -73,9 +82,11 @@ def _pairs(items: tuple[str, ...]) -> list[tuple[str, ...]]:
     return [items[i : i + 2] for i in range(0, len(items), 2)]
 
 
-async def continue_onboarding(update: Update, context: BotContext, profile: Profile) -> None:
+async def continue_onboarding(
+    update: Update, context: BotContext, profile: Profile, *, safety_asked: bool = False
+) -> None:
     """Ask the next unanswered step, or finish onboarding when all are answered."""
-    step = next_step(profile)
+    step = next_step(profile, safety_asked=safety_asked)
     if step is not None:
         await ask(update, context, ONBOARDING, step, profile)
         return

@@ -3,14 +3,19 @@
 from __future__ import annotations
 
 import html
+import logging
 from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
+from sqlalchemy.exc import SQLAlchemyError
 from telegram import InlineKeyboardButton, InlineKeyboardMarkup, Message, Update
 from telegram.constants import ParseMode
 
 from bot.context import BotContext
+from bot.services import safety
+
+log = logging.getLogger(__name__)
 
 MAX_CALLBACK_BYTES = 64
 ALERT_MAX_LENGTH = 200
@@ -68,13 +73,29 @@ async def send(
     **values: Any,
 ) -> Message:
     """Send a rendered template to a chat."""
-    return await context.bot.send_message(
+    message = await context.bot.send_message(
         chat_id,
         text(context, key, locale=locale, **values),
         parse_mode=ParseMode.HTML,
         reply_markup=keyboard(context, rows, locale=locale) if rows else None,
         link_preview_options=None,
     )
+    await remember_sent(context, message)
+    return message
+
+
+async def remember_sent(context: BotContext, message: Message) -> None:
+    """Note a message sent to a person's private chat, so /hide can delete it later."""
+    if message.chat_id <= 0:
+        return  # a group (the staff chat): nothing to hide there
+    try:
+        async with context.services.sessions.begin() as session:
+            await safety.record_sent(
+                session, message.chat_id, message.message_id, now=context.services.clock.now()
+            )
+    except SQLAlchemyError as error:
+        # The message is out already; failing the update over this would help nobody.
+        log.warning("could not note a sent message for discreet mode: %s", type(error).__name__)
 
 
 async def reply(

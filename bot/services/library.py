@@ -13,6 +13,7 @@ from sqlmodel.ext.asyncio.session import AsyncSession
 from bot.content import Article, Video
 from bot.db.library import ArticleProgress, FocusChoice
 from bot.db.models import User
+from bot.services import entitlements
 from bot.services.errors import DomainError, StaleAction
 from bot.services.people import require
 from bot.texts import Texts, markdown_to_telegram
@@ -257,10 +258,25 @@ def video_message(
     return text, (tuple(row),)
 
 
-def access_to(video: Video, *, entitled: bool, in_trial: bool) -> str:
-    """Say whether a video is open to a couple, and why."""
-    if not video.paid:
+async def video_access(session: AsyncSession, user: User, video: Video, *, now: datetime) -> str:
+    """Say whether a video is open to this person's couple, and why.
+
+    Free videos are always open; a paid one is open during the trial ("trial") or while the
+    couple is covered ("included"), and "locked" otherwise.
+    """
+    policy = entitlements.policy_of(session)
+    if not video.paid or entitlements.PAID_VIDEOS not in policy.gated:
         return "free"
-    if not entitled:
+    if user.couple_id is None:
         return "locked"
-    return "trial" if in_trial else "included"
+    access = await entitlements.access_of(session, user.couple_id, now, policy=policy)
+    if access is None or not access.entitled:
+        return "locked"
+    return "trial" if access.state is entitlements.State.TRIAL else "included"
+
+
+async def may_read(session: AsyncSession, user: User, *, now: datetime) -> bool:
+    """Tell whether this person's couple may read articles now (trial or subscription)."""
+    if user.couple_id is None:
+        return entitlements.ARTICLES not in entitlements.policy_of(session).gated
+    return await entitlements.is_entitled(session, user.couple_id, entitlements.ARTICLES, now)

@@ -3,10 +3,11 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import enum
 import logging
-from collections.abc import Sequence
-from dataclasses import dataclass, field
+from collections.abc import AsyncGenerator, Sequence
+from dataclasses import dataclass
 from datetime import datetime, time, timedelta
 from typing import Protocol
 
@@ -17,7 +18,7 @@ from sqlmodel.ext.asyncio.session import AsyncSession
 from bot.content import Library
 from bot.db.engine import Sessions
 from bot.db.models import Delivery, DeliveryStatus, NudgeKind, NudgeSchedule, User
-from bot.services import library, questions, rotation, schedules
+from bot.services import billing_notices, library, questions, rotation, safety, schedules
 from bot.services.clock import Clock
 from bot.services.errors import StaleAction
 from bot.services.schedules import Claim
@@ -66,6 +67,8 @@ class EngineConfig:
 
     reminder_time: time = time(12, 0)
     batch_size: int = 500
+    # Rows composed per transaction before they are handed to the senders.
+    compose_group: int = 25
     concurrency: int = 64
     lease: timedelta = timedelta(minutes=10)
     max_lateness: timedelta = timedelta(hours=3)
@@ -110,10 +113,11 @@ class Preview:
     text: str
 
 
-@dataclass
-class _Batch:
-    report: TickReport = field(default_factory=TickReport)
-    prepared: list[Prepared] = field(default_factory=list)
+@dataclass(frozen=True)
+class _Result:
+    prepared: Prepared
+    result: SendResult
+    recorded: asyncio.Event
 
 
 def _name(user: User) -> str:
@@ -142,31 +146,46 @@ class NudgeEngine:
 
     async def tick(self) -> TickReport:
         """Work through every row due now, batch by batch; return what happened."""
-        total = TickReport()
-        while True:
-            report = await self.run_batch()
-            total.add(report)
-            if report.claimed < self.config.batch_size:
-                return total
+        report = TickReport()
+        await self._deliver(self._ready_messages(report), report)
+        return report
 
     async def run_batch(self) -> TickReport:
         """Claim one batch of due rows and deliver it."""
-        now = self.clock.now()
-        async with self.sessions.begin() as session:
-            claims = await schedules.claim_due(
-                session, now=now, limit=self.config.batch_size, lease=self.config.lease
-            )
-        batch = _Batch()
-        batch.report.claimed = len(claims)
-        if not claims:
-            return batch.report
-        async with self.sessions.begin() as session:
-            for claim in claims:
-                prepared = await self._prepare(session, claim, now, batch.report)
-                if prepared is not None:
-                    batch.prepared.append(prepared)
-        await self._deliver(batch)
-        return batch.report
+        report = TickReport()
+        await self._deliver(self._ready_messages(report, batches=1), report)
+        return report
+
+    async def _ready_messages(
+        self, report: TickReport, *, batches: int | None = None
+    ) -> AsyncGenerator[Prepared, None]:
+        """Claim due rows batch by batch and yield each message as soon as it is composed.
+
+        Composing is committed a few rows at a time and handed over at once, so sending starts
+        within a moment, the next rows (and the next batch) are composed while earlier ones are
+        paced out, and SQLite's single write lock is never held for a whole batch.
+        """
+        claimed = 0
+        while batches is None or claimed < batches:
+            now = self.clock.now()
+            async with self.sessions.begin() as session:
+                claims = await schedules.claim_due(
+                    session, now=now, limit=self.config.batch_size, lease=self.config.lease
+                )
+            claimed += 1
+            report.claimed += len(claims)
+            step = self.config.compose_group
+            for start in range(0, len(claims), step):
+                ready = []
+                async with self.sessions.begin() as session:
+                    for claim in claims[start : start + step]:
+                        prepared = await self._prepare(session, claim, now, report)
+                        if prepared is not None:
+                            ready.append(prepared)
+                for prepared in ready:
+                    yield prepared
+            if len(claims) < self.config.batch_size:
+                return
 
     async def _prepare(
         self, session: AsyncSession, claim: Claim, now: datetime, report: TickReport
@@ -178,6 +197,18 @@ class NudgeEngine:
             else schedules.is_quiet(user, now=now)
         )
         if user is None or quiet:
+            await schedules.finish(session, claim, user, now=now)
+            report.dropped += 1
+            return None
+        if claim.kind in safety.COUPLE_EXERCISES and user.couple_id in (
+            await safety.paused_couples(session)
+        ):
+            # A partner's safety signal pauses shared exercises; neither is told why here.
+            await schedules.finish(session, claim, user, now=now)
+            report.dropped += 1
+            return None
+        if not await billing_notices.admit(session, user, claim.kind, now=now):
+            # Trial over and nothing paid: no nudge; billing tells the person once, warmly.
             await schedules.finish(session, claim, user, now=now)
             report.dropped += 1
             return None
@@ -201,6 +232,8 @@ class NudgeEngine:
             await schedules.finish(session, claim, user, now=now)
             report.dropped += 1
             return None
+        if user.discreet_since is not None:
+            message = await self._discreet(session, user, message, now)
         delivery.attempts += 1
         session.add(delivery)
         assert delivery.id is not None
@@ -229,6 +262,15 @@ class NudgeEngine:
             )
         )
         return result.one()
+
+    async def _discreet(
+        self, session: AsyncSession, user: User, message: Outgoing, now: datetime
+    ) -> Outgoing:
+        """Keep the words back for a person in discreet mode: the notification stays neutral."""
+        held_id = await safety.hold(session, user.id, message.text, message.buttons, now=now)
+        text = self.texts.render("safety.neutral_notice", locale=user.locale)
+        show = self.texts.render("buttons.show_message", locale=user.locale)
+        return Outgoing(message.chat_id, text, (((show, f"dm:show:{held_id}"),),))
 
     async def _partner(self, session: AsyncSession, user: User) -> User | None:
         if user.couple_id is None:
@@ -275,7 +317,7 @@ class NudgeEngine:
         if claim.kind == NudgeKind.ARTICLE:
             return await self._article(session, user, delivery, now)
         if claim.kind == NudgeKind.VIDEO:
-            return await self._video(session, user, delivery)
+            return await self._video(session, user, delivery, now)
         return await self._reminder(session, user, partner)
 
     async def _article(
@@ -303,7 +345,7 @@ class NudgeEngine:
         return Outgoing(user.chat_id, text, buttons)
 
     async def _video(
-        self, session: AsyncSession, user: User, delivery: Delivery
+        self, session: AsyncSession, user: User, delivery: Delivery, now: datetime
     ) -> Outgoing | None:
         plan = await library.plan_for(session, user)
         catalogue = self.library.videos()
@@ -321,7 +363,7 @@ class NudgeEngine:
             base_url=self.config.video_base_url,
             locale=user.locale,
             reason=plan.reason(video.topics),
-            access=library.access_to(video, entitled=True, in_trial=False),
+            access=await library.video_access(session, user, video, now=now),
         )
         return Outgoing(user.chat_id, text, buttons)
 
@@ -380,46 +422,76 @@ class NudgeEngine:
         )
         return [prompt_id for prompt_id in result.all() if prompt_id]
 
-    async def _deliver(self, batch: _Batch) -> None:
-        """Send concurrently; one writer records results in small groups as they arrive."""
-        results: asyncio.Queue[tuple[Prepared, SendResult] | None] = asyncio.Queue()
+    async def _deliver(self, messages: AsyncGenerator[Prepared, None], report: TickReport) -> None:
+        """Send concurrently as messages become ready; one writer records results in groups.
+
+        A send keeps its slot until its result is committed, so however far sending runs ahead
+        of the database, a crash leaves at most `concurrency` messages sent but not recorded
+        (those are the ones sent again once their lease ends).
+        """
+        results: asyncio.Queue[_Result | None] = asyncio.Queue()
         gate = asyncio.Semaphore(self.config.concurrency)
 
         async def send(item: Prepared) -> None:
-            async with gate:
+            try:
                 try:
                     result = await self.sender.send(item.message)
                 except Exception:
                     log.exception("sending a nudge failed unexpectedly")
                     result = SendResult(Outcome.RETRY)
-                await results.put((item, result))
+                recorded = asyncio.Event()
+                await results.put(_Result(item, result, recorded))
+                await recorded.wait()
+            finally:
+                gate.release()
 
-        recorder = asyncio.create_task(self._record(results, batch.report))
+        broken = asyncio.Event()
+        recorder = asyncio.create_task(self._record(results, report, broken))
+        failure: Exception | None = None
         try:
-            async with asyncio.TaskGroup() as group:
-                for item in batch.prepared:
-                    group.create_task(send(item))
+            async with asyncio.TaskGroup() as group, contextlib.aclosing(messages) as ready:
+                try:
+                    async for item in ready:
+                        await gate.acquire()
+                        if broken.is_set():
+                            gate.release()
+                            break  # results can't be recorded: send nothing more
+                        group.create_task(send(item))
+                except Exception as error:
+                    # What is already on its way still gets sent and recorded; then report it.
+                    failure = error
         finally:
             await results.put(None)
             await recorder
+        if failure is not None:
+            raise failure
 
     async def _record(
-        self,
-        results: asyncio.Queue[tuple[Prepared, SendResult] | None],
-        report: TickReport,
+        self, results: asyncio.Queue[_Result | None], report: TickReport, broken: asyncio.Event
     ) -> None:
+        failure: Exception | None = None
         done = False
         while not done:
             group = [await results.get()]
             while not results.empty() and len(group) < 200:
                 group.append(results.get_nowait())
-            if group[-1] is None or None in group:
-                done = True
+            done = None in group
             items = [entry for entry in group if entry is not None]
-            if items:
-                async with self.sessions.begin() as session:
-                    for prepared, result in items:
-                        await self._complete(session, prepared, result, report)
+            try:
+                if items and failure is None:
+                    async with self.sessions.begin() as session:
+                        for item in items:
+                            await self._complete(session, item.prepared, item.result, report)
+            except Exception as error:
+                # Unrecorded rows stay claimed and are retried after their lease.
+                log.exception("recording nudge results failed")
+                failure = error
+                broken.set()
+            finally:
+                for item in items:
+                    item.recorded.set()  # never leave a sender waiting
+        if failure is not None:
+            raise failure
 
     async def _complete(
         self, session: AsyncSession, prepared: Prepared, result: SendResult, report: TickReport

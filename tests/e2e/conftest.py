@@ -71,12 +71,18 @@ def _environment(api: FakeBotApi, database: Path, clock_file: Path) -> dict[str,
 
 
 @pytest.fixture
-async def running_bot(tmp_path: Path) -> AsyncIterator[RunningBot]:
+def bot_env() -> dict[str, str]:
+    """Extra settings for the bot process; a test module overrides this fixture to add some."""
+    return {}
+
+
+@pytest.fixture
+async def running_bot(tmp_path: Path, bot_env: dict[str, str]) -> AsyncIterator[RunningBot]:
     """Migrate a fresh database, start the bot process, and stop it cleanly afterwards."""
     database, clock_file, log_file = tmp_path / "bot.db", tmp_path / "now", tmp_path / "bot.log"
     clock_file.write_text("2026-03-02T09:00:00+00:00")
     async with FakeBotApi(token=TOKEN) as api:
-        env = _environment(api, database, clock_file)
+        env = {**_environment(api, database, clock_file), **bot_env}
         migrate = await asyncio.create_subprocess_exec(
             sys.executable, "-m", "bot", "migrate", cwd=tmp_path, env=env
         )

@@ -27,6 +27,8 @@ async def onboard(
     await user.send_text(morning)
     await wait_for_text(user, "evening question")
     await user.send_text(evening)
+    await wait_for_text(user, "Do you ever feel afraid of your partner")
+    await user.press_button("Skip for now")
     await wait_for_text(user, "you're all set")
 
 

@@ -55,6 +55,13 @@ class RecordingTransport(BaseRequest):
     ) -> tuple[int, bytes]:
         name = url.rsplit("/", 1)[-1]
         params = dict(request_data.parameters) if request_data is not None else {}
+        if request_data is not None and request_data.contains_files:
+            # Uploaded files as {field: (file name, bytes)}, so tests can read what was sent.
+            params["_files"] = {
+                field: (part[0], part[1])
+                for field, part in (request_data.multipart_data or {}).items()
+                if isinstance(part, tuple)
+            }
         self.calls.append(Call(name, params))
         if name in self.failures:
             status, description = self.failures[name]
@@ -70,7 +77,7 @@ class RecordingTransport(BaseRequest):
                 "first_name": "Remainly",
                 "username": BOT_USERNAME,
             }
-        if name in ("sendMessage", "editMessageText", "editMessageReplyMarkup"):
+        if name in ("sendMessage", "sendDocument", "editMessageText", "editMessageReplyMarkup"):
             chat_id = int(params.get("chat_id", 0))
             message: dict[str, Any] = {
                 "message_id": int(params.get("message_id") or next(self._ids)),
@@ -84,6 +91,8 @@ class RecordingTransport(BaseRequest):
             return message
         if name == "getUpdates":
             return []
+        if name == "createInvoiceLink":
+            return f"https://t.me/$invoice{next(self._ids)}"
         return True
 
     def sent_to(self, chat_id: int) -> list[Call]:
@@ -144,6 +153,57 @@ class Person:
             command = text.split()[0]
             message["entities"] = [{"type": "bot_command", "offset": 0, "length": len(command)}]
         await self._process({"message": message})
+
+    async def pre_checkout(self, payload: str, currency: str, amount: int) -> str:
+        """Press Pay in Telegram's payment sheet; return the pre-checkout query id."""
+        query_id = f"pcq-{self.id}-{next(self._updates)}"
+        query = {
+            "id": query_id,
+            "from": self._user(),
+            "currency": currency,
+            "total_amount": amount,
+            "invoice_payload": payload,
+        }
+        await self._process({"pre_checkout_query": query})
+        return query_id
+
+    async def paid(
+        self,
+        payload: str,
+        currency: str,
+        amount: int,
+        charge_id: str,
+        *,
+        expires: int | None = None,
+        recurring: bool = False,
+    ) -> None:
+        """Deliver Telegram's successful-payment message for a charge (a renewal if recurring)."""
+        payment: dict[str, Any] = {
+            "currency": currency,
+            "total_amount": amount,
+            "invoice_payload": payload,
+            "telegram_payment_charge_id": charge_id,
+            "provider_payment_charge_id": "",
+            "is_recurring": True,
+            "is_first_recurring": not recurring,
+        }
+        if expires is not None:
+            payment["subscription_expiration_date"] = expires
+        message = {
+            "message_id": next(self._updates),
+            "date": int(time.time()),
+            "chat": {"id": self.id, "type": "private", "first_name": self.first_name},
+            "from": self._user(),
+            "successful_payment": payment,
+        }
+        await self._process({"message": message})
+
+    def pre_checkout_answer(self, query_id: str) -> dict[str, Any]:
+        """Return how the bot answered a pre-checkout query."""
+        for call in self.transport.calls_to("answerPreCheckoutQuery"):
+            if call.params["pre_checkout_query_id"] == query_id:
+                return call.params
+        raise AssertionError(f"the bot never answered pre-checkout query {query_id}")
 
     async def change_membership(self, old: str, new: str) -> None:
         """Block ("kicked") or unblock ("member") the bot, as Telegram reports it."""

@@ -27,6 +27,7 @@ async def _couple(person: MakePerson) -> tuple[Person, Person]:
     await sam.send("Lisbon")
     await sam.press("08:00")
     await sam.send("21:15")
+    await sam.press("Skip for now")
     return alex, sam
 
 

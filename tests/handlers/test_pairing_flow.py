@@ -24,6 +24,7 @@ async def onboard(person: Person, *, city: str = "Lisbon") -> None:
     await person.send(city)
     await person.press("08:00")
     await person.send("9:15pm")
+    await person.press("Skip for now")  # the private safety check
 
 
 def invite_payload(person: Person) -> str:
@@ -57,6 +58,8 @@ async def test_onboarding_asks_name_zone_and_times_then_offers_an_invite(
     assert "didn't catch a time" in alex.new_messages()[0]
     await alex.send("7:45")
     await alex.press("21:30")
+    assert "Do you ever feel afraid of your partner" in alex.new_messages()[-1]
+    await alex.press("No, I feel safe")
     done = alex.new_messages()[-1]
     assert "you're all set" in done and "07:45" in done and "21:30" in done
     await alex.press("Invite your partner")

@@ -139,3 +139,25 @@ async def test_a_retried_excerpt_is_the_same_part_not_the_next(
     await run_until(nudger, clock, datetime(2026, 3, 3, 12, 45, tzinfo=UTC))
     excerpts = [t for t in sender.texts_to(ALEX) if "📖" in t]
     assert len(excerpts) == 1 and "part 1 of" in excerpts[0]
+
+
+async def test_paid_videos_and_articles_follow_the_couples_entitlement(
+    nudger: NudgeEngine, sessions: Sessions, clock: FixedClock, couple: int
+) -> None:
+    paid = next(v for v in BOOKS.videos() if v.paid)
+    free = next(v for v in BOOKS.videos() if not v.paid)
+    alex = await _user(sessions, ALEX)
+    async with sessions() as session:
+        assert await library.video_access(session, alex, paid, now=clock.now()) == "trial"
+        assert await library.video_access(session, alex, free, now=clock.now()) == "free"
+        assert await library.may_read(session, alex, now=clock.now())
+    after_trial = datetime(2026, 3, 10, 9, 0, tzinfo=UTC)
+    async with sessions() as session:
+        assert await library.video_access(session, alex, paid, now=after_trial) == "locked"
+        assert await library.video_access(session, alex, free, now=after_trial) == "free"
+        assert not await library.may_read(session, alex, now=after_trial)
+    text, buttons = library.video_message(
+        nudger.texts, paid, base_url="https://v.example", locale="en", reason=None, access="locked"
+    )
+    assert "🔒" in text
+    assert [target for _, target in buttons[0] if target.startswith("https://")] == []

@@ -14,7 +14,7 @@ from sqlmodel import col, select
 from bot.content import Library
 from bot.db.engine import Sessions
 from bot.db.models import CoupleQuestion, Delivery, DeliveryStatus, NudgeSchedule, User
-from bot.services import pairing, people, questions
+from bot.services import entitlements, pairing, people, questions
 from bot.services.clock import FixedClock
 from bot.services.nudges import EngineConfig, NudgeEngine, Outcome, Outgoing, SendResult
 from bot.texts import Texts
@@ -274,6 +274,8 @@ async def test_blocked_people_stop_being_scheduled_until_they_return(
 async def test_pause_skip_days_and_resume(
     nudger: NudgeEngine, clock: FixedClock, sender: FakeSender, couple: int, sessions: Sessions
 ) -> None:
+    # This runs past the 7-day trial; billing is not what it tests.
+    entitlements.configure(sessions, entitlements.Policy(gated=frozenset()))
     async with sessions.begin() as session:
         await people.pause(session, ALEX, days=2, now=clock.now())
     await run_until(nudger, clock, datetime(2026, 3, 4, 8, 30, tzinfo=UTC))
@@ -382,6 +384,8 @@ async def test_another_couple_cannot_answer_or_open_a_question(
 async def test_questions_do_not_repeat_over_many_evenings(
     nudger: NudgeEngine, clock: FixedClock, sender: FakeSender, couple: int, sessions: Sessions
 ) -> None:
+    # Forty evenings run past the 7-day trial; billing is not what this tests.
+    entitlements.configure(sessions, entitlements.Policy(gated=frozenset()))
     for day in range(40):
         clock.set(datetime(2026, 3, 2, 21, 1, tzinfo=UTC) + timedelta(days=day))
         await nudger.tick()

@@ -1,0 +1,188 @@
+"""Crisis lines and counsellor topics from content/: load, validate, and look up by country."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+from functools import cache
+from importlib import resources
+from pathlib import Path
+from typing import Any
+
+import yaml
+from pydantic import BaseModel, ConfigDict, Field, ValidationError
+
+CRISIS_LINES = Path("safety") / "crisis_lines.yaml"
+TOPICS = Path("counsellor") / "topics.yaml"
+MIN_TOPICS, MAX_TOPICS = 2, 12
+
+
+class CrisisLine(BaseModel):
+    """One phone line: who answers, the number, and an optional short note."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    name: str = Field(min_length=3, max_length=80)
+    phone: str = Field(pattern=r"^\+?[0-9][0-9 -]{0,19}$")
+    note: str | None = Field(default=None, min_length=2, max_length=60)
+
+
+class Topic(BaseModel):
+    """What a counsellor request can be about."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    id: str = Field(pattern=r"^[a-z][a-z0-9-]{1,31}$")
+    label: str = Field(min_length=2, max_length=40)
+
+
+class CrisisLines(BaseModel):
+    """The whole crisis-lines file."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    general: tuple[CrisisLine, ...] = Field(min_length=1)
+    countries: dict[str, tuple[CrisisLine, ...]]
+
+
+class Topics(BaseModel):
+    """The whole topics file of one locale."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    topics: tuple[Topic, ...] = Field(min_length=MIN_TOPICS, max_length=MAX_TOPICS)
+
+
+@dataclass(frozen=True)
+class Resources:
+    """The lines to show one person: their country's (if known) and the general ones."""
+
+    country: str | None
+    lines: tuple[CrisisLine, ...]
+    general: tuple[CrisisLine, ...]
+
+
+class SafetyContentError(Exception):
+    """A safety content file that cannot be used; the message names the file and line."""
+
+
+def _line_of(node: yaml.Node | None, path: tuple[Any, ...]) -> int | None:
+    """Follow a validation error's location through the YAML node tree to a line number."""
+    line = node.start_mark.line + 1 if node is not None else None
+    for part in path:
+        if isinstance(node, yaml.MappingNode):
+            node = next((v for k, v in node.value if k.value == part), None)
+        elif isinstance(node, yaml.SequenceNode) and isinstance(part, int):
+            node = node.value[part] if part < len(node.value) else None
+        else:
+            break
+        if node is None:
+            break
+        line = node.start_mark.line + 1
+    return line
+
+
+def _load(path: Path, model: type[BaseModel]) -> Any:
+    try:
+        raw = path.read_text(encoding="utf-8")
+    except OSError as error:
+        raise SafetyContentError(f"{path}: cannot be read ({error.strerror})") from None
+    try:
+        data, node = yaml.safe_load(raw), yaml.compose(raw, Loader=yaml.SafeLoader)
+    except yaml.YAMLError as error:
+        mark = getattr(error, "problem_mark", None)
+        where = f"{path}:{mark.line + 1}" if mark is not None else str(path)
+        raise SafetyContentError(f"{where}: not valid YAML ({error})") from None
+    try:
+        return model.model_validate(data)
+    except ValidationError as error:
+        problem = error.errors()[0]
+        line = _line_of(node, tuple(problem["loc"]))
+        field = ".".join(str(part) for part in problem["loc"]) or "file"
+        where = f"{path}:{line}" if line else str(path)
+        raise SafetyContentError(f"{where}: {field}: {problem['msg']}") from None
+
+
+@cache
+def country_codes() -> frozenset[str]:
+    """Return the ISO 3166-1 alpha-2 codes the time zone database knows."""
+    text = resources.files("tzdata").joinpath("zoneinfo", "iso3166.tab").read_text("utf-8")
+    return frozenset(line.split("\t")[0] for line in text.splitlines() if line[:1].isalpha())
+
+
+@cache
+def _zone_countries() -> dict[str, str]:
+    text = resources.files("tzdata").joinpath("zoneinfo", "zone.tab").read_text("utf-8")
+    rows = (line.split("\t") for line in text.splitlines() if line[:1].isalpha())
+    return {row[2]: row[0] for row in rows if len(row) >= 3}
+
+
+def country_of_zone(zone: str | None) -> str | None:
+    """Return the country an IANA time zone belongs to, if it names one."""
+    return _zone_countries().get(zone) if zone else None
+
+
+@cache
+def load_crisis_lines(content_dir: Path) -> CrisisLines:
+    """Load and validate the crisis lines (once per content folder)."""
+    lines: CrisisLines = _load(content_dir / CRISIS_LINES, CrisisLines)
+    unknown = sorted(code for code in lines.countries if code not in country_codes())
+    if unknown:
+        raise SafetyContentError(
+            f"{content_dir / CRISIS_LINES}: unknown ISO 3166-1 country code(s) {unknown}"
+        )
+    return lines
+
+
+def resources_for(content_dir: Path, zone: str | None) -> Resources:
+    """Return the crisis lines for a person in this time zone."""
+    lines = load_crisis_lines(content_dir)
+    country = country_of_zone(zone)
+    return Resources(country, lines.countries.get(country or "", ()), lines.general)
+
+
+def _topics_path(content_dir: Path, locale: str | None, default_locale: str) -> Path:
+    path = content_dir / "locales" / (locale or default_locale) / TOPICS
+    return path if path.exists() else content_dir / "locales" / default_locale / TOPICS
+
+
+@cache
+def load_topics(content_dir: Path, locale: str | None, default_locale: str = "en") -> Topics:
+    """Load the counsellor request topics of a locale, falling back to the default locale."""
+    topics: Topics = _load(_topics_path(content_dir, locale, default_locale), Topics)
+    ids = [topic.id for topic in topics.topics]
+    duplicates = sorted({topic_id for topic_id in ids if ids.count(topic_id) > 1})
+    if duplicates:
+        raise SafetyContentError(
+            f"{_topics_path(content_dir, locale, default_locale)}: duplicate id(s) {duplicates}"
+        )
+    return topics
+
+
+def check_safety_content(content_dir: Path, locales: list[str], default_locale: str) -> list[str]:
+    """Validate the crisis lines and every locale's counsellor topics; one line per problem."""
+    problems: list[str] = []
+    checks: list[Callable[[], object]] = [lambda: load_crisis_lines.__wrapped__(content_dir)]
+    default_ids: set[str] = set()
+    for locale in [default_locale, *[lc for lc in locales if lc != default_locale]]:
+        if locale != default_locale and not (content_dir / "locales" / locale / TOPICS).exists():
+            continue
+
+        def check(locale: str = locale) -> None:
+            topics = load_topics.__wrapped__(content_dir, locale, default_locale)
+            ids = {topic.id for topic in topics.topics}
+            if locale == default_locale:
+                default_ids.update(ids)
+            elif ids != default_ids:
+                raise SafetyContentError(
+                    f"{content_dir / 'locales' / locale / TOPICS}: ids must match the "
+                    f"{default_locale!r} topics {sorted(default_ids)}"
+                )
+
+        checks.append(check)
+    for run in checks:
+        try:
+            run()
+        except SafetyContentError as error:
+            problems.append(str(error))
+    return problems

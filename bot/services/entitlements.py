@@ -1,0 +1,238 @@
+"""Who may use what: the pair's 7-day trial, paid periods with a short grace, and the lookups.
+
+The rules at the top are pure (plain values in, plain values out) so they can be tested with
+generated inputs; the functions below them read a couple's facts from the database.
+
+- The trial belongs to a pair of people: it starts when they first paired and lasts 7 days.
+  Pairing again with the same partner, however much later, never starts another one.
+- A subscription belongs to the partner who pays. It covers that person's current couple
+  until its paid period ends; while Telegram is expected to renew it, a short grace covers a
+  renewal that arrives late. A refund ends it at once.
+- A gated feature needs the trial or a covering subscription; anything not gated is open.
+"""
+
+from __future__ import annotations
+
+import enum
+from collections.abc import Collection, Iterable
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+
+from sqlmodel import col, select
+from sqlmodel.ext.asyncio.session import AsyncSession
+
+from bot.db.billing import Subscription
+from bot.db.engine import Sessions
+from bot.db.models import Couple, User
+
+TRIAL = timedelta(days=7)
+DEFAULT_GRACE = timedelta(hours=24)
+
+# The features other capabilities ask about; GATED_FEATURES names which of them are paid.
+NUDGES = "nudges"
+CHECKINS = "checkins"
+ARTICLES = "articles"
+PAID_VIDEOS = "paid_videos"
+DEFAULT_GATED = frozenset({NUDGES, CHECKINS, ARTICLES, PAID_VIDEOS})
+
+# Sessions made by the application carry its policy here (see `configure`).
+POLICY_KEY = "remainly.entitlement_policy"
+
+
+class State(enum.StrEnum):
+    """Where a couple stands."""
+
+    TRIAL = "trial"
+    PAID = "paid"
+    LAPSED = "lapsed"
+
+
+@dataclass(frozen=True)
+class Policy:
+    """What is gated, and how long a renewal may be late before access pauses."""
+
+    gated: frozenset[str] = DEFAULT_GATED
+    grace: timedelta = DEFAULT_GRACE
+
+
+@dataclass(frozen=True)
+class Cover:
+    """One subscription, as far as access is concerned."""
+
+    subscription_id: int
+    payer_id: int
+    paid_until: datetime
+    renewing: bool
+    ended_at: datetime | None = None
+
+    def ends_at(self, grace: timedelta) -> datetime:
+        """Return the instant this subscription stops covering its payer's couple."""
+        end = self.paid_until + (grace if self.renewing else timedelta(0))
+        return end if self.ended_at is None else min(end, self.ended_at)
+
+
+@dataclass(frozen=True)
+class Access:
+    """A couple's standing at one instant."""
+
+    state: State
+    trial_couple_id: int
+    trial_started_at: datetime
+    trial_ends_at: datetime
+    cover: Cover | None = None
+    lapsed_at: datetime | None = None
+
+    @property
+    def entitled(self) -> bool:
+        """Tell whether gated features are open right now."""
+        return self.state is not State.LAPSED
+
+    @property
+    def lapsed_with_trial(self) -> bool:
+        """Tell whether access ended when the trial did (nothing paid ran past it)."""
+        return self.state is State.LAPSED and self.lapsed_at == self.trial_ends_at
+
+
+def trial_window(pair_starts: Iterable[datetime]) -> tuple[datetime, datetime]:
+    """Return the start and end of a pair's trial, given when each of their couples began."""
+    start = min(pair_starts)
+    return start, start + TRIAL
+
+
+def access_at(
+    *,
+    trial_couple_id: int,
+    trial_started_at: datetime,
+    covers: Collection[Cover],
+    now: datetime,
+    grace: timedelta = DEFAULT_GRACE,
+) -> Access:
+    """Decide where a couple stands at `now`; a paid period wins over the trial."""
+    trial_ends_at = trial_started_at + TRIAL
+    live = [cover for cover in covers if cover.ends_at(grace) > now]
+    if live:
+        cover = max(live, key=lambda c: (c.ends_at(grace), c.subscription_id))
+        return Access(State.PAID, trial_couple_id, trial_started_at, trial_ends_at, cover=cover)
+    if now < trial_ends_at:
+        return Access(State.TRIAL, trial_couple_id, trial_started_at, trial_ends_at)
+    ends = [cover.ends_at(grace) for cover in covers]
+    lapsed_at = max([trial_ends_at, *ends])
+    return Access(
+        State.LAPSED, trial_couple_id, trial_started_at, trial_ends_at, lapsed_at=lapsed_at
+    )
+
+
+def allows(access: Access, feature: str, gated: Collection[str]) -> bool:
+    """Tell whether a couple in this standing may use a feature."""
+    return feature not in gated or access.entitled
+
+
+def paid_through(periods: Iterable[tuple[datetime, bool]]) -> datetime | None:
+    """Return the end of the latest period a charge paid for, ignoring refunded charges."""
+    kept = [end for end, refunded in periods if not refunded]
+    return max(kept) if kept else None
+
+
+def trial_days_left(access: Access, now: datetime) -> int:
+    """Return the whole or started days left in the trial (0 once it is over)."""
+    left = access.trial_ends_at - now
+    if left <= timedelta(0):
+        return 0
+    return -(-left // timedelta(days=1))
+
+
+def configure(sessions: Sessions, policy: Policy) -> None:
+    """Give every session this factory makes the application's policy (in `Session.info`)."""
+    # The policy travels with the session, so `is_entitled(session, couple_id, feature, now)`
+    # honours GATED_FEATURES for every capability without each one passing settings around.
+    info = dict(sessions.kw.get("info") or {})
+    info[POLICY_KEY] = policy
+    sessions.configure(info=info)
+
+
+def policy_of(session: AsyncSession) -> Policy:
+    """Return the policy of the application this session belongs to (defaults otherwise)."""
+    policy = session.info.get(POLICY_KEY)
+    return policy if isinstance(policy, Policy) else Policy()
+
+
+async def trial_of(session: AsyncSession, couple: Couple) -> tuple[int, datetime]:
+    """Return the pair's first couple (whose trial it is) and when that trial started."""
+    assert couple.id is not None
+    if couple.partner_a_id is None or couple.partner_b_id is None:
+        return couple.id, couple.created_at
+    result = await session.exec(
+        select(Couple.id, Couple.created_at)
+        .where(
+            Couple.partner_a_id == couple.partner_a_id, Couple.partner_b_id == couple.partner_b_id
+        )
+        .order_by(col(Couple.created_at), col(Couple.id))
+        .limit(1)
+    )
+    first = result.first()
+    if first is None or first[0] is None:
+        return couple.id, couple.created_at
+    return first[0], first[1]
+
+
+def cover_of(subscription: Subscription) -> Cover:
+    """Describe a stored subscription for the rules above."""
+    assert subscription.id is not None and subscription.payer_id is not None
+    return Cover(
+        subscription_id=subscription.id,
+        payer_id=subscription.payer_id,
+        paid_until=subscription.paid_until,
+        renewing=subscription.renewal_canceled_at is None,
+        ended_at=subscription.ended_at,
+    )
+
+
+async def covers_of(session: AsyncSession, couple_id: int) -> list[Cover]:
+    """Return the subscriptions of the people who are in this couple right now."""
+    result = await session.exec(
+        select(Subscription)
+        .join(User, col(User.id) == col(Subscription.payer_id))
+        .where(User.couple_id == couple_id)
+    )
+    return [cover_of(subscription) for subscription in result.all()]
+
+
+async def personal_covers(session: AsyncSession, user_id: int) -> list[Cover]:
+    """Return the subscriptions one person pays for."""
+    result = await session.exec(select(Subscription).where(Subscription.payer_id == user_id))
+    return [cover_of(subscription) for subscription in result.all()]
+
+
+async def access_of(
+    session: AsyncSession, couple_id: int, now: datetime, *, policy: Policy | None = None
+) -> Access | None:
+    """Return where a couple stands at `now`, or None if there is no such couple."""
+    couple = await session.get(Couple, couple_id)
+    if couple is None:
+        return None
+    trial_couple_id, started = await trial_of(session, couple)
+    grace = (policy or policy_of(session)).grace
+    covers = await covers_of(session, couple_id) if couple.ended_at is None else []
+    return access_at(
+        trial_couple_id=trial_couple_id,
+        trial_started_at=started,
+        covers=covers,
+        now=now,
+        grace=grace,
+    )
+
+
+async def is_entitled(
+    session: AsyncSession,
+    couple_id: int,
+    feature: str,
+    now: datetime,
+    *,
+    policy: Policy | None = None,
+) -> bool:
+    """Tell whether a couple may use a feature now (features not gated are always open)."""
+    policy = policy or policy_of(session)
+    if feature not in policy.gated:
+        return True
+    access = await access_of(session, couple_id, now, policy=policy)
+    return access is not None and access.entitled

@@ -1,0 +1,296 @@
+"""Counsellor requests through the real Application, with a simulated staff chat."""
+
+from __future__ import annotations
+
+import itertools
+import json
+import time
+from collections.abc import AsyncIterator, Callable
+from dataclasses import dataclass, field
+from datetime import timedelta
+from typing import Any
+
+import pytest
+from sqlmodel import select
+from telegram import Update
+
+from bot.app import BotApplication, build_application
+from bot.context import BotContext, services_of
+from bot.db.safety import CounsellorRequest, RequestStatus
+from bot.handlers import counsellor as counsellor_handlers
+from bot.services.clock import FixedClock
+from bot.settings import Settings, load_settings
+from tests.fakes.inprocess import BOT_ID, Person, RecordingTransport
+from tests.handlers.conftest import TOKEN
+from tests.handlers.test_pairing_flow import invite_payload, onboard
+
+MakePerson = Callable[[int, str], Person]
+STAFF_CHAT = -100777
+ROBIN, PAT = 900, 901
+GROUP = {"id": STAFF_CHAT, "type": "supergroup", "title": "Counsellors"}
+BOT = {"id": BOT_ID, "is_bot": True, "first_name": "Remainly"}
+
+
+@pytest.fixture
+def settings(database_url: str) -> Settings:
+    """Settings with a staff chat and one counsellor (Robin)."""
+    return load_settings(
+        telegram_bot_token=TOKEN,
+        database_url=database_url,
+        counsellor_chat_id=STAFF_CHAT,
+        counsellor_staff_ids=str(ROBIN),
+        remainly_contact="care@remainly.example",
+    )
+
+
+@dataclass
+class Member:
+    """Someone in the staff chat, pressing buttons and replying to the bot's messages there."""
+
+    application: BotApplication
+    transport: RecordingTransport
+    id: int
+    first_name: str
+    _ids: itertools.count[int] = field(default_factory=lambda: itertools.count(1))
+
+    def _user(self) -> dict[str, Any]:
+        return {"id": self.id, "is_bot": False, "first_name": self.first_name}
+
+    async def _process(self, payload: dict[str, Any]) -> None:
+        update_id = self.id * 10_000 + next(self._ids)
+        update = Update.de_json({"update_id": update_id, **payload}, self.application.bot)
+        await self.application.process_update(update)
+
+    def _bot_message(self, message_id: int) -> dict[str, Any]:
+        return {"message_id": message_id, "date": int(time.time()), "chat": GROUP, "from": BOT}
+
+    async def press(self, data: str, message_id: int) -> None:
+        """Press a button with this data on the bot's message `message_id` in the staff chat."""
+        query = {
+            "id": f"{self.id}-{next(self._ids)}",
+            "from": self._user(),
+            "chat_instance": "staff",
+            "data": data,
+            "message": {**self._bot_message(message_id), "text": "card"},
+        }
+        await self._process({"callback_query": query})
+
+    async def reply(self, text: str, to: int) -> None:
+        """Reply in the staff chat to the bot's message `to`."""
+        message = {
+            "message_id": 5000 + next(self._ids),
+            "date": int(time.time()),
+            "chat": GROUP,
+            "from": self._user(),
+            "text": text,
+            "reply_to_message": {**self._bot_message(to), "text": "card"},
+        }
+        await self._process({"message": message})
+
+    def alerts(self) -> list[str]:
+        return [
+            str(call.params.get("text"))
+            for call in self.transport.calls_to("answerCallbackQuery")
+            if str(call.params["callback_query_id"]).startswith(f"{self.id}-")
+            and call.params.get("text")
+        ]
+
+
+def staff_posts(transport: RecordingTransport) -> list[dict[str, Any]]:
+    return [call.params for call in transport.sent_to(STAFF_CHAT)]
+
+
+def reply_to(params: dict[str, Any]) -> int | None:
+    raw = params.get("reply_parameters")
+    if raw is None:
+        return None
+    parsed = json.loads(raw) if isinstance(raw, str) else raw
+    return int(parsed["message_id"])
+
+
+async def _couple(person: MakePerson) -> tuple[Person, Person]:
+    alex, sam = person(1, "Alex"), person(2, "Sam")
+    await onboard(alex)
+    await alex.send("/invite")
+    await onboard(sam)  # Sam set up alone first, then accepts
+    await sam.send(f"/start {invite_payload(alex)}")
+    await sam.press("Accept")
+    return alex, sam
+
+
+async def _intake(sam: Person, *, us: bool = False, tell: bool = False) -> None:
+    await sam.send("/counsellor")
+    await sam.press("Trust")
+    await sam.press("The two of us" if us else "Mostly me")
+    if us:
+        await sam.press("Yes, let them know" if tell else "No, keep it private")
+    await sam.press("In the next few days")
+    await sam.press("Messages here")
+    await sam.press("Evenings")
+    await sam.send("We keep <arguing>")
+
+
+async def _request(application: BotApplication) -> CounsellorRequest:
+    async with services_of(application).sessions() as session:
+        return (await session.exec(select(CounsellorRequest))).one()
+
+
+async def test_a_request_goes_from_intake_to_claim_reply_and_resolve(
+    person: MakePerson, application: BotApplication, transport: RecordingTransport
+) -> None:
+    alex, sam = await _couple(person)
+    alex_before = len(alex.inbox())
+    await _intake(sam)
+    review = sam.last()
+    assert "not an emergency service" in review and "We keep &lt;arguing&gt;" in review
+    assert "Telegram name and username" in review
+    await sam.press("Yes, share my name and send")
+    assert "request <b>#1</b> is with us" in sam.last()
+
+    [card] = staff_posts(transport)
+    assert "Request #1" in card["text"] and "Sam" in card["text"]
+    assert "We keep &lt;arguing&gt;" in card["text"]
+    request = await _request(application)
+    assert request.staff_chat_id == STAFF_CHAT and request.staff_message_id is not None
+    card_id = request.staff_message_id
+
+    robin = Member(application, transport, ROBIN, "Robin")
+    pat = Member(application, transport, PAT, "Pat")
+    # Someone in the staff chat who is not staff, pressing the real button or a forged one.
+    await pat.press(f"cr:claim:{request.id}", card_id)
+    await pat.press(f"cr:resolve:{request.id}", card_id)
+    await pat.press("cr:claim:9999", card_id)
+    assert pat.alerts() == ["Only Remainly's counsellors can act on requests."] * 3
+    assert (await _request(application)).status == RequestStatus.OPEN
+    # A partner forging the staff button from their private chat changes nothing either.
+    await alex.press_data(f"cr:resolve:{request.id}")
+    assert (await _request(application)).status == RequestStatus.OPEN
+
+    await robin.press(f"cr:claim:{request.id}", card_id)
+    assert (await _request(application)).status == RequestStatus.CLAIMED
+    [edited] = [
+        c for c in transport.calls_to("editMessageText") if c.params["chat_id"] == STAFF_CHAT
+    ]
+    assert "Claimed by Robin" in edited.params["text"]
+    assert "picked up your request <b>#1</b>" in sam.last()
+
+    await robin.reply("Hi Sam, would Thursday <evening> suit you?", card_id)
+    relayed = sam.last()
+    assert "From Remainly's counsellor team" in relayed
+    assert "Thursday &lt;evening&gt;" in relayed
+    assert "Sent to the person behind request #1" in staff_posts(transport)[-1]["text"]
+
+    await sam.press("Reply to the counsellor")
+    assert "Type your reply" in sam.last()
+    await sam.send("Thursday works & thank you")
+    assert "Sent to the counsellor team" in sam.last()
+    from_sam = staff_posts(transport)[-1]
+    assert "Thursday works &amp; thank you" in from_sam["text"]
+    assert reply_to(from_sam) == card_id
+
+    await robin.press(f"cr:resolve:{request.id}", card_id)
+    assert (await _request(application)).status == RequestStatus.RESOLVED
+    assert "is now closed" in sam.last()
+    await sam.press_data(f"cr:reply:{request.id}")
+    assert "closed now" in sam.alerts()[-1]
+
+    await sam.send("/requests")
+    assert "#1 · Trust · for you" in sam.last() and "closed" in sam.last()
+    # The partner heard nothing of any of it.
+    assert len(alex.inbox()) == alex_before
+
+
+async def test_a_request_for_us_tells_the_partner_only_when_chosen(
+    person: MakePerson, application: BotApplication, transport: RecordingTransport
+) -> None:
+    alex, sam = await _couple(person)
+    before = len(alex.inbox())
+    await _intake(sam, us=True, tell=False)
+    await sam.press("Send without my name")
+    assert len(alex.inbox()) == before
+    assert "name not shared" in staff_posts(transport)[-1]["text"]
+    await _intake(sam, us=True, tell=True)
+    await sam.press("Send without my name")
+    assert len(alex.inbox()) == before + 1
+    assert "Sam has asked Remainly's counsellor team" in alex.last()
+
+
+async def test_typed_answers_out_of_turn_and_cancelling(
+    person: MakePerson, application: BotApplication, transport: RecordingTransport
+) -> None:
+    _, sam = await _couple(person)
+    await sam.send("/counsellor")
+    await sam.send("trust please")
+    assert "Tap one of the buttons" in sam.last()
+    await sam.press("Trust")
+    await sam.press_data("ci:urgency:days")  # not the question being asked
+    assert sam.alerts()[-1] == "That button is no longer active. Nothing was changed."
+    await sam.press("Cancel")
+    assert "nothing was sent" in sam.last()
+    await sam.press_data("ci:cancel")  # again, from the same message
+    assert sam.alerts()[-1] == "That button is no longer active. Nothing was changed."
+    assert staff_posts(transport) == []
+
+
+async def test_unclaimed_requests_are_reannounced(
+    person: MakePerson,
+    application: BotApplication,
+    transport: RecordingTransport,
+    clock: FixedClock,
+) -> None:
+    _, sam = await _couple(person)
+    await _intake(sam)
+    await sam.press("Send without my name")
+    card_id = (await _request(application)).staff_message_id
+    context = BotContext(application)
+    clock.advance(timedelta(minutes=59))
+    await counsellor_handlers.announce(context)
+    assert len(staff_posts(transport)) == 1
+    clock.advance(timedelta(minutes=1))
+    await counsellor_handlers.announce(context)
+    reminder = staff_posts(transport)[-1]
+    assert "still waiting" in reminder["text"] and "1 h 0 min" in reminder["text"]
+    assert reply_to(reminder) == card_id
+    robin = Member(application, transport, ROBIN, "Robin")
+    await robin.press("cr:claim:1", card_id or 0)
+    clock.advance(timedelta(hours=5))
+    await counsellor_handlers.announce(context)
+    assert len(staff_posts(transport)) == 2
+
+
+@pytest.fixture
+async def no_staff_chat(
+    database_url: str, transport: RecordingTransport, clock: FixedClock
+) -> AsyncIterator[BotApplication]:
+    """The same database, served by a bot with no staff chat configured."""
+    settings = load_settings(
+        telegram_bot_token=TOKEN,
+        database_url=database_url,
+        remainly_contact="care@remainly.example",
+    )
+    app = build_application(settings, request=transport, clock=clock)
+    await app.initialize()
+    yield app
+    await app.shutdown()
+    if app.post_shutdown is not None:
+        await app.post_shutdown(app)
+
+
+async def test_without_a_staff_chat_requests_wait_and_are_posted_once_one_is_set(
+    no_staff_chat: BotApplication, application: BotApplication, transport: RecordingTransport
+) -> None:
+    sam = Person(no_staff_chat, transport, 2, "Sam")
+    await onboard(sam)
+    await _intake(sam)
+    await sam.press("Send without my name")
+    said = sam.last()
+    assert "chat isn't connected right now" in said and "care@remainly.example" in said
+    assert staff_posts(transport) == []
+    await counsellor_handlers.announce(BotContext(no_staff_chat))
+    assert staff_posts(transport) == []
+    # Later the operator sets COUNSELLOR_CHAT_ID: the waiting request is posted, once.
+    await counsellor_handlers.announce(BotContext(application))
+    await counsellor_handlers.announce(BotContext(application))
+    [card] = staff_posts(transport)
+    assert "Request #1" in card["text"]
+    assert (await _request(application)).staff_chat_id == STAFF_CHAT
