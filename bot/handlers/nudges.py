@@ -21,12 +21,13 @@ from bot.handlers.replies import (
     locale_of,
     refuse_button,
     reply,
-    send,
     settle_button,
 )
+from bot.handlers.safety import notify
 from bot.services import nudges, pairing, people, questions
 from bot.services.errors import DomainError
 from bot.services.questions import Reveal, Saved
+from bot.services.safety import recipient_of
 from bot.services.schedules import INDEFINITELY, weekdays_of
 
 log = logging.getLogger(__name__)
@@ -68,11 +69,11 @@ async def _tell_outcome(update: Update, context: BotContext, saved: Saved) -> No
     await reply(update, context, "nudges.saved_waiting")
     partner = saved.partner_to_notify
     if partner is not None:
-        await send(
+        # Discreet mode turns notifications into a neutral line with the words behind Show.
+        await notify(
             context,
-            partner.chat_id,
+            recipient_of(partner),
             "nudges.partner_answered",
-            locale=partner.locale,
             partner=saved.answerer_name,
             rows=[[Button("answer", f"ans:go:{saved.question_id}")]],
         )
@@ -82,11 +83,10 @@ async def _reveal(context: BotContext, reveal: Reveal) -> None:
     library = context.services.library
     for viewer, other in ((reveal.first, reveal.second), (reveal.second, reveal.first)):
         prompt = library.prompt("curiosity", reveal.prompt_id, viewer.locale)
-        await send(
+        await notify(
             context,
-            viewer.chat_id,
+            recipient_of(viewer),
             "nudges.reveal",
-            locale=viewer.locale,
             question=prompt.text if prompt else "",
             mine=reveal.sides[viewer.id],
             theirs=reveal.sides[other.id],

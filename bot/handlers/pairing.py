@@ -11,9 +11,11 @@ from telegram.ext import Application, CallbackQueryHandler, CommandHandler, filt
 from bot.context import BotContext
 from bot.handlers.profile import continue_onboarding
 from bot.handlers.replies import Button, locale_of, refuse_button, reply, send, settle_button, text
+from bot.handlers.safety import notify
 from bot.services import conversation, pairing, people, safety
 from bot.services.errors import DomainError
 from bot.services.people import profile_of
+from bot.services.safety import recipient_of
 
 
 async def _register(update: Update, context: BotContext) -> people.Profile:
@@ -168,9 +170,7 @@ async def answer_invite(update: Update, context: BotContext) -> None:
     await settle_button(update, context)
     if isinstance(result, pairing.Declined):
         await reply(update, context, "pairing.declined_by_you")
-        await send(
-            context, result.inviter.chat_id, "pairing.declined_notice", locale=result.inviter.locale
-        )
+        await notify(context, recipient_of(result.inviter), "pairing.declined_notice")
         return
     inviter, invitee = profile_of(result.inviter), profile_of(result.invitee)
     await send(
@@ -227,7 +227,7 @@ async def answer_unpair(update: Update, context: BotContext) -> None:
         update, context, "pairing.unpaired", rows=[[Button("invite_partner", "pair:invite")]]
     )
     if partner is not None:
-        await send(context, partner.chat_id, "pairing.unpaired_notice", locale=partner.locale)
+        await notify(context, recipient_of(partner), "pairing.unpaired_notice")
 
 
 def register(application: Application) -> None:  # type: ignore[type-arg]

@@ -106,3 +106,20 @@ async def test_blocking_and_unblocking_the_bot(
         await alex.change_membership(old, new)
         blocked = (await _user(application, 1)).unreachable_since is not None
         assert blocked is (new == "kicked")
+
+
+async def test_discreet_mode_keeps_answer_notifications_neutral(
+    person: MakePerson, application: BotApplication, clock: FixedClock
+) -> None:
+    alex, sam = await _couple(person)
+    await sam.send("/hide")
+    clock.set(datetime(2026, 3, 2, 21, 20, tzinfo=UTC))
+    await services_of(application).nudges.tick()
+    await alex.press("Answer")
+    await alex.send("Dancing in the kitchen")
+    await alex.press("Share when")
+    assert sam.last() == "You have a new message."
+    assert all("Alex has answered" not in text for text in sam.inbox())
+    await sam.press("Show")
+    shown = sam.transport.calls_to("editMessageText")[-1].params["text"]
+    assert "Alex has answered" in shown
