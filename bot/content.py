@@ -376,6 +376,7 @@ class Library:
         self._by_id: dict[tuple[str, str], dict[str, Prompt]] = {}
         self._articles: dict[str, list[Article]] = {}
         self._videos: list[Video] | None = None
+        self._themes: dict[str, dict[str, str]] = {}
 
     def articles(self, locale: str | None = None) -> list[Article]:
         """Return the articles of a locale (loaded once), falling back to the default locale."""
@@ -385,6 +386,18 @@ class Library:
         if locale not in self._articles:
             self._articles[locale] = load_articles(self.content_dir, locale)
         return self._articles[locale]
+
+    def checkin_themes(self, locale: str | None = None) -> dict[str, str]:
+        """Return each check-in question's theme (a focus area), by question id."""
+        from bot.checkin_content import checkins_path, load_checkins
+
+        locale = locale or self.default_locale
+        if not checkins_path(self.content_dir, locale).exists():
+            locale = self.default_locale
+        if locale not in self._themes:
+            content = load_checkins(self.content_dir, locale)
+            self._themes[locale] = {q.id: q.theme for q in content.questions}
+        return self._themes[locale]
 
     def videos(self) -> list[Video]:
         """Return the video catalogue (loaded once)."""

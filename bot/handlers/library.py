@@ -201,7 +201,11 @@ async def videos_command(update: Update, context: BotContext) -> None:
     user = update.effective_user
     assert user is not None
     async with context.services.sessions() as session:
-        plan = await library.plan_for(session, await people.require(session, user.id))
+        plan = await library.plan_for(
+            session,
+            await people.require(session, user.id),
+            themes=context.services.library.checkin_themes(locale_of(update)),
+        )
     videos = library.rank_videos(context.services.library.videos(), plan)
     await _video_list(update, context, videos, plan, {"kind": "picked", "title": "", "topic": ""})
 
@@ -214,7 +218,11 @@ async def video_button(update: Update, context: BotContext) -> None:
     parts = query.data.split(":")
     action, target = parts[1], parts[2] if len(parts) > 2 else ""
     async with context.services.sessions() as session:
-        plan = await library.plan_for(session, await people.require(session, user.id))
+        plan = await library.plan_for(
+            session,
+            await people.require(session, user.id),
+            themes=context.services.library.checkin_themes(locale_of(update)),
+        )
     if action == "topics":
         await settle_button(update, context, keep=True)
         rows = [

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 
@@ -11,6 +11,7 @@ from sqlmodel import col, delete, select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
 from bot.content import Article, Video
+from bot.db.checkins import Checkin, CheckinAnswer, CheckinEntry, CheckinStatus
 from bot.db.library import ArticleProgress, FocusChoice
 from bot.db.models import User
 from bot.services import entitlements
@@ -41,12 +42,17 @@ class Plan:
 
     mine: frozenset[str]
     partner: frozenset[str]
+    # Themes the couple's latest shared check-in points at (a low score, or a wide gap).
+    needs: frozenset[str] = frozenset()
 
     def weight(self, area: str) -> int:
-        """Return how much an area counts: chosen by both > by one > the common ground."""
-        if area == BASELINE:
-            return 1
-        return 2 * ((area in self.mine) + (area in self.partner))
+        """Return how much an area counts: chosen by both > by one > the common ground.
+
+        A theme the last check-in points at counts like one partner's choice: it comes
+        forward when nobody chose anything, but never outweighs what both partners chose.
+        """
+        chosen = 2 * ((area in self.mine) + (area in self.partner) + (area in self.needs))
+        return chosen + (area == BASELINE)
 
     def reason(self, areas: Sequence[str]) -> Reason:
         """Explain why something with these areas was picked."""
@@ -57,6 +63,8 @@ class Plan:
             return Reason("you", best)
         if best in self.partner:
             return Reason("partner", best)
+        if best in self.needs:
+            return Reason("checkin", best)
         return Reason("start", best)
 
 
@@ -64,7 +72,7 @@ class Plan:
 class Reason:
     """Why a recommendation was made: who chose which area."""
 
-    who: str  # both | you | partner | start
+    who: str  # both | you | partner | checkin | start
     area: str
 
 
@@ -95,8 +103,44 @@ async def toggle_focus(
     return chosen | {area}
 
 
-async def plan_for(session: AsyncSession, user: User) -> Plan:
-    """Weigh both partners' choices into the couple's plan."""
+LOW_SCORE, WIDE_GAP = 2, 2
+
+
+async def checkin_needs(
+    session: AsyncSession, couple_id: int, themes: Mapping[str, str]
+) -> frozenset[str]:
+    """Return the themes of the latest shared check-in's low or far-apart scores."""
+    latest = (
+        await session.exec(
+            select(Checkin.id)
+            .where(Checkin.couple_id == couple_id, Checkin.status == CheckinStatus.REVEALED)
+            .order_by(col(Checkin.finished_at).desc())
+            .limit(1)
+        )
+    ).first()
+    if latest is None:
+        return frozenset()
+    rows = await session.exec(
+        select(CheckinAnswer.question_id, CheckinAnswer.score)
+        .join(CheckinEntry, col(CheckinEntry.id) == col(CheckinAnswer.entry_id))
+        .where(CheckinEntry.checkin_id == latest, col(CheckinAnswer.score).is_not(None))
+    )
+    scores: dict[str, list[int]] = {}
+    for question_id, score in rows.all():
+        if score is not None:
+            scores.setdefault(question_id, []).append(score)
+    return frozenset(
+        themes[question_id]
+        for question_id, given in scores.items()
+        if question_id in themes
+        and (min(given) <= LOW_SCORE or max(given) - min(given) >= WIDE_GAP)
+    )
+
+
+async def plan_for(
+    session: AsyncSession, user: User, *, themes: Mapping[str, str] | None = None
+) -> Plan:
+    """Weigh both partners' choices (and, given `themes`, the last check-in) into a plan."""
     partner_areas: frozenset[str] = frozenset()
     if user.couple_id is not None:
         partner = (
@@ -106,7 +150,10 @@ async def plan_for(session: AsyncSession, user: User) -> Plan:
         ).first()
         if partner is not None:
             partner_areas = await focus_of(session, partner)
-    return Plan(mine=await focus_of(session, user.id), partner=partner_areas)
+    needs: frozenset[str] = frozenset()
+    if themes is not None and user.couple_id is not None:
+        needs = await checkin_needs(session, user.couple_id, themes)
+    return Plan(mine=await focus_of(session, user.id), partner=partner_areas, needs=needs)
 
 
 def rank_articles(articles: Sequence[Article], plan: Plan) -> list[Article]:

@@ -347,7 +347,9 @@ class NudgeEngine:
     async def _video(
         self, session: AsyncSession, user: User, delivery: Delivery, now: datetime
     ) -> Outgoing | None:
-        plan = await library.plan_for(session, user)
+        plan = await library.plan_for(
+            session, user, themes=self.library.checkin_themes(user.locale)
+        )
         catalogue = self.library.videos()
         video = next((v for v in catalogue if v.id == delivery.prompt_id), None)
         if video is None:

@@ -161,3 +161,52 @@ async def test_paid_videos_and_articles_follow_the_couples_entitlement(
     )
     assert "🔒" in text
     assert [target for _, target in buttons[0] if target.startswith("https://")] == []
+
+
+async def test_the_last_check_in_steers_video_picks_when_nobody_chose_that_area(
+    sessions: Sessions, clock: FixedClock, couple: int
+) -> None:
+    from datetime import date, timedelta
+
+    from bot.db.checkins import Checkin, CheckinAnswer, CheckinEntry, CheckinStatus
+
+    themes = BOOKS.checkin_themes()
+    assert themes["heard"] == "curiosity"
+    now = clock.now()
+    async with sessions.begin() as session:
+        checkin = Checkin(
+            couple_id=couple,
+            status=CheckinStatus.REVEALED,
+            question_ids=["close", "heard"],
+            week_of=date(2026, 3, 2),
+            opened_at=now,
+            closes_at=now + timedelta(days=3),
+            finished_at=now,
+        )
+        session.add(checkin)
+        await session.flush()
+        for user_id, heard in ((ALEX, 4), (SAM, 1)):  # Sam felt little heard
+            entry = CheckinEntry(checkin_id=checkin.id, user_id=user_id, created_at=now)
+            session.add(entry)
+            await session.flush()
+            for question_id, score in (("close", 4), ("heard", heard)):
+                session.add(
+                    CheckinAnswer(
+                        entry_id=entry.id,
+                        user_id=user_id,
+                        question_id=question_id,
+                        score=score,
+                        answered_at=now,
+                    )
+                )
+    alex = await _user(sessions, ALEX)
+    async with sessions() as session:
+        plain = await library.plan_for(session, alex)
+        informed = await library.plan_for(session, alex, themes=themes)
+    assert plain.needs == frozenset() and informed.needs == {"curiosity"}
+    top = library.rank_videos(BOOKS.videos(), informed)[0]
+    assert "curiosity" in top.topics
+    assert informed.reason(top.topics) == library.Reason("checkin", "curiosity")
+    # Both partners' own choice still comes first.
+    both = library.Plan(frozenset({"trust"}), frozenset({"trust"}), needs=frozenset({"curiosity"}))
+    assert "trust" in library.rank_videos(BOOKS.videos(), both)[0].topics
