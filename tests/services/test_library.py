@@ -185,10 +185,12 @@ async def test_the_last_check_in_steers_video_picks_when_nobody_chose_that_area(
         )
         session.add(checkin)
         await session.flush()
+        assert checkin.id is not None
         for user_id, heard in ((ALEX, 4), (SAM, 1)):  # Sam felt little heard
             entry = CheckinEntry(checkin_id=checkin.id, user_id=user_id, created_at=now)
             session.add(entry)
             await session.flush()
+            assert entry.id is not None
             for question_id, score in (("close", 4), ("heard", heard)):
                 session.add(
                     CheckinAnswer(
