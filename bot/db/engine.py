@@ -6,6 +6,7 @@ from pathlib import Path
 from typing import Any
 
 from sqlalchemy import event
+from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.engine import make_url
 from sqlalchemy.ext.asyncio import AsyncEngine, async_sessionmaker, create_async_engine
 from sqlmodel.ext.asyncio.session import AsyncSession
@@ -52,3 +53,9 @@ Sessions = async_sessionmaker[AsyncSession]
 def create_sessions(engine: AsyncEngine) -> Sessions:
     """Create the session factory handed to services."""
     return async_sessionmaker(engine, class_=AsyncSession, expire_on_commit=False)
+
+
+def dialect_insert(session: AsyncSession) -> Any:
+    """Return the INSERT of the session's database, which knows ON CONFLICT (upserts)."""
+    # Both dialects spell ON CONFLICT the same way; only the construct's home differs.
+    return postgresql.insert if session.get_bind().dialect.name == "postgresql" else sqlite.insert

@@ -12,11 +12,11 @@ from datetime import UTC, datetime, timedelta
 from zoneinfo import ZoneInfo
 
 from sqlalchemy import delete
-from sqlalchemy.dialects import postgresql, sqlite
 from sqlmodel import col, select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
 from bot.db.billing import CheckoutHold, Payment, Subscription
+from bot.db.engine import dialect_insert
 from bot.db.models import Couple, User
 from bot.services import entitlements
 from bot.services.entitlements import Access, Cover, Policy
@@ -188,8 +188,7 @@ async def offer(
 
 
 async def _upsert_hold(session: AsyncSession, hold: CheckoutHold) -> None:
-    dialect = session.get_bind().dialect.name
-    insert = postgresql.insert if dialect == "postgresql" else sqlite.insert
+    insert = dialect_insert(session)
     values = {
         "couple_id": hold.couple_id,
         "payer_id": hold.payer_id,

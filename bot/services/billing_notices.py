@@ -14,12 +14,12 @@ from zoneinfo import ZoneInfo
 
 from sqlalchemy import ColumnElement, and_, exists, or_, update
 from sqlalchemy import select as core_select
-from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import aliased
 from sqlmodel import col, select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
 from bot.db.billing import BillingNotice, NoticeKind, NoticeStatus
+from bot.db.engine import dialect_insert
 from bot.db.models import Couple, NudgeKind, User
 from bot.services import entitlements
 from bot.services.entitlements import TRIAL, Access
@@ -63,8 +63,7 @@ async def _insert(
     revive: bool = False,
 ) -> bool:
     """Add a notice unless its once-key exists; `revive` brings back one that was never sent."""
-    dialect = session.get_bind().dialect.name
-    insert = postgresql.insert if dialect == "postgresql" else sqlite.insert
+    insert = dialect_insert(session)
     statement = insert(BillingNotice).values(
         user_id=user_id,
         couple_id=couple_id,

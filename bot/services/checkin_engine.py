@@ -7,7 +7,6 @@ import logging
 from dataclasses import dataclass, field
 from datetime import date, datetime, time, timedelta
 
-from sqlalchemy.dialects import postgresql, sqlite
 from sqlmodel import select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
@@ -18,7 +17,15 @@ from bot.db.models import Delivery, DeliveryStatus, User
 from bot.services import appreciations, checkin_schedules, checkins, safety
 from bot.services.checkin_schedules import Job, Plan, is_eligible, zone_of
 from bot.services.clock import Clock
-from bot.services.nudges import Outcome, Outgoing, Sender, SendResult, TickReport, mark_unreachable
+from bot.services.nudges import (
+    Outcome,
+    Outgoing,
+    Sender,
+    SendResult,
+    TickReport,
+    ledger_entry,
+    mark_unreachable,
+)
 from bot.services.schedule import local_to_utc
 from bot.texts import Texts
 
@@ -208,30 +215,14 @@ class CheckinEngine:
 
     async def _ledger(self, session: AsyncSession, job: Job, now: datetime) -> Delivery:
         """Return the ledger entry of this run, shared with the nudges: one per kind and date."""
-        insert = (
-            postgresql.insert if session.get_bind().dialect.name == "postgresql" else sqlite.insert
+        return await ledger_entry(
+            session,
+            user_id=job.user_id,
+            kind=job.kind,
+            local_date=job.local_date,
+            now=now,
+            question_id=job.checkin_id,
         )
-        await session.exec(
-            insert(Delivery)
-            .values(
-                user_id=job.user_id,
-                kind=job.kind,
-                local_date=job.local_date,
-                status=DeliveryStatus.PENDING,
-                question_id=job.checkin_id,
-                attempts=0,
-                created_at=now,
-            )
-            .on_conflict_do_nothing(index_elements=["user_id", "kind", "local_date"])
-        )
-        result = await session.exec(
-            select(Delivery).where(
-                Delivery.user_id == job.user_id,
-                Delivery.kind == job.kind,
-                Delivery.local_date == job.local_date,
-            )
-        )
-        return result.one()
 
     async def _compose(
         self, session: AsyncSession, job: Job, user: User, now: datetime

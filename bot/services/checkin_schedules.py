@@ -9,11 +9,11 @@ from zoneinfo import ZoneInfo
 
 from sqlalchemy import ColumnElement, and_, delete, or_, update
 from sqlalchemy import select as core_select
-from sqlalchemy.dialects import postgresql, sqlite
 from sqlmodel import col, select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
 from bot.db.checkins import CheckinJob, CheckinPlan, CheckinSchedule
+from bot.db.engine import dialect_insert
 from bot.db.models import Couple, User
 from bot.services.schedule import local_date_of, next_run_at
 
@@ -84,7 +84,7 @@ async def _upsert(
         "next_run_at": run_at,
         "checkin_id": checkin_id,
     }
-    insert = postgresql.insert if session.get_bind().dialect.name == "postgresql" else sqlite.insert
+    insert = dialect_insert(session)
     statement = insert(CheckinSchedule).values(**values)
     await session.exec(
         statement.on_conflict_do_update(
@@ -217,9 +217,7 @@ async def sync_open_rows(
         upcoming = next_open(user, plan, after=now - lookback)
         if upcoming is None:
             continue
-        insert = (
-            postgresql.insert if session.get_bind().dialect.name == "postgresql" else sqlite.insert
-        )
+        insert = dialect_insert(session)
         await session.exec(
             insert(CheckinSchedule)
             .values(

@@ -10,7 +10,6 @@ from typing import Any
 from zoneinfo import ZoneInfo
 
 from sqlalchemy import delete, text, update
-from sqlalchemy.dialects import postgresql, sqlite
 from sqlmodel import col, select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
@@ -26,6 +25,7 @@ from bot.db.checkins import (
     CheckinStatus,
     TopicFlag,
 )
+from bot.db.engine import dialect_insert
 from bot.db.models import Couple, User
 from bot.services import checkin_schedules, conversation, entitlements, safety
 from bot.services.checkin_schedules import Plan, zone_of
@@ -184,7 +184,7 @@ def name_of(user: User) -> str:
 
 def _insert(session: AsyncSession) -> Any:
     """Return the dialect's INSERT, which knows ON CONFLICT."""
-    return postgresql.insert if session.get_bind().dialect.name == "postgresql" else sqlite.insert
+    return dialect_insert(session)
 
 
 async def couple_of(session: AsyncSession, user_id: int) -> tuple[User, User]:

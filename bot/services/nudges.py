@@ -8,15 +8,14 @@ import enum
 import logging
 from collections.abc import AsyncGenerator, Sequence
 from dataclasses import dataclass
-from datetime import datetime, time, timedelta
+from datetime import date, datetime, time, timedelta
 from typing import Protocol
 
-from sqlalchemy.dialects import postgresql, sqlite
 from sqlmodel import col, select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
 from bot.content import Library
-from bot.db.engine import Sessions
+from bot.db.engine import Sessions, dialect_insert
 from bot.db.models import Delivery, DeliveryStatus, NudgeKind, NudgeSchedule, User
 from bot.services import billing_notices, library, questions, rotation, safety, schedules
 from bot.services.clock import Clock
@@ -240,28 +239,9 @@ class NudgeEngine:
         return Prepared(claim, delivery.id, message)
 
     async def _ledger(self, session: AsyncSession, claim: Claim, now: datetime) -> Delivery:
-        dialect = session.get_bind().dialect.name
-        insert = postgresql.insert if dialect == "postgresql" else sqlite.insert
-        await session.exec(
-            insert(Delivery)
-            .values(
-                user_id=claim.user_id,
-                kind=claim.kind,
-                local_date=claim.local_date,
-                status=DeliveryStatus.PENDING,
-                attempts=0,
-                created_at=now,
-            )
-            .on_conflict_do_nothing(index_elements=["user_id", "kind", "local_date"])
+        return await ledger_entry(
+            session, user_id=claim.user_id, kind=claim.kind, local_date=claim.local_date, now=now
         )
-        result = await session.exec(
-            select(Delivery).where(
-                Delivery.user_id == claim.user_id,
-                Delivery.kind == claim.kind,
-                Delivery.local_date == claim.local_date,
-            )
-        )
-        return result.one()
 
     async def _discreet(
         self, session: AsyncSession, user: User, message: Outgoing, now: datetime
@@ -564,6 +544,43 @@ class NudgeEngine:
             )
         await session.rollback()  # composing may pick a question; a description keeps nothing
         return described
+
+
+async def ledger_entry(
+    session: AsyncSession,
+    *,
+    user_id: int,
+    kind: str,
+    local_date: date,
+    now: datetime,
+    question_id: int | None = None,
+) -> Delivery:
+    """Return the one ledger row for this person, kind and local date, creating it if new.
+
+    The unique key makes concurrent workers and restarts meet on the same row, so whatever
+    it says (pending or sent) is the single truth about that delivery.
+    """
+    await session.exec(
+        dialect_insert(session)(Delivery)
+        .values(
+            user_id=user_id,
+            kind=kind,
+            local_date=local_date,
+            status=DeliveryStatus.PENDING,
+            question_id=question_id,
+            attempts=0,
+            created_at=now,
+        )
+        .on_conflict_do_nothing(index_elements=["user_id", "kind", "local_date"])
+    )
+    result = await session.exec(
+        select(Delivery).where(
+            Delivery.user_id == user_id,
+            Delivery.kind == kind,
+            Delivery.local_date == local_date,
+        )
+    )
+    return result.one()
 
 
 async def mark_unreachable(session: AsyncSession, user: User, *, now: datetime) -> None:

@@ -5,10 +5,10 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import date, datetime
 
-from sqlalchemy.dialects import postgresql, sqlite
 from sqlmodel import col, select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
+from bot.db.engine import dialect_insert
 from bot.db.models import Answer, CoupleQuestion, User
 from bot.services import conversation, schedules
 from bot.services.errors import DomainError, StaleAction
@@ -27,7 +27,7 @@ async def question_for(
     Both partners ask for it independently (possibly from two workers at once), so the insert
     relies on the unique key and whoever comes second reads the first one's question.
     """
-    insert = postgresql.insert if session.get_bind().dialect.name == "postgresql" else sqlite.insert
+    insert = dialect_insert(session)
     await session.exec(
         insert(CoupleQuestion)
         .values(

@@ -8,10 +8,10 @@ from datetime import datetime, timedelta
 from typing import Any
 
 from sqlalchemy import and_, delete, literal, or_, update
-from sqlalchemy.dialects import postgresql, sqlite
 from sqlmodel import col, select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
+from bot.db.engine import dialect_insert
 from bot.db.models import Couple, Delivery, DeliveryStatus, NudgeKind, User
 from bot.db.safety import HeldMessage, SafetySignal, SentMessage
 from bot.db.types import UTCDateTime
@@ -187,7 +187,7 @@ async def record_sent(
     rows = select(col(User.id), literal(message_id), literal(now, UTCDateTime())).where(
         col(User.id) == chat_id
     )
-    insert = postgresql.insert if session.get_bind().dialect.name == "postgresql" else sqlite.insert
+    insert = dialect_insert(session)
     statement = (
         insert(SentMessage)
         .from_select(["user_id", "message_id", "sent_at"], rows)

@@ -9,10 +9,10 @@ from zoneinfo import ZoneInfo
 
 from sqlalchemy import ColumnElement, and_, delete, or_, update
 from sqlalchemy import select as core_select
-from sqlalchemy.dialects import postgresql, sqlite
 from sqlmodel import col, select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
+from bot.db.engine import dialect_insert
 from bot.db.models import NudgeKind, NudgeSchedule, User
 from bot.services.schedule import local_date_of, next_run_at
 
@@ -102,8 +102,7 @@ async def _upsert(
     session: AsyncSession, user_id: int, kind: str, local_date: date, run_at: datetime
 ) -> None:
     values = {"user_id": user_id, "kind": kind, "local_date": local_date, "next_run_at": run_at}
-    bind = session.get_bind()
-    insert = postgresql.insert if bind.dialect.name == "postgresql" else sqlite.insert
+    insert = dialect_insert(session)
     statement = insert(NudgeSchedule).values(**values)
     statement = statement.on_conflict_do_update(
         index_elements=["user_id", "kind"],

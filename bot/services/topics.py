@@ -7,11 +7,11 @@ from dataclasses import dataclass
 from datetime import datetime
 
 from sqlalchemy import delete, update
-from sqlalchemy.dialects import postgresql, sqlite
 from sqlmodel import col, select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
 from bot.db.checkins import TopicFlag
+from bot.db.engine import dialect_insert
 from bot.db.models import User
 from bot.services.checkins import couple_of, lock_couple, require_unpaused
 from bot.services.errors import StaleAction
@@ -74,9 +74,7 @@ async def toggle(
     removed = await session.exec(delete(TopicFlag).where(*mine, col(TopicFlag.user_id) == user.id))
     matched = None
     if not removed.rowcount:
-        insert = (
-            postgresql.insert if session.get_bind().dialect.name == "postgresql" else sqlite.insert
-        )
+        insert = dialect_insert(session)
         await session.exec(
             insert(TopicFlag)
             .values(couple_id=user.couple_id, user_id=user.id, topic_id=topic_id, created_at=now)
