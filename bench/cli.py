@@ -10,11 +10,12 @@ import sys
 import tempfile
 import time
 from collections.abc import Awaitable, Callable, Sequence
+from datetime import UTC, datetime
 from pathlib import Path
 
 from bench import capacity, crash, fanout, memory, workers
 from bench.harness import Harness
-from bench.results import ScenarioResult, table, write_json
+from bench.results import ScenarioResult, commit, table, write_json
 
 Scenario = Callable[[Harness], Awaitable[ScenarioResult]]
 SCENARIOS: dict[str, tuple[Scenario, str]] = {
@@ -82,6 +83,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         parser().error(f"unknown scenario {unknown[0]!r}; choose from {', '.join(SCENARIOS)}")
     names = args.scenarios or list(SCENARIOS)
     logging.basicConfig(level=logging.WARNING, format="%(levelname)s %(name)s: %(message)s")
+    started, first_commit = datetime.now(UTC), commit()
     workdir = Path(tempfile.mkdtemp(prefix="remainly-bench-"))
     harness = Harness(quick=args.quick, workdir=workdir, database=args.database)
 
@@ -96,7 +98,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     for result in results:
         for note in result.notes:
             print(f"{result.scenario}: {note}")
-    path = write_json(results, quick=args.quick)
+    commits = (first_commit, commit())
+    path = write_json(results, quick=args.quick, started=started, commits=commits)
+    print(f"commit {commits[0]}" + (f" .. {commits[1]}" if commits[1] != commits[0] else ""))
     print(f"\nresults: {path}")
     if args.keep:
         print(f"logs: {workdir}")

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import os
 import platform
 import statistics
 import subprocess
@@ -14,6 +15,7 @@ from typing import Any
 from bench.procs import ROOT
 
 RESULTS = Path(__file__).resolve().parent / "results"
+COUNTED = ("", "msg")  # units of whole numbers; everything else keeps its decimals
 
 
 @dataclass(frozen=True)
@@ -30,7 +32,7 @@ class Figure:
         """Return the value formatted for the table."""
         if self.unit == "%":
             return f"{self.value:.1f} %"
-        if float(self.value).is_integer():
+        if float(self.value).is_integer() and self.unit in COUNTED:
             text = f"{int(self.value):,}"
         elif abs(self.value) >= 100:
             text = f"{self.value:,.0f}"
@@ -91,7 +93,8 @@ def table(results: list[ScenarioResult]) -> str:
     return "\n".join(lines)
 
 
-def _commit() -> str:
+def commit() -> str:
+    """Return `git describe --always --dirty` of the checkout (untracked files don't count)."""
     try:
         described = subprocess.run(
             ["git", "-C", str(ROOT), "describe", "--always", "--dirty"],
@@ -105,14 +108,18 @@ def _commit() -> str:
     return described.stdout.strip() or "unknown"
 
 
-def write_json(results: list[ScenarioResult], *, quick: bool) -> Path:
+def write_json(
+    results: list[ScenarioResult], *, quick: bool, started: datetime, commits: tuple[str, str]
+) -> Path:
     """Keep the run as JSON under bench/results/ and return the file."""
     RESULTS.mkdir(exist_ok=True)
-    started = datetime.now(UTC)
     path = RESULTS / f"bench-{started:%Y%m%dT%H%M%SZ}{'-quick' if quick else ''}.json"
     document = {
-        "measured_at": started.isoformat(timespec="seconds"),
-        "commit": _commit(),
+        "started_at": started.isoformat(timespec="seconds"),
+        "finished_at": datetime.now(UTC).isoformat(timespec="seconds"),
+        # Other work may commit while a long run goes on: both ends are kept.
+        "commit_at_start": commits[0],
+        "commit_at_end": commits[1],
         "quick": quick,
         "python": platform.python_version(),
         "machine": {"cpus": _cpus(), "platform": platform.platform()},
@@ -123,6 +130,4 @@ def write_json(results: list[ScenarioResult], *, quick: bool) -> Path:
 
 
 def _cpus() -> int:
-    import os
-
     return len(os.sched_getaffinity(0))
