@@ -28,7 +28,6 @@ from bot.services import (
     data_rights,
     entitlements,
     pairing,
-    people,
     safety,
     topics,
 )
@@ -38,6 +37,7 @@ from bot.services.clock import FixedClock
 from bot.services.errors import DomainError, StaleAction
 from bot.services.nudges import Outcome, Outgoing, SendResult
 from bot.texts import Texts
+from tests.services.test_nudges import onboard, pair
 
 CONTENT = Path(__file__).resolve().parents[2] / "content"
 DECK = CheckinDeck(CONTENT)
@@ -97,43 +97,6 @@ def ungated(sessions: Sessions) -> None:
 @pytest.fixture
 def ticker(sessions: Sessions, clock: FixedClock, sender: FakeSender) -> CheckinEngine:
     return make_engine(sessions, clock, sender)
-
-
-async def onboard(
-    sessions: Sessions, clock: FixedClock, user_id: int, name: str, zone: str, morning: time
-) -> None:
-    now = clock.now()
-    async with sessions.begin() as session:
-        await people.register(
-            session,
-            user_id=user_id,
-            chat_id=user_id,
-            telegram_name=name,
-            username=None,
-            locale="en",
-            now=now,
-        )
-        await people.set_timezone(session, user_id, zone, now=now)
-        await people.set_nudge_time(session, user_id, "morning", morning, now=now)
-        await people.set_nudge_time(session, user_id, "evening", time(21, 0), now=now)
-        await people.finish_onboarding(session, user_id, now=now)
-
-
-async def pair(sessions: Sessions, clock: FixedClock, a: int, b: int) -> int:
-    async with sessions.begin() as session:
-        made = await pairing.create_invite(session, a, now=clock.now(), ttl=timedelta(hours=48))
-    async with sessions.begin() as session:
-        preview = await pairing.open_invite(
-            session,
-            b,
-            made.payload,
-            now=clock.now(),
-            bad_code_limit=5,
-            bad_code_window=timedelta(minutes=15),
-        )
-    async with sessions.begin() as session:
-        paired = await pairing.accept(session, b, preview.invite_id, now=clock.now())
-    return paired.couple_id
 
 
 @pytest.fixture
