@@ -1,17 +1,19 @@
 """Crash: kill -9 the bot in the middle of a round, restart it, let it finish.
 
-The real bot process (`python -m bot run`) sends fast (PAID_BROADCAST, fake without limits).
-Halfway through it gets SIGKILL. Its claimed rows stay leased, so before the restart the bot's
-clock (CLOCK_FILE) jumps past the lease (NUDGE_LEASE_SECONDS), as time would pass on a real
-restart; the new process then takes over what the dead one left. What every chat received is
-counted on the fake's side.
+The real bot process (`python -m bot run`) sends a round twice over, each time to a fresh copy
+of the population: once at Telegram's default pace (30 msg/s, fake with its limits on), as a
+deployment runs, and once as fast as it can (PAID_BROADCAST, fake without limits), which keeps
+the most sends in flight. Once 47 % were accepted it gets SIGKILL. Its claimed rows stay
+leased, so before the restart the bot's clock (CLOCK_FILE) jumps past the lease
+(NUDGE_LEASE_SECONDS), as time would pass on a real restart; the new process then takes over
+what the dead one left. What every chat received is counted on the fake's side.
 """
 
 from __future__ import annotations
 
 import asyncio
 import time
-from dataclasses import asdict
+from dataclasses import asdict, dataclass
 from datetime import timedelta
 from typing import Any
 
@@ -26,30 +28,45 @@ from bot.settings import Settings
 LEASE = timedelta(seconds=float(Settings.model_fields["nudge_lease_seconds"].default))
 
 
-async def run(harness: Harness) -> ScenarioResult:
-    """Kill the bot halfway through a round, restart it, and count duplicates and losses."""
-    started = time.monotonic()
-    due = harness.scale(10_000, 600)
+@dataclass(frozen=True)
+class Pace:
+    """How fast a crash round sends, and what the fake enforces."""
+
+    name: str
+    settings: dict[str, str]
+    limit: float | None  # the fake's overall limit (msg/s), None for none
+    per_second: float  # expected send rate, for time-outs
+
+
+PACES = (
+    Pace("default pace", {"SEND_RATE_PER_SECOND": "30"}, limit=30.0, per_second=30.0),
+    Pace("paid broadcast", {"PAID_BROADCAST": "true"}, limit=None, per_second=150.0),
+)
+
+
+async def _round(harness: Harness, pace: Pace, due: int) -> dict[str, Any]:
     population = Population(couples=due // 2, due_users=due)
     databases = harness.databases()
     url = await databases.fresh(population)
-    clock_file = harness.workdir / "crash-clock"
+    slug = pace.name.replace(" ", "-")
+    clock_file = harness.workdir / f"crash-clock-{slug}"
     write_clock(clock_file, NOW.isoformat())
     restarted_at = NOW + LEASE + timedelta(minutes=1)
-    result = ScenarioResult("crash")
-    details: dict[str, Any] = {"database": harness.database, "lease_seconds": LEASE.seconds}
+    details: dict[str, Any] = {}
+    within = 300 + 2 * due / pace.per_second
+    per_chat = 1.0 if pace.limit else None
     try:
-        async with FakeApi(harness.workdir) as fake:
+        async with FakeApi(harness.workdir, global_rate=pace.limit, per_chat_rate=per_chat) as fake:
             env = child_env(
                 TELEGRAM_API_BASE_URL=fake.api_root,
                 DATABASE_URL=url,
                 CLOCK_FILE=str(clock_file),
                 POLLING_TIMEOUT_SECONDS="5",
                 NUDGE_TICK_SECONDS="2",
-                PAID_BROADCAST="true",
                 LOG_LEVEL="INFO",
+                **pace.settings,
             )
-            first = await BotProcess.start(harness.workdir, env, "crash-bot-1")
+            first = await BotProcess.start(harness.workdir, env, f"crash-{slug}-1")
 
             # Just short of halfway: mid-batch, not on a batch boundary.
             kill_at = due * 47 // 100
@@ -61,7 +78,7 @@ async def run(harness: Harness) -> ScenarioResult:
                 return True
 
             try:
-                await fake.wait_for_sent(due, within=300 + due / 10, on_progress=kill_halfway)
+                await fake.wait_for_sent(due, within=within, on_progress=kill_halfway)
             finally:
                 first.kill()
                 await first.process.wait()
@@ -70,10 +87,10 @@ async def run(harness: Harness) -> ScenarioResult:
             details["at_kill"] = {"sent": at_kill["sent"], "ledger": await ledger(url)}
             write_clock(clock_file, restarted_at.isoformat())
             restart = time.monotonic()
-            second = await BotProcess.start(harness.workdir, env, "crash-bot-2")
+            second = await BotProcess.start(harness.workdir, env, f"crash-{slug}-2")
             try:
                 # Until every due chat has something and then nothing moves for a few seconds.
-                await fake.wait_for_sent(due, within=300 + due / 10)
+                await fake.wait_for_sent(due, within=within)
                 await fake.wait_for_sent(10 * due, within=60, stall=5)
             finally:
                 await second.stop()
@@ -86,19 +103,37 @@ async def run(harness: Harness) -> ScenarioResult:
         await databases.drop(url)
     stats.pop("per_chat", None)
     seen = tally(stats.pop("texts", {}), population.due_user_ids())
-    in_doubt = details["at_kill"]["ledger"].get("deliveries_pending_attempted", 0)
-    result.add("people due", due)
-    result.add("sent before the kill", details["at_kill"]["sent"], "msg")
-    result.add("in doubt at the kill (attempted, not recorded)", in_doubt, "msg")
-    result.add("duplicates", seen.duplicates, target="0", met=seen.duplicates == 0)
-    result.add("nudges lost", seen.lost, target="0", met=seen.lost == 0)
-    result.add("errors the bot logged", len(errors), target="0", met=not errors)
-    result.add("restart to last send", details["restart_seconds"], "s")
+    details.update(stats=stats, tally=asdict(seen), errors=errors[:20], error_count=len(errors))
+    return details
+
+
+async def run(harness: Harness) -> ScenarioResult:
+    """Kill the bot mid-round at each pace, restart it, and count duplicates and losses."""
+    started = time.monotonic()
+    due = harness.scale(10_000, 600)
+    result = ScenarioResult("crash")
+    details: dict[str, Any] = {"database": harness.database, "lease_seconds": LEASE.seconds}
+    result.add("people due (each pace)", due)
+    for pace in PACES:
+        measured = await _round(harness, pace, due)
+        details[pace.name] = measured
+        seen, name = measured["tally"], pace.name
+        in_doubt = measured["at_kill"]["ledger"].get("deliveries_pending_attempted", 0)
+        result.add(f"{name}: sent before the kill", measured["at_kill"]["sent"], "msg")
+        result.add(f"{name}: attempted, not recorded at the kill", in_doubt, "msg")
+        duplicates, lost = seen["duplicates"], seen["lost"]
+        result.add(f"{name}: duplicates", duplicates, target="0", met=duplicates == 0)
+        result.add(f"{name}: nudges lost", lost, target="0", met=lost == 0)
+        errors = measured["error_count"]
+        result.add(f"{name}: errors the bot logged", errors, target="0", met=not errors)
+        if pace.limit:
+            rejected = measured["stats"]["rejected_429"]
+            result.add(f"{name}: 429s received", rejected, target="0", met=not rejected)
+        result.add(f"{name}: restart to last send", measured["restart_seconds"], "s")
     result.notes.append(
         f"database {harness.database}; clock moved {LEASE + timedelta(minutes=1)} past the "
-        f"round before the restart (lease {LEASE}); ledger after: {details['after']}"
+        f"round before each restart (lease {LEASE}); SIGKILL once 47 % were accepted"
     )
-    details.update(stats=stats, tally=asdict(seen), errors=errors[:20])
     result.details = details
     result.seconds = time.monotonic() - started
     return result

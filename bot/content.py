@@ -377,12 +377,25 @@ class Library:
         self._articles: dict[str, list[Article]] = {}
         self._videos: list[Video] | None = None
         self._themes: dict[str, dict[str, str]] = {}
+        # Which locale answers for (what, requested locale): the folders are looked at once.
+        self._resolved: dict[tuple[str, str], str] = {}
+
+    def _locale(self, what: str, locale: str | None, present: Callable[[str], bool]) -> str:
+        """Return `locale` if it has `what`, else the default locale (decided once per pair)."""
+        locale = locale or self.default_locale
+        key = (what, locale)
+        resolved = self._resolved.get(key)
+        if resolved is None:
+            resolved = self._resolved[key] = locale if present(locale) else self.default_locale
+        return resolved
 
     def articles(self, locale: str | None = None) -> list[Article]:
         """Return the articles of a locale (loaded once), falling back to the default locale."""
-        locale = locale or self.default_locale
-        if not (self.content_dir / "locales" / locale / "articles").is_dir():
-            locale = self.default_locale
+        locale = self._locale(
+            "articles",
+            locale,
+            lambda name: (self.content_dir / "locales" / name / "articles").is_dir(),
+        )
         if locale not in self._articles:
             self._articles[locale] = load_articles(self.content_dir, locale)
         return self._articles[locale]
@@ -391,9 +404,9 @@ class Library:
         """Return each check-in question's theme (a focus area), by question id."""
         from bot.checkin_content import checkins_path, load_checkins
 
-        locale = locale or self.default_locale
-        if not checkins_path(self.content_dir, locale).exists():
-            locale = self.default_locale
+        locale = self._locale(
+            "checkins", locale, lambda name: checkins_path(self.content_dir, name).exists()
+        )
         if locale not in self._themes:
             content = load_checkins(self.content_dir, locale)
             self._themes[locale] = {q.id: q.theme for q in content.questions}
@@ -407,9 +420,7 @@ class Library:
 
     def deck(self, name: str, locale: str | None = None) -> list[Prompt]:
         """Return a deck in a locale (loaded once), or in the default locale if it has none."""
-        locale = locale or self.default_locale
-        if not deck_path(self.content_dir, locale, name).exists():
-            locale = self.default_locale
+        locale = self._deck_locale(name, locale)
         key = (locale, name)
         if key not in self._decks:
             self._decks[key] = load_deck(self.content_dir, locale, name)
@@ -419,7 +430,9 @@ class Library:
     def prompt(self, name: str, prompt_id: str, locale: str | None = None) -> Prompt | None:
         """Return one prompt of a deck by id, if it still exists."""
         self.deck(name, locale)
-        locale = locale or self.default_locale
-        if not deck_path(self.content_dir, locale, name).exists():
-            locale = self.default_locale
-        return self._by_id[(locale, name)].get(prompt_id)
+        return self._by_id[(self._deck_locale(name, locale), name)].get(prompt_id)
+
+    def _deck_locale(self, name: str, locale: str | None) -> str:
+        return self._locale(
+            f"deck:{name}", locale, lambda found: deck_path(self.content_dir, found, name).exists()
+        )

@@ -57,6 +57,10 @@ class Texts:
 
     def environment(self, locale: str | None = None) -> Environment:
         """Return the Jinja2 environment for a locale (created once)."""
+        env = self._environments.get(locale or self.default_locale)
+        if env is not None:
+            return env
+        requested = locale or self.default_locale
         locale = locale if locale in self.locales() else self.default_locale
         env = self._environments.get(locale)
         if env is None:
@@ -73,6 +77,8 @@ class Texts:
             )
             env.filters["hhmm"] = _time
             self._environments[locale] = env
+        # A locale without a folder of its own uses the default's environment from now on.
+        self._environments[requested] = env
         return env
 
     def _templates(self, locale: str) -> Path:

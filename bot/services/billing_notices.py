@@ -8,6 +8,7 @@ is never planned or sent twice, whichever worker runs and however often a couple
 from __future__ import annotations
 
 import secrets
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime, time, timedelta
 from zoneinfo import ZoneInfo
@@ -169,17 +170,34 @@ async def admit(session: AsyncSession, user: User, kind: str, *, now: datetime) 
     A gated message for a couple out of trial and unpaid is held back, and the person is told
     once, warmly, how to subscribe: never again for the same lapse.
     """
-    feature = NUDGE_FEATURES.get(kind)
-    if feature is None or user.couple_id is None:
-        return True
+    return (await admit_many(session, [(user, kind)], now=now))[0]
+
+
+async def admit_many(
+    session: AsyncSession, requests: Sequence[tuple[User, str]], *, now: datetime
+) -> list[bool]:
+    """Tell for each (person, kind) whether it may go out now, as `admit` does, in one go."""
     policy = entitlements.policy_of(session)
-    if feature not in policy.gated:
-        return True
-    access = await entitlements.access_of(session, user.couple_id, now, policy=policy)
-    if access is None or access.entitled:
-        return True
-    await note_lapse(session, user.id, access, now=now)
-    return False
+
+    def gated(user: User, kind: str) -> bool:
+        feature = NUDGE_FEATURES.get(kind)
+        return feature is not None and feature in policy.gated and user.couple_id is not None
+
+    standing = await entitlements.access_of_many(
+        session,
+        {user.couple_id for user, kind in requests if gated(user, kind) and user.couple_id},
+        now,
+        policy=policy,
+    )
+    verdicts = []
+    for user, kind in requests:
+        access = standing.get(user.couple_id or 0) if gated(user, kind) else None
+        if access is None or access.entitled:
+            verdicts.append(True)
+            continue
+        await note_lapse(session, user.id, access, now=now)
+        verdicts.append(False)
+    return verdicts
 
 
 @dataclass(frozen=True)

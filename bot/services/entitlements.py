@@ -156,25 +156,6 @@ def policy_of(session: AsyncSession) -> Policy:
     return policy if isinstance(policy, Policy) else Policy()
 
 
-async def trial_of(session: AsyncSession, couple: Couple) -> tuple[int, datetime]:
-    """Return the pair's first couple (whose trial it is) and when that trial started."""
-    assert couple.id is not None
-    if couple.partner_a_id is None or couple.partner_b_id is None:
-        return couple.id, couple.created_at
-    result = await session.exec(
-        select(Couple.id, Couple.created_at)
-        .where(
-            Couple.partner_a_id == couple.partner_a_id, Couple.partner_b_id == couple.partner_b_id
-        )
-        .order_by(col(Couple.created_at), col(Couple.id))
-        .limit(1)
-    )
-    first = result.first()
-    if first is None or first[0] is None:
-        return couple.id, couple.created_at
-    return first[0], first[1]
-
-
 def cover_of(subscription: Subscription) -> Cover:
     """Describe a stored subscription for the rules above."""
     assert subscription.id is not None and subscription.payer_id is not None
@@ -207,19 +188,94 @@ async def access_of(
     session: AsyncSession, couple_id: int, now: datetime, *, policy: Policy | None = None
 ) -> Access | None:
     """Return where a couple stands at `now`, or None if there is no such couple."""
-    couple = await session.get(Couple, couple_id)
-    if couple is None:
-        return None
-    trial_couple_id, started = await trial_of(session, couple)
+    return (await access_of_many(session, [couple_id], now, policy=policy)).get(couple_id)
+
+
+async def access_of_many(
+    session: AsyncSession,
+    couple_ids: Collection[int],
+    now: datetime,
+    *,
+    policy: Policy | None = None,
+) -> dict[int, Access]:
+    """Return where each of these couples stands at `now`, by couple id, in three queries.
+
+    The nudge engine asks this for a whole group of people at once; couples that do not exist
+    are missing from the answer.
+    """
+    if not couple_ids:
+        return {}
     grace = (policy or policy_of(session)).grace
-    covers = await covers_of(session, couple_id) if couple.ended_at is None else []
-    return access_at(
-        trial_couple_id=trial_couple_id,
-        trial_started_at=started,
-        covers=covers,
-        now=now,
-        grace=grace,
+    couples = list(
+        (await session.exec(select(Couple).where(col(Couple.id).in_(set(couple_ids))))).all()
     )
+    firsts = await _first_couples(
+        session,
+        {
+            (couple.partner_a_id, couple.partner_b_id)
+            for couple in couples
+            if couple.partner_a_id is not None and couple.partner_b_id is not None
+        },
+    )
+    covers = await _covers_by_couple(
+        session, [couple.id for couple in couples if couple.id and couple.ended_at is None]
+    )
+    standing = {}
+    for couple in couples:
+        assert couple.id is not None
+        trial_couple_id, started = firsts.get(
+            (couple.partner_a_id or 0, couple.partner_b_id or 0), (couple.id, couple.created_at)
+        )
+        standing[couple.id] = access_at(
+            trial_couple_id=trial_couple_id,
+            trial_started_at=started,
+            covers=covers.get(couple.id, []) if couple.ended_at is None else [],
+            now=now,
+            grace=grace,
+        )
+    return standing
+
+
+async def _first_couples(
+    session: AsyncSession, pairs: Collection[tuple[int | None, int | None]]
+) -> dict[tuple[int, int], tuple[int, datetime]]:
+    """Return each pair's first couple (whose trial it is) and when it began."""
+    if not pairs:
+        return {}
+    # Separate IN lists, not a row-value IN: SQLite searches the pair index only for these.
+    result = await session.exec(
+        select(Couple.id, Couple.partner_a_id, Couple.partner_b_id, Couple.created_at).where(
+            col(Couple.partner_a_id).in_({a for a, _ in pairs}),
+            col(Couple.partner_b_id).in_({b for _, b in pairs}),
+        )
+    )
+    firsts: dict[tuple[int, int], tuple[int, datetime]] = {}
+    for couple_id, partner_a, partner_b, created_at in result.all():
+        key = (partner_a or 0, partner_b or 0)
+        if couple_id is None or key not in pairs:
+            continue
+        known = firsts.get(key)
+        if known is None or (created_at, couple_id) < (known[1], known[0]):
+            firsts[key] = (couple_id, created_at)
+    return firsts
+
+
+async def _covers_by_couple(
+    session: AsyncSession, couple_ids: Collection[int]
+) -> dict[int, list[Cover]]:
+    """Return the subscriptions of the people in each of these couples right now."""
+    if not couple_ids:
+        return {}
+    result = await session.exec(
+        select(User.couple_id, Subscription)
+        .join(User, col(User.id) == col(Subscription.payer_id))
+        .where(col(User.couple_id).in_(couple_ids))
+    )
+    covers: dict[int, list[Cover]] = {}
+    for couple_id, subscription in result.all():
+        if couple_id is not None:
+            covers.setdefault(couple_id, []).append(cover_of(subscription))
+    return covers
 
 
 async def is_entitled(

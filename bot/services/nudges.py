@@ -6,18 +6,34 @@ import asyncio
 import contextlib
 import enum
 import logging
-from collections.abc import AsyncGenerator, Sequence
+from collections.abc import AsyncGenerator, Collection, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import date, datetime, time, timedelta
-from typing import Protocol
+from typing import Protocol, cast
 
+from sqlalchemy import Table, bindparam, update
 from sqlmodel import col, select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
 from bot.content import Library
 from bot.db.engine import Sessions, dialect_insert
-from bot.db.models import Delivery, DeliveryStatus, NudgeKind, NudgeSchedule, User
-from bot.services import billing_notices, library, questions, rotation, safety, schedules
+from bot.db.models import (
+    CoupleQuestion,
+    Delivery,
+    DeliveryStatus,
+    NudgeKind,
+    NudgeSchedule,
+    User,
+)
+from bot.services import (
+    billing_notices,
+    library,
+    people,
+    questions,
+    rotation,
+    safety,
+    schedules,
+)
 from bot.services.clock import Clock
 from bot.services.errors import StaleAction
 from bot.services.schedules import Claim
@@ -67,7 +83,13 @@ class EngineConfig:
     reminder_time: time = time(12, 0)
     batch_size: int = 500
     # Rows composed per transaction before they are handed to the senders.
-    compose_group: int = 25
+    compose_group: int = 100
+    # Results are recorded together while they keep arriving within `record_gap` of each
+    # other, up to `record_group` of them or `record_linger` after the first: at a slow pace
+    # every result is committed at once, at a fast one a commit serves many.
+    record_group: int = 200
+    record_gap: timedelta = timedelta(milliseconds=2)
+    record_linger: timedelta = timedelta(milliseconds=20)
     concurrency: int = 64
     lease: timedelta = timedelta(minutes=10)
     max_lateness: timedelta = timedelta(hours=3)
@@ -99,6 +121,7 @@ class Prepared:
 
     claim: Claim
     delivery_id: int
+    attempts: int
     message: Outgoing
 
 
@@ -121,6 +144,70 @@ class _Result:
 
 def _name(user: User) -> str:
     return user.display_name or user.telegram_name
+
+
+@dataclass(frozen=True)
+class _Known:
+    """What a group of rows shares, loaded once: rotation histories and couples' questions."""
+
+    histories: Mapping[int, list[str]]
+    questions: Mapping[tuple[int, date], CoupleQuestion]
+
+
+def _quiet(claim: Claim, user: User, now: datetime) -> bool:
+    """Tell whether this person should not get this run (paused, day off, unpaired, …)."""
+    if claim.kind in schedules.RECURRING_KINDS:
+        return not schedules.is_schedulable(user)
+    return schedules.is_quiet(user, now=now)
+
+
+async def _histories(
+    session: AsyncSession, user_ids: Collection[int], kind: str
+) -> dict[int, list[str]]:
+    """Return the prompts each of these people got of one kind, oldest first."""
+    if not user_ids:
+        return {}
+    result = await session.exec(
+        select(Delivery.user_id, Delivery.prompt_id)
+        .where(
+            col(Delivery.user_id).in_(set(user_ids)),
+            Delivery.kind == kind,
+            col(Delivery.prompt_id).is_not(None),
+        )
+        .order_by(col(Delivery.local_date))
+    )
+    histories: dict[int, list[str]] = {}
+    for user_id, prompt_id in result.all():
+        if prompt_id:
+            histories.setdefault(user_id, []).append(prompt_id)
+    return histories
+
+
+_DELIVERIES = cast(Table, Delivery.__table__)  # type: ignore[attr-defined]
+# How a send ended, written for a whole group of ledger rows in one executemany.
+_SETTLE = (
+    update(_DELIVERIES)
+    .where(_DELIVERIES.c.id == bindparam("delivery_id"))
+    .values(
+        status=bindparam("new_status"),
+        sent_at=bindparam("accepted_at"),
+        message_id=bindparam("telegram_id"),
+    )
+)
+
+
+def _outcome(
+    prepared: Prepared,
+    status: str,
+    accepted_at: datetime | None = None,
+    telegram_id: int | None = None,
+) -> dict[str, object]:
+    return {
+        "delivery_id": prepared.delivery_id,
+        "new_status": status,
+        "accepted_at": accepted_at,
+        "telegram_id": telegram_id,
+    }
 
 
 class NudgeEngine:
@@ -175,73 +262,82 @@ class NudgeEngine:
             report.claimed += len(claims)
             step = self.config.compose_group
             for start in range(0, len(claims), step):
-                ready = []
                 async with self.sessions.begin() as session:
-                    for claim in claims[start : start + step]:
-                        prepared = await self._prepare(session, claim, now, report)
-                        if prepared is not None:
-                            ready.append(prepared)
+                    ready = await self._prepare(session, claims[start : start + step], now, report)
                 for prepared in ready:
                     yield prepared
             if len(claims) < self.config.batch_size:
                 return
 
     async def _prepare(
-        self, session: AsyncSession, claim: Claim, now: datetime, report: TickReport
-    ) -> Prepared | None:
-        user = await session.get(User, claim.user_id)
-        quiet = user is None or (
-            not schedules.is_schedulable(user)
-            if claim.kind in schedules.RECURRING_KINDS
-            else schedules.is_quiet(user, now=now)
-        )
-        if user is None or quiet:
-            await schedules.finish(session, claim, user, now=now)
-            report.dropped += 1
-            return None
-        if claim.kind in safety.COUPLE_EXERCISES and user.couple_id in (
-            await safety.paused_couples(session)
-        ):
-            # A partner's safety signal pauses shared exercises; neither is told why here.
-            await schedules.finish(session, claim, user, now=now)
-            report.dropped += 1
-            return None
-        if not await billing_notices.admit(session, user, claim.kind, now=now):
-            # Trial over and nothing paid: no nudge; billing tells the person once, warmly.
-            await schedules.finish(session, claim, user, now=now)
-            report.dropped += 1
-            return None
-        delivery = await self._ledger(session, claim, now)
-        if delivery.status != DeliveryStatus.PENDING:
-            # Sent before (a restart, a second worker, or a changed time): never twice.
-            await schedules.finish(session, claim, user, now=now)
-            report.already_sent += 1
-            return None
-        if now - claim.run_at > self.config.max_lateness:
-            # A morning nudge at midnight helps nobody; skip a run that is far too late.
-            delivery.status = DeliveryStatus.DROPPED
-            session.add(delivery)
-            await schedules.finish(session, claim, user, now=now)
-            report.dropped += 1
-            return None
-        message = await self._compose(session, claim, user, delivery, now)
-        if message is None:
-            delivery.status = DeliveryStatus.DROPPED
-            session.add(delivery)
-            await schedules.finish(session, claim, user, now=now)
-            report.dropped += 1
-            return None
-        if user.discreet_since is not None:
-            message = await self._discreet(session, user, message, now)
-        delivery.attempts += 1
-        session.add(delivery)
-        assert delivery.id is not None
-        return Prepared(claim, delivery.id, message)
+        self, session: AsyncSession, claims: Sequence[Claim], now: datetime, report: TickReport
+    ) -> list[Prepared]:
+        """Compose a group of claimed rows with a handful of set-based queries.
 
-    async def _ledger(self, session: AsyncSession, claim: Claim, now: datetime) -> Delivery:
-        return await ledger_entry(
-            session, user_id=claim.user_id, kind=claim.kind, local_date=claim.local_date, now=now
+        What every row needs (the person, the partner, the couple's standing, the ledger entry,
+        the rotation history or the couple's question) is loaded for the whole group at once;
+        only the rarer kinds (excerpts, videos, reminders) and discreet mode look things up
+        row by row.
+        """
+        users, partners = await people.with_partners(session, {c.user_id for c in claims})
+        paused: frozenset[int] = frozenset()
+        if any(claim.kind in safety.COUPLE_EXERCISES for claim in claims):
+            paused = await safety.paused_couples(session)
+        finished: list[tuple[Claim, User | None]] = []
+        live: list[tuple[Claim, User]] = []
+        for claim in claims:
+            user = users.get(claim.user_id)
+            # A partner's safety signal pauses shared exercises; neither is told why here.
+            if (
+                user is None
+                or _quiet(claim, user, now)
+                or (claim.kind in safety.COUPLE_EXERCISES and user.couple_id in paused)
+            ):
+                finished.append((claim, user))
+                report.dropped += 1
+            else:
+                live.append((claim, user))
+        # Trial over and nothing paid: no nudge; billing tells the person once, warmly.
+        verdicts = await billing_notices.admit_many(
+            session, [(user, claim.kind) for claim, user in live], now=now
         )
+        for (claim, user), admitted in zip(live, verdicts, strict=True):
+            if not admitted:
+                finished.append((claim, user))
+                report.dropped += 1
+        live = [entry for entry, admitted in zip(live, verdicts, strict=True) if admitted]
+        ledger = await ledger_entries(
+            session, [(claim.user_id, claim.kind, claim.local_date) for claim, _ in live], now=now
+        )
+        due: list[tuple[Claim, User, Delivery]] = []
+        for claim, user in live:
+            delivery = ledger[(claim.user_id, claim.kind, claim.local_date)]
+            if delivery.status != DeliveryStatus.PENDING:
+                # Sent before (a restart, a second worker, or a changed time): never twice.
+                finished.append((claim, user))
+                report.already_sent += 1
+            elif now - claim.run_at > self.config.max_lateness:
+                # A morning nudge at midnight helps nobody; skip a run that is far too late.
+                delivery.status = DeliveryStatus.DROPPED
+                finished.append((claim, user))
+                report.dropped += 1
+            else:
+                due.append((claim, user, delivery))
+        messages = await self._compose_all(session, due, partners, now)
+        prepared = []
+        for (claim, user, delivery), message in zip(due, messages, strict=True):
+            if message is None:
+                delivery.status = DeliveryStatus.DROPPED
+                finished.append((claim, user))
+                report.dropped += 1
+                continue
+            if user.discreet_since is not None:
+                message = await self._discreet(session, user, message, now)
+            delivery.attempts += 1
+            assert delivery.id is not None
+            prepared.append(Prepared(claim, delivery.id, delivery.attempts, message))
+        await schedules.finish_many(session, finished, now=now)
+        return prepared
 
     async def _discreet(
         self, session: AsyncSession, user: User, message: Outgoing, now: datetime
@@ -252,30 +348,69 @@ class NudgeEngine:
         show = self.texts.render("buttons.show_message", locale=user.locale)
         return Outgoing(message.chat_id, text, (((show, f"dm:show:{held_id}"),),))
 
-    async def _partner(self, session: AsyncSession, user: User) -> User | None:
-        if user.couple_id is None:
-            return None
-        result = await session.exec(
-            select(User).where(User.couple_id == user.couple_id, User.id != user.id)
-        )
-        return result.first()
+    async def _compose_all(
+        self,
+        session: AsyncSession,
+        due: Sequence[tuple[Claim, User, Delivery]],
+        partners: Mapping[int, User],
+        now: datetime,
+    ) -> list[Outgoing | None]:
+        """Compose each row's message; shared look-ups are made once for the whole group."""
+        known = await self._known(session, due, partners, now)
+        return [
+            await self._compose(session, claim, user, partners.get(user.id), delivery, known, now)
+            for claim, user, delivery in due
+        ]
+
+    async def _known(
+        self,
+        session: AsyncSession,
+        due: Sequence[tuple[Claim, User, Delivery]],
+        partners: Mapping[int, User],
+        now: datetime,
+    ) -> _Known:
+        """Load the rotation histories and the couples' questions a group of rows needs."""
+        fresh_mornings = [
+            user.id
+            for claim, user, delivery in due
+            if claim.kind == NudgeKind.MORNING
+            and self.library.prompt("affirmations", delivery.prompt_id or "", user.locale) is None
+        ]
+        histories = await _histories(session, fresh_mornings, NudgeKind.MORNING)
+        evenings: dict[tuple[int, date], User] = {}
+        for claim, user, _ in due:
+            if claim.kind == NudgeKind.EVENING and user.couple_id and user.id in partners:
+                evenings.setdefault((user.couple_id, claim.local_date), user)
+        chosen = await questions.questions_of(session, list(evenings))
+        missing = sorted(key for key in evenings if key not in chosen)
+        if missing:
+            asked = await questions.asked_prompts_of(session, {couple for couple, _ in missing})
+            picks = {}
+            for couple_id, day in missing:  # in date order, so a later day follows an earlier
+                deck = self.library.deck("curiosity", evenings[(couple_id, day)].locale)
+                pick = rotation.choose(deck, asked[couple_id], salt=f"couple-{couple_id}")
+                picks[(couple_id, day)] = pick.id
+                asked[couple_id].append(pick.id)
+            chosen.update(await questions.create_questions(session, picks, now=now))
+        return _Known(histories, chosen)
 
     async def _compose(
         self,
         session: AsyncSession,
         claim: Claim,
         user: User,
+        partner: User | None,
         delivery: Delivery,
+        known: _Known,
         now: datetime,
     ) -> Outgoing | None:
-        partner = await self._partner(session, user)
         if partner is None or user.couple_id is None:
             return None
         if claim.kind == NudgeKind.MORNING:
-            deck = self.library.deck("affirmations", user.locale)
             prompt = self.library.prompt("affirmations", delivery.prompt_id or "", user.locale)
             if prompt is None:
-                history = await self._morning_history(session, user.id)
+                deck = self.library.deck("affirmations", user.locale)
+                history = known.histories.get(user.id, [])
                 prompt = rotation.choose(deck, history, salt=str(user.id))
                 delivery.prompt_id = prompt.id
             text = self.texts.render(
@@ -283,15 +418,9 @@ class NudgeEngine:
             )
             return Outgoing(user.chat_id, text)
         if claim.kind == NudgeKind.EVENING:
-            question = await questions.existing_question(session, user.couple_id, claim.local_date)
-            if question is None:
-                history = await questions.asked_prompts(session, user.couple_id)
-                deck = self.library.deck("curiosity", user.locale)
-                chosen = rotation.choose(deck, history, salt=f"couple-{user.couple_id}")
-                question = await questions.question_for(
-                    session, user.couple_id, claim.local_date, chosen.id, now=now
-                )
-            assert question.id is not None
+            question = known.questions.get((user.couple_id, claim.local_date))
+            if question is None or question.id is None:
+                return None
             delivery.prompt_id, delivery.question_id = question.prompt_id, question.id
             return self._question_message(user, partner, question.id, question.prompt_id, "evening")
         if claim.kind == NudgeKind.ARTICLE:
@@ -333,7 +462,7 @@ class NudgeEngine:
         catalogue = self.library.videos()
         video = next((v for v in catalogue if v.id == delivery.prompt_id), None)
         if video is None:
-            seen = await self._history(session, user.id, NudgeKind.VIDEO)
+            seen = (await _histories(session, [user.id], NudgeKind.VIDEO)).get(user.id, [])
             ranked = library.rank_videos(catalogue, plan, seen=frozenset(seen))
             if not ranked:
                 ranked = library.rank_videos(catalogue, plan)  # all seen: start over
@@ -389,21 +518,6 @@ class NudgeEngine:
             user, partner, evening.question_id, evening.prompt_id, "reminder"
         )
 
-    async def _morning_history(self, session: AsyncSession, user_id: int) -> list[str]:
-        return await self._history(session, user_id, NudgeKind.MORNING)
-
-    async def _history(self, session: AsyncSession, user_id: int, kind: str) -> list[str]:
-        result = await session.exec(
-            select(Delivery.prompt_id)
-            .where(
-                Delivery.user_id == user_id,
-                Delivery.kind == kind,
-                col(Delivery.prompt_id).is_not(None),
-            )
-            .order_by(col(Delivery.local_date))
-        )
-        return [prompt_id for prompt_id in result.all() if prompt_id]
-
     async def _deliver(self, messages: AsyncGenerator[Prepared, None], report: TickReport) -> None:
         """Send concurrently as messages become ready; one writer records results in groups.
 
@@ -454,16 +568,13 @@ class NudgeEngine:
         failure: Exception | None = None
         done = False
         while not done:
-            group = [await results.get()]
-            while not results.empty() and len(group) < 200:
-                group.append(results.get_nowait())
+            group = await self._gather(results)
             done = None in group
             items = [entry for entry in group if entry is not None]
             try:
                 if items and failure is None:
                     async with self.sessions.begin() as session:
-                        for item in items:
-                            await self._complete(session, item.prepared, item.result, report)
+                        await self._complete(session, items, report)
             except Exception as error:
                 # Unrecorded rows stay claimed and are retried after their lease.
                 log.exception("recording nudge results failed")
@@ -475,40 +586,64 @@ class NudgeEngine:
         if failure is not None:
             raise failure
 
+    async def _gather(self, results: asyncio.Queue[_Result | None]) -> list[_Result | None]:
+        """Wait for a result, then take the ones that follow quickly, for one commit."""
+        group = [await results.get()]
+        loop = asyncio.get_running_loop()
+        deadline = loop.time() + self.config.record_linger.total_seconds()
+        gap = self.config.record_gap.total_seconds()
+        while len(group) < self.config.record_group and group[-1] is not None:
+            if not results.empty():
+                group.append(results.get_nowait())
+                continue
+            wait = min(gap, deadline - loop.time())
+            if wait <= 0:
+                break
+            try:
+                group.append(await asyncio.wait_for(results.get(), wait))
+            except TimeoutError:
+                break
+        return group
+
     async def _complete(
-        self, session: AsyncSession, prepared: Prepared, result: SendResult, report: TickReport
+        self, session: AsyncSession, items: Sequence[_Result], report: TickReport
     ) -> None:
+        """Record a group of send results: ledger, next runs and reminders, set by set."""
         now = self.clock.now()
-        delivery = await session.get(Delivery, prepared.delivery_id)
-        user = await session.get(User, prepared.claim.user_id)
-        if delivery is None or user is None:
-            return
-        claim = prepared.claim
-        if result.outcome is Outcome.SENT:
-            delivery.status, delivery.sent_at = DeliveryStatus.SENT, now
-            delivery.message_id = result.message_id
-            session.add(delivery)
-            await schedules.finish(session, claim, user, now=now)
-            if claim.kind == NudgeKind.EVENING:
-                await schedules.schedule_reminder(
-                    session, user, after=now, at=self.config.reminder_time
+        users = await people.by_ids(session, {item.prepared.claim.user_id for item in items})
+        outcomes: list[dict[str, object]] = []
+        finished: list[tuple[Claim, User | None]] = []
+        reminders: list[User] = []
+        for item in items:
+            prepared, result, claim = item.prepared, item.result, item.prepared.claim
+            user = users.get(claim.user_id)
+            if user is None:
+                continue  # erased meanwhile: their ledger and schedules went with them
+            if result.outcome is Outcome.SENT:
+                outcomes.append(_outcome(prepared, DeliveryStatus.SENT, now, result.message_id))
+                finished.append((claim, user))
+                if claim.kind == NudgeKind.EVENING:
+                    reminders.append(user)
+                report.sent += 1
+            elif result.outcome is Outcome.BLOCKED:
+                await mark_unreachable(session, user, now=now)
+                outcomes.append(_outcome(prepared, DeliveryStatus.DROPPED))
+                report.blocked += 1
+            elif result.outcome is Outcome.RETRY and prepared.attempts < self.config.max_attempts:
+                await schedules.retry_later(
+                    session, claim, at=now + self.config.retry_delay * prepared.attempts
                 )
-            report.sent += 1
-        elif result.outcome is Outcome.BLOCKED:
-            await mark_unreachable(session, user, now=now)
-            delivery.status = DeliveryStatus.DROPPED
-            session.add(delivery)
-            report.blocked += 1
-        elif result.outcome is Outcome.RETRY and delivery.attempts < self.config.max_attempts:
-            await schedules.retry_later(
-                session, claim, at=now + self.config.retry_delay * delivery.attempts
-            )
-            report.retried += 1
-        else:
-            delivery.status = DeliveryStatus.DROPPED
-            session.add(delivery)
-            await schedules.finish(session, claim, user, now=now)
-            report.dropped += 1
+                report.retried += 1
+            else:
+                outcomes.append(_outcome(prepared, DeliveryStatus.DROPPED))
+                finished.append((claim, user))
+                report.dropped += 1
+        if outcomes:
+            await session.exec(_SETTLE, params=outcomes)
+        await schedules.finish_many(session, finished, now=now)
+        await schedules.schedule_reminders(
+            session, reminders, after=now, at=self.config.reminder_time
+        )
 
     async def due(self, now: datetime, limit: int = 50) -> list[Preview]:
         """Describe what is due at `now` without claiming or sending anything."""
@@ -529,21 +664,24 @@ class NudgeEngine:
     async def _describe(
         self, session: AsyncSession, rows: list[NudgeSchedule], now: datetime
     ) -> list[Preview]:
-        described = []
-        for row in rows:
-            user = await session.get(User, row.user_id)
-            if user is None:
-                continue
-            claim = Claim(0, row.user_id, row.kind, row.local_date, row.next_run_at, "")
-            delivery = Delivery(
-                user_id=row.user_id, kind=row.kind, local_date=row.local_date, created_at=now
+        users, partners = await people.with_partners(session, {row.user_id for row in rows})
+        due = [
+            (
+                Claim(0, row.user_id, row.kind, row.local_date, row.next_run_at, ""),
+                users[row.user_id],
+                Delivery(
+                    user_id=row.user_id, kind=row.kind, local_date=row.local_date, created_at=now
+                ),
             )
-            message = await self._compose(session, claim, user, delivery, now)
-            described.append(
-                Preview(row.user_id, row.kind, row.next_run_at, message.text if message else "")
-            )
+            for row in rows
+            if row.user_id in users
+        ]
+        messages = await self._compose_all(session, due, partners, now)
         await session.rollback()  # composing may pick a question; a description keeps nothing
-        return described
+        return [
+            Preview(claim.user_id, claim.kind, claim.run_at, message.text if message else "")
+            for (claim, _, _), message in zip(due, messages, strict=True)
+        ]
 
 
 async def ledger_entry(
@@ -560,27 +698,52 @@ async def ledger_entry(
     The unique key makes concurrent workers and restarts meet on the same row, so whatever
     it says (pending or sent) is the single truth about that delivery.
     """
+    key = (user_id, kind, local_date)
+    entries = await ledger_entries(session, [key], now=now, question_id=question_id)
+    return entries[key]
+
+
+async def ledger_entries(
+    session: AsyncSession,
+    keys: Sequence[tuple[int, str, date]],
+    *,
+    now: datetime,
+    question_id: int | None = None,
+) -> dict[tuple[int, str, date], Delivery]:
+    """Return the ledger rows for these (person, kind, local date) keys, creating new ones.
+
+    One insert that skips existing keys and one select, however many keys there are.
+    """
+    if not keys:
+        return {}
     await session.exec(
-        dialect_insert(session)(Delivery)
-        .values(
-            user_id=user_id,
-            kind=kind,
-            local_date=local_date,
-            status=DeliveryStatus.PENDING,
-            question_id=question_id,
-            attempts=0,
-            created_at=now,
-        )
-        .on_conflict_do_nothing(index_elements=["user_id", "kind", "local_date"])
+        dialect_insert(session)(Delivery).on_conflict_do_nothing(
+            index_elements=["user_id", "kind", "local_date"]
+        ),
+        params=[
+            {
+                "user_id": user_id,
+                "kind": kind,
+                "local_date": local_date,
+                "status": DeliveryStatus.PENDING,
+                "question_id": question_id,
+                "attempts": 0,
+                "created_at": now,
+            }
+            for user_id, kind, local_date in dict.fromkeys(keys)
+        ],
     )
+    wanted = set(keys)
+    # Separate IN lists, not a row-value IN: SQLite searches the unique index only for these.
     result = await session.exec(
         select(Delivery).where(
-            Delivery.user_id == user_id,
-            Delivery.kind == kind,
-            Delivery.local_date == local_date,
+            col(Delivery.user_id).in_({user_id for user_id, _, _ in wanted}),
+            col(Delivery.kind).in_({kind for _, kind, _ in wanted}),
+            col(Delivery.local_date).in_({local_date for _, _, local_date in wanted}),
         )
     )
-    return result.one()
+    entries = {(entry.user_id, entry.kind, entry.local_date): entry for entry in result.all()}
+    return {key: entry for key, entry in entries.items() if key in wanted}
 
 
 async def mark_unreachable(session: AsyncSession, user: User, *, now: datetime) -> None:

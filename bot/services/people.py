@@ -2,10 +2,13 @@
 
 from __future__ import annotations
 
+from collections.abc import Collection
 from dataclasses import dataclass
 from datetime import date, datetime, time, timedelta
 from zoneinfo import ZoneInfo
 
+from sqlalchemy import or_
+from sqlmodel import col, select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
 from bot.db.models import User
@@ -106,6 +109,42 @@ async def require(session: AsyncSession, user_id: int) -> User:
     if user is None:
         raise DomainError("errors.unknown_person")
     return user
+
+
+async def with_partners(
+    session: AsyncSession, user_ids: Collection[int]
+) -> tuple[dict[int, User], dict[int, User]]:
+    """Load these people and each one's current partner, in one query, by person id."""
+    if not user_ids:
+        return {}, {}
+    wanted = set(user_ids)
+    their_couples = select(User.couple_id).where(
+        col(User.id).in_(wanted), col(User.couple_id).is_not(None)
+    )
+    result = await session.exec(
+        select(User).where(or_(col(User.id).in_(wanted), col(User.couple_id).in_(their_couples)))
+    )
+    members: dict[int, list[User]] = {}
+    people = {}
+    for person in result.all():
+        if person.id in wanted:
+            people[person.id] = person
+        if person.couple_id is not None:
+            members.setdefault(person.couple_id, []).append(person)
+    partners = {}
+    for person in people.values():
+        others = [m for m in members.get(person.couple_id or 0, []) if m.id != person.id]
+        if others:
+            partners[person.id] = others[0]
+    return people, partners
+
+
+async def by_ids(session: AsyncSession, user_ids: Collection[int]) -> dict[int, User]:
+    """Load these people, in one query, by id (people who no longer exist are missing)."""
+    if not user_ids:
+        return {}
+    result = await session.exec(select(User).where(col(User.id).in_(set(user_ids))))
+    return {person.id: person for person in result.all()}
 
 
 async def set_name(session: AsyncSession, user_id: int, name: str, *, now: datetime) -> User:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Collection, Mapping
 from dataclasses import dataclass
 from datetime import date, datetime
 
@@ -63,6 +64,68 @@ async def asked_prompts(session: AsyncSession, couple_id: int) -> list[str]:
         .order_by(col(CoupleQuestion.question_date), col(CoupleQuestion.id))
     )
     return list(result.all())
+
+
+async def questions_of(
+    session: AsyncSession, keys: Collection[tuple[int, date]]
+) -> dict[tuple[int, date], CoupleQuestion]:
+    """Return the questions already chosen for these (couple, local date) keys."""
+    if not keys:
+        return {}
+    wanted = set(keys)
+    # Separate IN lists, not a row-value IN: SQLite searches the unique index only for these.
+    result = await session.exec(
+        select(CoupleQuestion).where(
+            col(CoupleQuestion.couple_id).in_({couple_id for couple_id, _ in wanted}),
+            col(CoupleQuestion.question_date).in_({day for _, day in wanted}),
+        )
+    )
+    found = {(q.couple_id, q.question_date): q for q in result.all()}
+    return {key: question for key, question in found.items() if key in wanted}
+
+
+async def asked_prompts_of(
+    session: AsyncSession, couple_ids: Collection[int]
+) -> dict[int, list[str]]:
+    """Return the prompt ids each of these couples has been asked, oldest first."""
+    if not couple_ids:
+        return {}
+    result = await session.exec(
+        select(CoupleQuestion.couple_id, CoupleQuestion.prompt_id)
+        .where(col(CoupleQuestion.couple_id).in_(set(couple_ids)))
+        .order_by(col(CoupleQuestion.question_date), col(CoupleQuestion.id))
+    )
+    asked: dict[int, list[str]] = {couple_id: [] for couple_id in couple_ids}
+    for couple_id, prompt_id in result.all():
+        asked[couple_id].append(prompt_id)
+    return asked
+
+
+async def create_questions(
+    session: AsyncSession, picks: Mapping[tuple[int, date], str], *, now: datetime
+) -> dict[tuple[int, date], CoupleQuestion]:
+    """Create each couple's question for a local date with the picked prompt, unless one exists.
+
+    As with `question_for`, whoever comes second (a partner, another worker) keeps the first
+    one's question; what is returned is what the database holds.
+    """
+    if not picks:
+        return {}
+    await session.exec(
+        dialect_insert(session)(CoupleQuestion).on_conflict_do_nothing(
+            index_elements=["couple_id", "question_date"]
+        ),
+        params=[
+            {
+                "couple_id": couple_id,
+                "question_date": question_date,
+                "prompt_id": prompt_id,
+                "created_at": now,
+            }
+            for (couple_id, question_date), prompt_id in picks.items()
+        ],
+    )
+    return await questions_of(session, list(picks))
 
 
 async def answer_of(session: AsyncSession, question_id: int, user_id: int) -> Answer | None:

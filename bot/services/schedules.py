@@ -3,11 +3,13 @@
 from __future__ import annotations
 
 import secrets
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import date, datetime, time, timedelta
+from typing import Any, cast
 from zoneinfo import ZoneInfo
 
-from sqlalchemy import ColumnElement, and_, delete, or_, update
+from sqlalchemy import ColumnElement, Table, and_, bindparam, delete, or_, update
 from sqlalchemy import select as core_select
 from sqlmodel import col, select
 from sqlmodel.ext.asyncio.session import AsyncSession
@@ -98,17 +100,19 @@ def next_daily_run(user: User, kind: str, *, after: datetime) -> tuple[date, dat
     )
 
 
+def _upsert_statement(session: AsyncSession) -> Any:
+    insert = dialect_insert(session)(NudgeSchedule)
+    return insert.on_conflict_do_update(
+        index_elements=["user_id", "kind"],
+        set_={"local_date": insert.excluded.local_date, "next_run_at": insert.excluded.next_run_at},
+    )
+
+
 async def _upsert(
     session: AsyncSession, user_id: int, kind: str, local_date: date, run_at: datetime
 ) -> None:
     values = {"user_id": user_id, "kind": kind, "local_date": local_date, "next_run_at": run_at}
-    insert = dialect_insert(session)
-    statement = insert(NudgeSchedule).values(**values)
-    statement = statement.on_conflict_do_update(
-        index_elements=["user_id", "kind"],
-        set_={"local_date": local_date, "next_run_at": run_at},
-    )
-    await session.exec(statement)
+    await session.exec(_upsert_statement(session), params=[values])
 
 
 async def reschedule(session: AsyncSession, user: User, *, now: datetime) -> None:
@@ -131,10 +135,28 @@ async def schedule_reminder(
     session: AsyncSession, user: User, *, after: datetime, at: time
 ) -> None:
     """Plan the one gentle reminder for an unanswered question."""
-    if user.timezone is None:
-        return
-    local_date, run_at = next_run_at(after=after, at=at, zone=ZoneInfo(user.timezone))
-    await _upsert(session, user.id, NudgeKind.REMINDER, local_date, run_at)
+    await schedule_reminders(session, [user], after=after, at=at)
+
+
+async def schedule_reminders(
+    session: AsyncSession, users: Sequence[User], *, after: datetime, at: time
+) -> None:
+    """Plan the gentle reminder of each of these people, in one statement."""
+    rows = []
+    for user in users:
+        if user.timezone is None:
+            continue
+        local_date, run_at = next_run_at(after=after, at=at, zone=ZoneInfo(user.timezone))
+        rows.append(
+            {
+                "user_id": user.id,
+                "kind": NudgeKind.REMINDER,
+                "local_date": local_date,
+                "next_run_at": run_at,
+            }
+        )
+    if rows:
+        await session.exec(_upsert_statement(session), params=rows)
 
 
 async def cancel_reminder(session: AsyncSession, user_id: int) -> None:
@@ -215,27 +237,62 @@ async def due_rows(session: AsyncSession, *, now: datetime, limit: int) -> list[
     return list(result.all())
 
 
+def _following(claim: Claim, user: User | None, *, now: datetime) -> tuple[date, datetime] | None:
+    """Return the run that comes after a claimed one, or None if the row should go."""
+    if user is None or claim.kind not in RECURRING_KINDS:
+        return None
+    upcoming = next_daily_run(user, claim.kind, after=max(now, claim.run_at))
+    # A run for this local date happened (or was dropped): never plan the same date again.
+    while upcoming is not None and upcoming[0] <= claim.local_date:
+        upcoming = next_daily_run(user, claim.kind, after=upcoming[1])
+    return upcoming
+
+
 async def finish(session: AsyncSession, claim: Claim, user: User | None, *, now: datetime) -> None:
     """Move a claimed row to its next run (or remove it) and release the claim."""
-    mine = and_(
-        col(NudgeSchedule.id) == claim.schedule_id, col(NudgeSchedule.claim_token) == claim.token
+    await finish_many(session, [(claim, user)], now=now)
+
+
+_SCHEDULES = cast(Table, NudgeSchedule.__table__)  # type: ignore[attr-defined]
+_MOVE = (
+    update(_SCHEDULES)
+    .where(
+        _SCHEDULES.c.id == bindparam("claimed_id"),
+        _SCHEDULES.c.claim_token == bindparam("claimed_token"),
     )
-    upcoming = None
-    if user is not None and claim.kind in RECURRING_KINDS:
-        upcoming = next_daily_run(user, claim.kind, after=max(now, claim.run_at))
-        # A run for this local date happened (or was dropped): never plan the same date again.
-        while upcoming is not None and upcoming[0] <= claim.local_date:
-            upcoming = next_daily_run(user, claim.kind, after=upcoming[1])
-    if upcoming is None:
-        await session.exec(delete(NudgeSchedule).where(mine))
-        return
-    await session.exec(
-        update(NudgeSchedule)
-        .where(mine)
-        .values(
-            local_date=upcoming[0], next_run_at=upcoming[1], claim_token=None, claimed_until=None
-        )
+    .values(
+        local_date=bindparam("upcoming_date"),
+        next_run_at=bindparam("upcoming_at"),
+        claim_token=None,
+        claimed_until=None,
     )
+)
+_REMOVE = delete(_SCHEDULES).where(
+    _SCHEDULES.c.id == bindparam("claimed_id"),
+    _SCHEDULES.c.claim_token == bindparam("claimed_token"),
+)
+
+
+async def finish_many(
+    session: AsyncSession, done: Sequence[tuple[Claim, User | None]], *, now: datetime
+) -> None:
+    """Finish each claimed row as `finish` does: one statement for the moves, one for removals.
+
+    Only rows still carrying the claim's token change, so a row another worker took over
+    after a lease ran out is left to that worker.
+    """
+    moves, removals = [], []
+    for claim, user in done:
+        mine = {"claimed_id": claim.schedule_id, "claimed_token": claim.token}
+        upcoming = _following(claim, user, now=now)
+        if upcoming is None:
+            removals.append(mine)
+        else:
+            moves.append({**mine, "upcoming_date": upcoming[0], "upcoming_at": upcoming[1]})
+    if moves:
+        await session.exec(_MOVE, params=moves)
+    if removals:
+        await session.exec(_REMOVE, params=removals)
 
 
 async def retry_later(session: AsyncSession, claim: Claim, *, at: datetime) -> None:

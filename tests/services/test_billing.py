@@ -570,3 +570,32 @@ async def test_the_gated_features_setting_is_honoured(
         assert await entitlements.is_entitled(session, couple, "settings", clock.now())
     await run_until(nudger, clock, datetime(2026, 3, 20, 8, 30, tzinfo=UTC))
     assert "Good morning" in _nudges(sender, ALEX)[-1]
+
+
+async def test_the_standing_of_many_couples_at_once_matches_each_one_alone(
+    sessions: Sessions, clock: FixedClock, couple: int
+) -> None:
+    """The nudge engine asks for a whole group of couples at once; the answer must not differ."""
+    # Alex and Sam: paired, unpaired 40 days, paired again (a later couple row, the old trial).
+    await _unpair(sessions, clock, ALEX)
+    clock.advance(timedelta(days=40))
+    repaired = await pair(sessions, clock)
+    # Kim and Jo: a fresh pair in its trial; then Kim pays.
+    await onboard(sessions, clock, KIM, "Kim", "Europe/Paris")
+    await onboard(sessions, clock, JO, "Jo", "Europe/Paris")
+    fresh = await pair(sessions, clock, KIM, JO)
+    clock.advance(timedelta(days=10))
+    offer = await _offer(sessions, clock, KIM)
+    await _pay(sessions, clock, KIM, _charge(offer.payload, "ch-k", expires=clock.now()))
+    clock.advance(timedelta(days=1, hours=1))  # Kim's period and its grace are over
+    ids = [couple, repaired, fresh, 999_999]
+    async with sessions() as session:
+        together = await entitlements.access_of_many(session, ids, clock.now())
+        alone = {i: await entitlements.access_of(session, i, clock.now()) for i in ids}
+    assert together == {i: access for i, access in alone.items() if access is not None}
+    assert together[repaired].state is State.LAPSED
+    assert together[repaired].trial_couple_id == couple
+    lapsed_at = together[fresh].lapsed_at
+    assert together[fresh].state is State.LAPSED and lapsed_at is not None
+    assert lapsed_at > together[fresh].trial_ends_at  # the paid period ran out, not the trial
+    assert 999_999 not in together

@@ -6,7 +6,8 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime, time, timedelta
 from pathlib import Path
 
-from sqlalchemy import func
+from sqlalchemy import event, func
+from sqlalchemy.engine import Engine
 from sqlmodel import col, select
 
 from bot.content import Library
@@ -15,7 +16,7 @@ from bot.db.models import Delivery, DeliveryStatus
 from bot.services.clock import FixedClock
 from bot.services.nudges import EngineConfig, NudgeEngine, Outcome, Outgoing, SendResult
 from bot.texts import Texts
-from tests.services.test_nudges import onboard, pair
+from tests.services.test_nudges import FakeSender, onboard, pair
 
 CONTENT = Path(__file__).resolve().parents[2] / "content"
 COUPLES = 6
@@ -81,3 +82,62 @@ async def test_sending_starts_early_and_stays_close_to_the_ledger(
     assert sender.most_unrecorded <= CONFIG.concurrency
     clock.advance(timedelta(minutes=1))
     assert (await engine.tick()).sent == 0
+
+
+class StatementCounter:
+    """Counts the SQL statements sent to any database while it is active."""
+
+    def __init__(self) -> None:
+        self.count = 0
+
+    def _seen(self, *_: object) -> None:
+        self.count += 1
+
+    def __enter__(self) -> StatementCounter:
+        event.listen(Engine, "before_cursor_execute", self._seen)
+        return self
+
+    def __exit__(self, *_: object) -> None:
+        event.remove(Engine, "before_cursor_execute", self._seen)
+
+
+async def _round_statements(
+    sessions: Sessions, clock: FixedClock, *, couples: int, first: int, evening: time
+) -> int:
+    """Pair `couples` couples due together, run their evening round; return its statements."""
+    people = range(first, first + 2 * couples)
+    for person in people:
+        await onboard(sessions, clock, person, f"P{person}", "Europe/Lisbon", evening=evening)
+    for one in people[::2]:
+        await pair(sessions, clock, one, one + 1)
+    sender = FakeSender()
+    # Everything in one group and every result in one commit, so only the size differs.
+    config = EngineConfig(
+        compose_group=100,
+        concurrency=100,
+        record_gap=timedelta(seconds=5),
+        record_linger=timedelta(seconds=5),
+    )
+    engine = NudgeEngine(
+        sessions=sessions,
+        texts=Texts(CONTENT),
+        library=Library(CONTENT),
+        clock=clock,
+        sender=sender,
+        config=config,
+    )
+    clock.set(datetime.combine(clock.now().date(), evening, UTC) + timedelta(seconds=30))
+    with StatementCounter() as statements:
+        report = await engine.tick()
+    assert report.sent == 2 * couples == len(sender.sent)
+    return statements.count
+
+
+async def test_a_group_costs_the_same_statements_whatever_its_size(
+    sessions: Sessions, clock: FixedClock
+) -> None:
+    # Lisbon is on UTC in March: 21:00 and then 22:00 local are those hours in UTC.
+    small = await _round_statements(sessions, clock, couples=3, first=200, evening=time(21, 0))
+    large = await _round_statements(sessions, clock, couples=12, first=300, evening=time(22, 0))
+    # Set-based composing and recording: no statement per person (evening questions included).
+    assert large == small
