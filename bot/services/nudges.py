@@ -123,6 +123,10 @@ class Prepared:
     delivery_id: int
     attempts: int
     message: Outgoing
+    # Worked out while composing, so recording needs no second look at the person: the run
+    # after this one, and the zone a reminder is planned in.
+    upcoming: tuple[date, datetime] | None
+    timezone: str | None
 
 
 @dataclass(frozen=True)
@@ -335,8 +339,14 @@ class NudgeEngine:
                 message = await self._discreet(session, user, message, now)
             delivery.attempts += 1
             assert delivery.id is not None
-            prepared.append(Prepared(claim, delivery.id, delivery.attempts, message))
-        await schedules.finish_many(session, finished, now=now)
+            upcoming = schedules.following(claim, user, now=now)
+            prepared.append(
+                Prepared(claim, delivery.id, delivery.attempts, message, upcoming, user.timezone)
+            )
+        await schedules.finish_many(
+            session,
+            [(claim, schedules.following(claim, user, now=now)) for claim, user in finished],
+        )
         return prepared
 
     async def _discreet(
@@ -610,23 +620,21 @@ class NudgeEngine:
     ) -> None:
         """Record a group of send results: ledger, next runs and reminders, set by set."""
         now = self.clock.now()
-        users = await people.by_ids(session, {item.prepared.claim.user_id for item in items})
         outcomes: list[dict[str, object]] = []
-        finished: list[tuple[Claim, User | None]] = []
-        reminders: list[User] = []
+        finished: list[tuple[Claim, tuple[date, datetime] | None]] = []
+        reminders: list[tuple[int, str | None]] = []
         for item in items:
             prepared, result, claim = item.prepared, item.result, item.prepared.claim
-            user = users.get(claim.user_id)
-            if user is None:
-                continue  # erased meanwhile: their ledger and schedules went with them
             if result.outcome is Outcome.SENT:
                 outcomes.append(_outcome(prepared, DeliveryStatus.SENT, now, result.message_id))
-                finished.append((claim, user))
+                finished.append((claim, prepared.upcoming))
                 if claim.kind == NudgeKind.EVENING:
-                    reminders.append(user)
+                    reminders.append((claim.user_id, prepared.timezone))
                 report.sent += 1
             elif result.outcome is Outcome.BLOCKED:
-                await mark_unreachable(session, user, now=now)
+                user = await session.get(User, claim.user_id)
+                if user is not None:
+                    await mark_unreachable(session, user, now=now)
                 outcomes.append(_outcome(prepared, DeliveryStatus.DROPPED))
                 report.blocked += 1
             elif result.outcome is Outcome.RETRY and prepared.attempts < self.config.max_attempts:
@@ -636,14 +644,20 @@ class NudgeEngine:
                 report.retried += 1
             else:
                 outcomes.append(_outcome(prepared, DeliveryStatus.DROPPED))
-                finished.append((claim, user))
+                finished.append((claim, prepared.upcoming))
                 report.dropped += 1
+        # Rows of a person erased meanwhile are gone already: these statements skip them.
         if outcomes:
             await session.exec(_SETTLE, params=outcomes)
-        await schedules.finish_many(session, finished, now=now)
-        await schedules.schedule_reminders(
-            session, reminders, after=now, at=self.config.reminder_time
-        )
+        await schedules.finish_many(session, finished)
+        if reminders:
+            present = await people.existing_ids(session, {user_id for user_id, _ in reminders})
+            await schedules.schedule_reminders(
+                session,
+                [entry for entry in reminders if entry[0] in present],
+                after=now,
+                at=self.config.reminder_time,
+            )
 
     async def due(self, now: datetime, limit: int = 50) -> list[Preview]:
         """Describe what is due at `now` without claiming or sending anything."""

@@ -139,12 +139,12 @@ async def with_partners(
     return people, partners
 
 
-async def by_ids(session: AsyncSession, user_ids: Collection[int]) -> dict[int, User]:
-    """Load these people, in one query, by id (people who no longer exist are missing)."""
+async def existing_ids(session: AsyncSession, user_ids: Collection[int]) -> set[int]:
+    """Return which of these people still exist, in one query."""
     if not user_ids:
-        return {}
-    result = await session.exec(select(User).where(col(User.id).in_(set(user_ids))))
-    return {person.id: person for person in result.all()}
+        return set()
+    result = await session.exec(select(User.id).where(col(User.id).in_(set(user_ids))))
+    return set(result.all())
 
 
 async def set_name(session: AsyncSession, user_id: int, name: str, *, now: datetime) -> User:

@@ -5,7 +5,8 @@ from __future__ import annotations
 import hashlib
 from collections import Counter
 from collections.abc import Sequence
-from typing import Protocol, TypeVar
+from dataclasses import dataclass
+from typing import Any, Generic, Protocol, TypeVar
 
 DEPTH_ORDER = ("light", "medium", "deep")
 # How many prompts of a cycle pass before medium, then deep, prompts join the rotation.
@@ -54,27 +55,66 @@ def preferred_depths(step: int) -> tuple[str, ...]:
     ]
 
 
-def _shuffle_key(salt: str, prompt_id: str) -> str:
-    # A stable per-couple order, so two couples don't walk the deck in the same order.
-    return hashlib.blake2s(f"{salt}:{prompt_id}".encode(), digest_size=8).hexdigest()
+@dataclass(frozen=True)
+class _Index(Generic[P]):
+    """What `choose` needs of a deck, worked out once per loaded deck."""
+
+    deck: Sequence[P]
+    ids: frozenset[str]
+    topics: dict[str, str]
+    by_depth: dict[str, list[tuple[P, bytes]]]
+    keyed: list[tuple[P, bytes]]
+
+
+# Decks are loaded once and kept, so their index is too (keyed by identity, checked on use).
+_indexes: dict[int, _Index[Any]] = {}
+
+
+def _index(deck: Sequence[P]) -> _Index[P]:
+    index = _indexes.get(id(deck))
+    if index is None or index.deck is not deck:
+        keyed = [(prompt, prompt.id.encode()) for prompt in deck]
+        by_depth: dict[str, list[tuple[P, bytes]]] = {}
+        for prompt, key in keyed:
+            by_depth.setdefault(prompt.depth, []).append((prompt, key))
+        index = _Index(
+            deck=deck,
+            ids=frozenset(prompt.id for prompt in deck),
+            topics={prompt.id: prompt.topic for prompt in deck},
+            by_depth=by_depth,
+            keyed=keyed,
+        )
+        if len(_indexes) > 64:
+            _indexes.clear()
+        _indexes[id(deck)] = index
+    return index
+
+
+def _first_in_order(salt: str, prompts: Sequence[tuple[P, bytes]]) -> P:
+    """Return the prompt that comes first in this couple's own stable order of the deck."""
+    # A stable per-couple order, so two couples don't walk the deck in the same order. Digests
+    # compare like their hex forms, so the order is the one the bot always used.
+    prefix = f"{salt}:".encode()
+    return min(
+        prompts, key=lambda entry: hashlib.blake2s(prefix + entry[1], digest_size=8).digest()
+    )[0]
 
 
 def choose(deck: Sequence[P], history: Sequence[str], *, salt: str) -> P:
     """Pick the next prompt of a deck given the ids used so far (oldest first)."""
     if not deck:
         raise ValueError("cannot choose from an empty deck")
-    deck_ids = {prompt.id for prompt in deck}
-    cycle = current_cycle(history, deck_ids)
+    index = _index(deck)
+    cycle = current_cycle(history, set(index.ids))
     used = set(cycle)
-    unused = [prompt for prompt in deck if prompt.id not in used]
-    recent = set(cycle[-8:])
-    recent_topics = Counter(prompt.topic for prompt in deck if prompt.id in recent)
+    recent_topics = Counter(index.topics[prompt_id] for prompt_id in set(cycle[-8:]))
     for depth in preferred_depths(len(cycle)):
-        candidates = [prompt for prompt in unused if prompt.depth == depth]
+        candidates = [e for e in index.by_depth.get(depth, ()) if e[0].id not in used]
         if candidates:
-            return min(
-                candidates,
-                key=lambda p: (recent_topics[p.topic], _shuffle_key(salt, p.id)),
+            # Topics not seen lately first; among those, the couple's own order.
+            fewest = min(recent_topics[e[0].topic] for e in candidates)
+            return _first_in_order(
+                salt, [e for e in candidates if recent_topics[e[0].topic] == fewest]
             )
     # Depths outside DEPTH_ORDER still get their turn rather than being skipped forever.
-    return min(unused, key=lambda p: _shuffle_key(salt, p.id))
+    return _first_in_order(salt, [e for e in index.keyed if e[0].id not in used])

@@ -101,10 +101,17 @@ def next_daily_run(user: User, kind: str, *, after: datetime) -> tuple[date, dat
 
 
 def _upsert_statement(session: AsyncSession) -> Any:
+    # Planning a row anew also releases a claim on it: a worker sending the old run then
+    # leaves the new plan alone when it finishes (see `finish_many`).
     insert = dialect_insert(session)(NudgeSchedule)
     return insert.on_conflict_do_update(
         index_elements=["user_id", "kind"],
-        set_={"local_date": insert.excluded.local_date, "next_run_at": insert.excluded.next_run_at},
+        set_={
+            "local_date": insert.excluded.local_date,
+            "next_run_at": insert.excluded.next_run_at,
+            "claim_token": None,
+            "claimed_until": None,
+        },
     )
 
 
@@ -131,25 +138,18 @@ async def reschedule(session: AsyncSession, user: User, *, now: datetime) -> Non
         await cancel_reminder(session, user.id)
 
 
-async def schedule_reminder(
-    session: AsyncSession, user: User, *, after: datetime, at: time
-) -> None:
-    """Plan the one gentle reminder for an unanswered question."""
-    await schedule_reminders(session, [user], after=after, at=at)
-
-
 async def schedule_reminders(
-    session: AsyncSession, users: Sequence[User], *, after: datetime, at: time
+    session: AsyncSession, people: Sequence[tuple[int, str | None]], *, after: datetime, at: time
 ) -> None:
-    """Plan the gentle reminder of each of these people, in one statement."""
+    """Plan the gentle reminder of each (person id, time zone), in one statement."""
     rows = []
-    for user in users:
-        if user.timezone is None:
+    for user_id, zone in people:
+        if zone is None:
             continue
-        local_date, run_at = next_run_at(after=after, at=at, zone=ZoneInfo(user.timezone))
+        local_date, run_at = next_run_at(after=after, at=at, zone=ZoneInfo(zone))
         rows.append(
             {
-                "user_id": user.id,
+                "user_id": user_id,
                 "kind": NudgeKind.REMINDER,
                 "local_date": local_date,
                 "next_run_at": run_at,
@@ -237,7 +237,7 @@ async def due_rows(session: AsyncSession, *, now: datetime, limit: int) -> list[
     return list(result.all())
 
 
-def _following(claim: Claim, user: User | None, *, now: datetime) -> tuple[date, datetime] | None:
+def following(claim: Claim, user: User | None, *, now: datetime) -> tuple[date, datetime] | None:
     """Return the run that comes after a claimed one, or None if the row should go."""
     if user is None or claim.kind not in RECURRING_KINDS:
         return None
@@ -246,11 +246,6 @@ def _following(claim: Claim, user: User | None, *, now: datetime) -> tuple[date,
     while upcoming is not None and upcoming[0] <= claim.local_date:
         upcoming = next_daily_run(user, claim.kind, after=upcoming[1])
     return upcoming
-
-
-async def finish(session: AsyncSession, claim: Claim, user: User | None, *, now: datetime) -> None:
-    """Move a claimed row to its next run (or remove it) and release the claim."""
-    await finish_many(session, [(claim, user)], now=now)
 
 
 _SCHEDULES = cast(Table, NudgeSchedule.__table__)  # type: ignore[attr-defined]
@@ -274,17 +269,17 @@ _REMOVE = delete(_SCHEDULES).where(
 
 
 async def finish_many(
-    session: AsyncSession, done: Sequence[tuple[Claim, User | None]], *, now: datetime
+    session: AsyncSession, done: Sequence[tuple[Claim, tuple[date, datetime] | None]]
 ) -> None:
-    """Finish each claimed row as `finish` does: one statement for the moves, one for removals.
+    """Move each claimed row to its following run (local date, instant) or remove it (None).
 
-    Only rows still carrying the claim's token change, so a row another worker took over
-    after a lease ran out is left to that worker.
+    One statement for the moves and one for the removals. Only rows still carrying the
+    claim's token change: a row planned anew meanwhile (the person changed a time, paused,
+    unpaired) or taken over by another worker after its lease ran out keeps that plan.
     """
     moves, removals = [], []
-    for claim, user in done:
+    for claim, upcoming in done:
         mine = {"claimed_id": claim.schedule_id, "claimed_token": claim.token}
-        upcoming = _following(claim, user, now=now)
         if upcoming is None:
             removals.append(mine)
         else:

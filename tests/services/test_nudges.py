@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, time, timedelta
 from pathlib import Path
@@ -452,3 +453,40 @@ async def test_two_workers_share_a_round_without_duplicates(postgres_url: str) -
     finally:
         for e in engines:
             await e.dispose()
+
+
+@dataclass
+class ChangingSender(FakeSender):
+    """Runs one change (a person's own action) while the next message is on its way."""
+
+    change: Callable[[], Awaitable[None]] | None = None
+
+    async def send(self, message: Outgoing) -> SendResult:
+        if self.change is not None:
+            change, self.change = self.change, None
+            await change()
+        return await super().send(message)
+
+
+async def test_a_time_changed_while_its_nudge_is_on_the_way_holds_for_the_next_one(
+    sessions: Sessions, clock: FixedClock, couple: int
+) -> None:
+    sender = ChangingSender()
+    engine = make_engine(sessions, clock, sender)
+
+    async def earlier_evenings() -> None:
+        async with sessions.begin() as session:
+            await people.set_nudge_time(session, ALEX, "evening", time(20, 0), now=clock.now())
+
+    def evenings() -> list[str]:
+        return [text for text in sender.texts_to(ALEX) if text.startswith("🌙")]
+
+    # Lisbon is on UTC in March: Alex's 21:00 question goes out while Alex moves it to 20:00.
+    clock.set(datetime(2026, 3, 2, 21, 0, 30, tzinfo=UTC))
+    sender.change = earlier_evenings
+    await engine.tick()
+    assert len(evenings()) == 1
+    # Finishing the run that was on its way must not put back the old time for tomorrow.
+    clock.set(datetime(2026, 3, 3, 20, 0, 30, tzinfo=UTC))
+    await engine.tick()
+    assert len(evenings()) == 2
