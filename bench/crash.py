@@ -120,7 +120,8 @@ async def run(harness: Harness) -> ScenarioResult:
         seen, name = measured["tally"], pace.name
         in_doubt = measured["at_kill"]["ledger"].get("deliveries_pending_attempted", 0)
         result.add(f"{name}: sent before the kill", measured["at_kill"]["sent"], "msg")
-        result.add(f"{name}: attempted, not recorded at the kill", in_doubt, "msg")
+        # Composed (attempt counted) but no result recorded: waiting for the pacer or in flight.
+        result.add(f"{name}: composed, not recorded at the kill", in_doubt, "msg")
         duplicates, lost = seen["duplicates"], seen["lost"]
         result.add(f"{name}: duplicates", duplicates, target="0", met=duplicates == 0)
         result.add(f"{name}: nudges lost", lost, target="0", met=lost == 0)
