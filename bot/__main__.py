@@ -4,14 +4,20 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import contextlib
 import logging
 import sys
 from collections.abc import Sequence
 from datetime import UTC, datetime
+from typing import TYPE_CHECKING
 
 from pydantic import SecretStr
 
 from bot.settings import Settings, SettingsError, load_settings
+
+if TYPE_CHECKING:
+    from bot.services.nudges import NudgeEngine, TickReport
+    from bot.services.workers import Presence
 
 NO_TOKEN = """\
 Remainly's bot needs a Telegram bot token to start.
@@ -99,6 +105,25 @@ def _nudges(settings: Settings, args: argparse.Namespace) -> int:
     return asyncio.run(_nudges_async(settings, args))
 
 
+async def _tick_among_workers(engine: NudgeEngine, presence: Presence) -> TickReport:
+    """Run one tick while saying this worker is alive, so running bots share the rate with it."""
+    from bot.services.workers import BEAT_INTERVAL
+
+    async def keep_beating() -> None:
+        while True:
+            await asyncio.sleep(BEAT_INTERVAL.total_seconds())
+            await presence.beat()
+
+    await presence.beat()
+    beating = asyncio.create_task(keep_beating())
+    try:
+        return await engine.tick()
+    finally:
+        beating.cancel()
+        with contextlib.suppress(asyncio.CancelledError):
+            await beating
+
+
 async def _nudges_async(settings: Settings, args: argparse.Namespace) -> int:
     from bot.app import build_application
     from bot.context import services_of
@@ -121,8 +146,12 @@ async def _nudges_async(settings: Settings, args: argparse.Namespace) -> int:
         elif args.dry_run:
             previews = await engine.due(clock.now(), limit=args.limit)
         else:
+            presence = services_of(application).presence
             async with application:
-                report = await engine.tick()
+                if presence is None:
+                    report = await engine.tick()
+                else:
+                    report = await _tick_among_workers(engine, presence)
             print(
                 f"claimed {report.claimed}, sent {report.sent}, already sent "
                 f"{report.already_sent}, dropped {report.dropped}, blocked {report.blocked}, "

@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+import contextlib
 from datetime import timedelta
 from typing import Any
 
+from sqlalchemy.exc import SQLAlchemyError
 from telegram.ext import Application, ApplicationBuilder, ContextTypes
 from telegram.request import BaseRequest
 
@@ -18,6 +20,7 @@ from bot.services import schedules
 from bot.services.clock import Clock, FileClock, SystemClock
 from bot.services.nudges import EngineConfig, NudgeEngine
 from bot.services.schedules import Rhythm
+from bot.services.workers import Presence
 from bot.settings import Settings
 from bot.texts import Texts
 from bot.transport import api_request, updates_request
@@ -38,7 +41,12 @@ def build_application(
     if clock is None:
         clock = FileClock(settings.clock_file) if settings.clock_file else SystemClock()
 
+    presence: Presence | None = None
+
     async def dispose_engine(_: BotApplication) -> None:
+        if presence is not None:
+            with contextlib.suppress(SQLAlchemyError):
+                await presence.leave()  # the other workers take up the whole rate at once
         await engine.dispose()
 
     builder = (
@@ -78,6 +86,9 @@ def build_application(
             video_time=settings.video_time,
         )
     )
+    if engine.dialect.name == "postgresql":
+        # Several workers may share one PostgreSQL database: they share the send rate too.
+        presence = Presence(sessions, clock, on_count=pacer.share)
     attach_services(
         application,
         Services(
@@ -94,6 +105,7 @@ def build_application(
                 sender=TelegramSender(application.bot, pacer),
                 config=engine_config,
             ),
+            presence=presence,
         ),
     )
     handlers.register(application)

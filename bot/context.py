@@ -11,6 +11,7 @@ from bot.content import Library
 from bot.db.engine import Sessions
 from bot.services.clock import Clock
 from bot.services.nudges import NudgeEngine
+from bot.services.workers import Presence
 from bot.settings import Settings
 from bot.texts import Texts
 
@@ -27,6 +28,8 @@ class Services:
     library: Library
     clock: Clock
     nudges: NudgeEngine
+    # Set when several workers may share the database (PostgreSQL): they share the send rate.
+    presence: Presence | None = None
 
 
 class BotContext(CallbackContext[ExtBot[None], dict[Any, Any], dict[Any, Any], dict[Any, Any]]):

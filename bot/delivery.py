@@ -4,10 +4,10 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import math
 import time
 from typing import Any
 
-from aiolimiter import AsyncLimiter
 from telegram import InlineKeyboardButton, InlineKeyboardMarkup
 from telegram.constants import ParseMode
 from telegram.error import BadRequest, Forbidden, NetworkError, RetryAfter, TimedOut
@@ -23,15 +23,29 @@ _UNREACHABLE_HINTS = ("chat not found", "user is deactivated", "bot was blocked"
 class Pacer:
     """Keep under an overall rate and about one message per second per chat.
 
-    The overall limiter has a capacity of one, so sends are spread evenly rather than burst:
-    Telegram counts per second, and a burst at the start of a round is what trips it.
+    Sends are spread evenly, one every 1/rate seconds, rather than burst: Telegram counts per
+    second, and a burst at the start of a round is what trips it. Waiting senders queue in
+    order and each slot is worked out when its turn comes, so a new share of the rate (another
+    worker joined or left) holds from the very next send.
     """
 
     def __init__(self, *, per_second: float, per_chat_interval: float = 1.0) -> None:
-        self._overall = AsyncLimiter(1, 1 / per_second) if per_second > 0 else None
+        self._per_second = per_second
+        self._workers = 1
         self._per_chat_interval = per_chat_interval
         self._next_for_chat: dict[int, float] = {}
         self._paused_until = 0.0
+        self._turns = asyncio.Lock()
+        self._last_slot = -math.inf
+
+    @property
+    def rate(self) -> float:
+        """Return this process's share of the overall rate in msg/s (0: not limited)."""
+        return self._per_second / self._workers if self._per_second > 0 else 0.0
+
+    def share(self, workers: int) -> None:
+        """Take a 1/`workers` share of the overall rate: that many processes send for the bot."""
+        self._workers = max(1, workers)
 
     def pause(self, seconds: float) -> None:
         """Hold every send for a while (Telegram asked us to, with retry_after)."""
@@ -47,10 +61,23 @@ class Pacer:
         self._next_for_chat[chat_id] = max(now, ready) + self._per_chat_interval
         if ready > now:
             await asyncio.sleep(ready - now)
-        if self._overall is not None:
-            await self._overall.acquire()
+        if self._per_second > 0:
+            await self._overall_slot()
         if len(self._next_for_chat) > 10_000:
             self._forget_idle_chats()
+
+    async def _overall_slot(self) -> None:
+        async with self._turns:
+            while True:
+                interval = 1 / self.rate
+                due = self._last_slot + interval
+                now = time.monotonic()
+                if due <= now:
+                    # A slot missed by less than an interval (timer lateness) is still taken, so
+                    # the rate holds; after an idle spell the next send simply goes now.
+                    self._last_slot = due if now - due < interval else now
+                    return
+                await asyncio.sleep(due - now)
 
     def _forget_idle_chats(self) -> None:
         now = time.monotonic()

@@ -259,3 +259,12 @@ class Answer(SQLModel, table=True):
     skipped: bool = Field(default=False, sa_column=Column(Boolean, nullable=False))
     private: bool = Field(default=False, sa_column=Column(Boolean, nullable=False))
     answered_at: datetime = _when()
+
+
+class Worker(SQLModel, table=True):
+    """A bot process sending to Telegram; the live ones share the bot's overall send rate."""
+
+    __tablename__ = "workers"
+
+    id: str = Field(sa_column=Column(String(32), primary_key=True))
+    last_seen: datetime = _when()

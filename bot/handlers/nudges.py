@@ -29,6 +29,7 @@ from bot.services.errors import DomainError
 from bot.services.questions import Reveal, Saved
 from bot.services.safety import recipient_of
 from bot.services.schedules import INDEFINITELY, weekdays_of
+from bot.services.workers import BEAT_INTERVAL
 
 log = logging.getLogger(__name__)
 PAUSE_CHOICES = (1, 3, 7)
@@ -47,6 +48,15 @@ async def tick(context: BotContext) -> None:
             report.blocked,
             report.retried,
         )
+
+
+async def beat(context: BotContext) -> None:
+    """Tell the other workers this one is alive, and take this one's share of the send rate."""
+    presence = context.services.presence
+    if presence is not None:
+        workers = await presence.beat()
+        if workers > 1:
+            log.debug("%d workers share the send rate", workers)
 
 
 async def purge(context: BotContext) -> None:
@@ -282,3 +292,7 @@ def register(application: Application) -> None:  # type: ignore[type-arg]
         tick, interval=settings.nudge_tick_seconds, first=1.0, name="nudge-tick"
     )
     application.job_queue.run_repeating(purge, interval=3600, first=60, name="history-purge")
+    if services_of(application).presence is not None:
+        application.job_queue.run_repeating(
+            beat, interval=BEAT_INTERVAL.total_seconds(), first=0.1, name="worker-presence"
+        )
