@@ -17,6 +17,9 @@ from bot.services.nudges import Outcome, Outgoing, SendResult
 log = logging.getLogger(__name__)
 
 TRANSIENT_RETRIES = 3
+# How far back the Pacer still takes missed slots (seconds): a burst after a late wake-up is at
+# most this long's worth of sends.
+CATCH_UP = 0.02
 _UNREACHABLE_HINTS = ("chat not found", "user is deactivated", "bot was blocked")
 
 
@@ -73,9 +76,10 @@ class Pacer:
                 due = self._last_slot + interval
                 now = time.monotonic()
                 if due <= now:
-                    # A slot missed by less than an interval (timer lateness) is still taken, so
-                    # the rate holds; after an idle spell the next send simply goes now.
-                    self._last_slot = due if now - due < interval else now
+                    # Slots missed in the last moment (a busy event loop wakes senders late) are
+                    # still taken, back to back, so high rates hold; after an idle spell the
+                    # next send simply goes now. At 30 msg/s that moment is one interval.
+                    self._last_slot = due if now - due < max(interval, CATCH_UP) else now
                     return
                 await asyncio.sleep(due - now)
 
