@@ -215,6 +215,19 @@ async def bot_running(
         await bot.stop()
 
 
+async def _output_within(
+    process: asyncio.subprocess.Process, within: float, what: str, log_file: Path | None = None
+) -> bytes:
+    """Wait for a child's output; stop it and fail if it takes longer than `within` seconds."""
+    try:
+        output, _ = await asyncio.wait_for(process.communicate(), within)
+    except TimeoutError:
+        await stop_process(process, grace=5)
+        detail = f":\n{tail(log_file)}" if log_file is not None else ""
+        raise RuntimeError(f"{what} took longer than {within:.0f}s{detail}") from None
+    return output
+
+
 async def run_json(
     module: str, args: list[str], *, env: Mapping[str, str], workdir: Path, within: float
 ) -> dict[str, Any]:
@@ -231,13 +244,7 @@ async def run_json(
             stdout=asyncio.subprocess.PIPE,
             stderr=log,
         )
-        try:
-            output, _ = await asyncio.wait_for(process.communicate(), within)
-        except TimeoutError:
-            await stop_process(process, grace=5)
-            raise RuntimeError(
-                f"{module} took longer than {within:.0f}s:\n{tail(log_file)}"
-            ) from None
+        output = await _output_within(process, within, module, log_file)
     if process.returncode != 0:
         raise RuntimeError(f"{module} failed ({process.returncode}):\n{tail(log_file)}")
     lines = [line for line in output.decode().splitlines() if line.startswith("{")]
@@ -261,13 +268,7 @@ async def run_bot_command(
         stdout=asyncio.subprocess.PIPE,
         stderr=asyncio.subprocess.STDOUT,
     )
-    try:
-        output, _ = await asyncio.wait_for(process.communicate(), within)
-    except TimeoutError:
-        await stop_process(process, grace=5)
-        raise RuntimeError(
-            f"python -m bot {' '.join(args)} took longer than {within:.0f}s"
-        ) from None
+    output = await _output_within(process, within, f"python -m bot {' '.join(args)}")
     text = output.decode(errors="replace")
     if process.returncode != 0:
         raise RuntimeError(f"python -m bot {' '.join(args)} failed:\n{text[-3000:]}")

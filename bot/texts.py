@@ -56,29 +56,29 @@ class Texts:
         return sorted(p.name for p in root.iterdir() if p.is_dir()) if root.is_dir() else []
 
     def environment(self, locale: str | None = None) -> Environment:
-        """Return the Jinja2 environment for a locale (created once)."""
-        env = self._environments.get(locale or self.default_locale)
-        if env is not None:
-            return env
+        """Return the Jinja2 environment for a locale (created once, found once per locale)."""
         requested = locale or self.default_locale
-        locale = locale if locale in self.locales() else self.default_locale
-        env = self._environments.get(locale)
+        env = self._environments.get(requested)
         if env is None:
-            folders = [self._templates(locale)]
-            if locale != self.default_locale:
-                folders.append(self._templates(self.default_locale))
-            env = Environment(
-                loader=ChoiceLoader([FileSystemLoader(str(f)) for f in folders]),
-                autoescape=_autoescape,
-                undefined=StrictUndefined,
-                trim_blocks=True,
-                lstrip_blocks=True,
-                auto_reload=False,
-            )
-            env.filters["hhmm"] = _time
-            self._environments[locale] = env
-        # A locale without a folder of its own uses the default's environment from now on.
-        self._environments[requested] = env
+            # A locale without a folder of its own uses the default locale's environment.
+            resolved = requested if requested in self.locales() else self.default_locale
+            env = self._environments.get(resolved) or self._build(resolved)
+            self._environments[resolved] = self._environments[requested] = env
+        return env
+
+    def _build(self, locale: str) -> Environment:
+        folders = [self._templates(locale)]
+        if locale != self.default_locale:
+            folders.append(self._templates(self.default_locale))
+        env = Environment(
+            loader=ChoiceLoader([FileSystemLoader(str(f)) for f in folders]),
+            autoescape=_autoescape,
+            undefined=StrictUndefined,
+            trim_blocks=True,
+            lstrip_blocks=True,
+            auto_reload=False,
+        )
+        env.filters["hhmm"] = _time
         return env
 
     def _templates(self, locale: str) -> Path:

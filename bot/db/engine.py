@@ -3,12 +3,13 @@
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Any
+from typing import Any, cast
 
-from sqlalchemy import event
+from sqlalchemy import Table, event
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.engine import make_url
 from sqlalchemy.ext.asyncio import AsyncEngine, async_sessionmaker, create_async_engine
+from sqlmodel import SQLModel
 from sqlmodel.ext.asyncio.session import AsyncSession
 
 SQLITE_BUSY_TIMEOUT_MS = 5000
@@ -53,6 +54,11 @@ Sessions = async_sessionmaker[AsyncSession]
 def create_sessions(engine: AsyncEngine) -> Sessions:
     """Create the session factory handed to services."""
     return async_sessionmaker(engine, class_=AsyncSession, expire_on_commit=False)
+
+
+def table_of(model: type[SQLModel]) -> Table:
+    """Return a model's table, for Core statements run with many parameter sets at once."""
+    return cast(Table, model.__table__)  # type: ignore[attr-defined]
 
 
 def dialect_insert(session: AsyncSession) -> Any:

@@ -170,12 +170,7 @@ def cover_of(subscription: Subscription) -> Cover:
 
 async def covers_of(session: AsyncSession, couple_id: int) -> list[Cover]:
     """Return the subscriptions of the people who are in this couple right now."""
-    result = await session.exec(
-        select(Subscription)
-        .join(User, col(User.id) == col(Subscription.payer_id))
-        .where(User.couple_id == couple_id)
-    )
-    return [cover_of(subscription) for subscription in result.all()]
+    return (await _covers_by_couple(session, [couple_id])).get(couple_id, [])
 
 
 async def personal_covers(session: AsyncSession, user_id: int) -> list[Cover]:
@@ -229,7 +224,7 @@ async def access_of_many(
         standing[couple.id] = access_at(
             trial_couple_id=trial_couple_id,
             trial_started_at=started,
-            covers=covers.get(couple.id, []) if couple.ended_at is None else [],
+            covers=covers.get(couple.id, []),  # loaded for couples that have not ended
             now=now,
             grace=grace,
         )

@@ -9,14 +9,14 @@ import logging
 from collections.abc import AsyncGenerator, Collection, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import date, datetime, time, timedelta
-from typing import Protocol, cast
+from typing import Protocol
 
-from sqlalchemy import Table, bindparam, update
+from sqlalchemy import bindparam, update
 from sqlmodel import col, select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
 from bot.content import Library
-from bot.db.engine import Sessions, dialect_insert
+from bot.db.engine import Sessions, dialect_insert, table_of
 from bot.db.models import (
     CoupleQuestion,
     Delivery,
@@ -187,7 +187,7 @@ async def _histories(
     return histories
 
 
-_DELIVERIES = cast(Table, Delivery.__table__)  # type: ignore[attr-defined]
+_DELIVERIES = table_of(Delivery)
 # How a send ended, written for a whole group of ledger rows in one executemany.
 _SETTLE = (
     update(_DELIVERIES)
@@ -391,7 +391,7 @@ class NudgeEngine:
         for claim, user, _ in due:
             if claim.kind == NudgeKind.EVENING and user.couple_id and user.id in partners:
                 evenings.setdefault((user.couple_id, claim.local_date), user)
-        chosen = await questions.questions_of(session, list(evenings))
+        chosen = await questions.chosen_questions(session, list(evenings))
         missing = sorted(key for key in evenings if key not in chosen)
         if missing:
             asked = await questions.asked_prompts_of(session, {couple for couple, _ in missing})

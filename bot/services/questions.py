@@ -20,53 +20,7 @@ ANSWERING = "nudges.answer"
 CONFIRMING = "nudges.confirm"
 
 
-async def question_for(
-    session: AsyncSession, couple_id: int, question_date: date, prompt_id: str, *, now: datetime
-) -> CoupleQuestion:
-    """Return the couple's question for a local date, creating it with `prompt_id` if new.
-
-    Both partners ask for it independently (possibly from two workers at once), so the insert
-    relies on the unique key and whoever comes second reads the first one's question.
-    """
-    insert = dialect_insert(session)
-    await session.exec(
-        insert(CoupleQuestion)
-        .values(
-            couple_id=couple_id, question_date=question_date, prompt_id=prompt_id, created_at=now
-        )
-        .on_conflict_do_nothing(index_elements=["couple_id", "question_date"])
-    )
-    result = await session.exec(
-        select(CoupleQuestion).where(
-            CoupleQuestion.couple_id == couple_id, CoupleQuestion.question_date == question_date
-        )
-    )
-    return result.one()
-
-
-async def existing_question(
-    session: AsyncSession, couple_id: int, question_date: date
-) -> CoupleQuestion | None:
-    """Return the couple's question for a local date if one was already chosen."""
-    result = await session.exec(
-        select(CoupleQuestion).where(
-            CoupleQuestion.couple_id == couple_id, CoupleQuestion.question_date == question_date
-        )
-    )
-    return result.first()
-
-
-async def asked_prompts(session: AsyncSession, couple_id: int) -> list[str]:
-    """Return the prompt ids this couple has been asked, oldest first."""
-    result = await session.exec(
-        select(CoupleQuestion.prompt_id)
-        .where(CoupleQuestion.couple_id == couple_id)
-        .order_by(col(CoupleQuestion.question_date), col(CoupleQuestion.id))
-    )
-    return list(result.all())
-
-
-async def questions_of(
+async def chosen_questions(
     session: AsyncSession, keys: Collection[tuple[int, date]]
 ) -> dict[tuple[int, date], CoupleQuestion]:
     """Return the questions already chosen for these (couple, local date) keys."""
@@ -106,8 +60,9 @@ async def create_questions(
 ) -> dict[tuple[int, date], CoupleQuestion]:
     """Create each couple's question for a local date with the picked prompt, unless one exists.
 
-    As with `question_for`, whoever comes second (a partner, another worker) keeps the first
-    one's question; what is returned is what the database holds.
+    Both partners need it, possibly from two workers at once, so the insert relies on the
+    unique key: whoever comes second keeps the first one's question, and what is returned is
+    what the database holds.
     """
     if not picks:
         return {}
@@ -125,7 +80,7 @@ async def create_questions(
             for (couple_id, question_date), prompt_id in picks.items()
         ],
     )
-    return await questions_of(session, list(picks))
+    return await chosen_questions(session, list(picks))
 
 
 async def answer_of(session: AsyncSession, question_id: int, user_id: int) -> Answer | None:

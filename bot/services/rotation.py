@@ -5,6 +5,7 @@ from __future__ import annotations
 import hashlib
 from collections import Counter
 from collections.abc import Sequence
+from collections.abc import Set as AbstractSet
 from dataclasses import dataclass
 from typing import Any, Generic, Protocol, TypeVar
 
@@ -29,7 +30,7 @@ class Rotatable(Protocol):
 P = TypeVar("P", bound=Rotatable)
 
 
-def current_cycle(history: Sequence[str], deck_ids: set[str]) -> list[str]:
+def current_cycle(history: Sequence[str], deck_ids: AbstractSet[str]) -> list[str]:
     """Return the prompts used since the deck was last used up, oldest first."""
     cycle: list[str] = []
     seen: set[str] = set()
@@ -105,7 +106,7 @@ def choose(deck: Sequence[P], history: Sequence[str], *, salt: str) -> P:
     if not deck:
         raise ValueError("cannot choose from an empty deck")
     index = _index(deck)
-    cycle = current_cycle(history, set(index.ids))
+    cycle = current_cycle(history, index.ids)
     used = set(cycle)
     recent_topics = Counter(index.topics[prompt_id] for prompt_id in set(cycle[-8:]))
     for depth in preferred_depths(len(cycle)):

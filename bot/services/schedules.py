@@ -6,15 +6,15 @@ import secrets
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import date, datetime, time, timedelta
-from typing import Any, cast
+from typing import Any
 from zoneinfo import ZoneInfo
 
-from sqlalchemy import ColumnElement, Table, and_, bindparam, delete, or_, update
+from sqlalchemy import ColumnElement, and_, bindparam, delete, or_, update
 from sqlalchemy import select as core_select
 from sqlmodel import col, select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
-from bot.db.engine import dialect_insert
+from bot.db.engine import dialect_insert, table_of
 from bot.db.models import NudgeKind, NudgeSchedule, User
 from bot.services.schedule import local_date_of, next_run_at
 
@@ -115,11 +115,14 @@ def _upsert_statement(session: AsyncSession) -> Any:
     )
 
 
+def _row(user_id: int, kind: str, local_date: date, run_at: datetime) -> dict[str, Any]:
+    return {"user_id": user_id, "kind": kind, "local_date": local_date, "next_run_at": run_at}
+
+
 async def _upsert(
     session: AsyncSession, user_id: int, kind: str, local_date: date, run_at: datetime
 ) -> None:
-    values = {"user_id": user_id, "kind": kind, "local_date": local_date, "next_run_at": run_at}
-    await session.exec(_upsert_statement(session), params=[values])
+    await session.exec(_upsert_statement(session), params=[_row(user_id, kind, local_date, run_at)])
 
 
 async def reschedule(session: AsyncSession, user: User, *, now: datetime) -> None:
@@ -147,14 +150,7 @@ async def schedule_reminders(
         if zone is None:
             continue
         local_date, run_at = next_run_at(after=after, at=at, zone=ZoneInfo(zone))
-        rows.append(
-            {
-                "user_id": user_id,
-                "kind": NudgeKind.REMINDER,
-                "local_date": local_date,
-                "next_run_at": run_at,
-            }
-        )
+        rows.append(_row(user_id, NudgeKind.REMINDER, local_date, run_at))
     if rows:
         await session.exec(_upsert_statement(session), params=rows)
 
@@ -248,7 +244,7 @@ def following(claim: Claim, user: User | None, *, now: datetime) -> tuple[date, 
     return upcoming
 
 
-_SCHEDULES = cast(Table, NudgeSchedule.__table__)  # type: ignore[attr-defined]
+_SCHEDULES = table_of(NudgeSchedule)
 _MOVE = (
     update(_SCHEDULES)
     .where(

@@ -10,13 +10,11 @@ from sqlalchemy import event, func
 from sqlalchemy.engine import Engine
 from sqlmodel import col, select
 
-from bot.content import Library
 from bot.db.engine import Sessions
 from bot.db.models import Delivery, DeliveryStatus
 from bot.services.clock import FixedClock
-from bot.services.nudges import EngineConfig, NudgeEngine, Outcome, Outgoing, SendResult
-from bot.texts import Texts
-from tests.services.test_nudges import FakeSender, onboard, pair
+from bot.services.nudges import EngineConfig, Outcome, Outgoing, SendResult
+from tests.services.test_nudges import FakeSender, make_engine, onboard, pair
 
 CONTENT = Path(__file__).resolve().parents[2] / "content"
 COUPLES = 6
@@ -63,14 +61,7 @@ async def test_sending_starts_early_and_stays_close_to_the_ledger(
         await pair(sessions, clock, first, first + 1)
     clock.set(datetime(2026, 3, 2, 21, 0, 30, tzinfo=UTC))
     sender = WatchingSender(sessions)
-    engine = NudgeEngine(
-        sessions=sessions,
-        texts=Texts(CONTENT),
-        library=Library(CONTENT),
-        clock=clock,
-        sender=sender,
-        config=CONFIG,
-    )
+    engine = make_engine(sessions, clock, sender, CONFIG)
 
     report = await engine.tick()
 
@@ -118,14 +109,7 @@ async def _round_statements(
         record_gap=timedelta(seconds=5),
         record_linger=timedelta(seconds=5),
     )
-    engine = NudgeEngine(
-        sessions=sessions,
-        texts=Texts(CONTENT),
-        library=Library(CONTENT),
-        clock=clock,
-        sender=sender,
-        config=config,
-    )
+    engine = make_engine(sessions, clock, sender, config)
     clock.set(datetime.combine(clock.now().date(), evening, UTC) + timedelta(seconds=30))
     with StatementCounter() as statements:
         report = await engine.tick()

@@ -17,7 +17,14 @@ from bot.db.engine import Sessions
 from bot.db.models import CoupleQuestion, Delivery, DeliveryStatus, NudgeSchedule, User
 from bot.services import entitlements, pairing, people, questions
 from bot.services.clock import FixedClock
-from bot.services.nudges import EngineConfig, NudgeEngine, Outcome, Outgoing, SendResult
+from bot.services.nudges import (
+    EngineConfig,
+    NudgeEngine,
+    Outcome,
+    Outgoing,
+    Sender,
+    SendResult,
+)
 from bot.texts import Texts
 
 CONTENT = Path(__file__).resolve().parents[2] / "content"
@@ -54,14 +61,16 @@ def sender() -> FakeSender:
     return FakeSender()
 
 
-def make_engine(sessions: Sessions, clock: FixedClock, sender: FakeSender) -> NudgeEngine:
+def make_engine(
+    sessions: Sessions, clock: FixedClock, sender: Sender, config: EngineConfig | None = None
+) -> NudgeEngine:
     return NudgeEngine(
         sessions=sessions,
         texts=Texts(CONTENT),
         library=Library(CONTENT),
         clock=clock,
         sender=sender,
-        config=EngineConfig(reminder_time=time(12, 0), retry_delay=timedelta(minutes=1)),
+        config=config or EngineConfig(reminder_time=time(12, 0), retry_delay=timedelta(minutes=1)),
     )
 
 
