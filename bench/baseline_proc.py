@@ -23,12 +23,12 @@ from telegram.error import TelegramError
 
 from bench.engine_proc import cpu_seconds, peak_rss_kib
 from bench.population import NAMES, Population, user_id
-from bot.content import Library
-from bot.services import rotation
-from bot.services.nudges import EngineConfig
+from bot.content.library import Library
+from bot.content.texts import Texts
+from bot.nudges import rotation
+from bot.nudges.engine import EngineConfig
 from bot.settings import load_settings
-from bot.texts import Texts
-from bot.transport import api_request
+from bot.telegram.transport import api_request
 
 
 def messages(population: Population, texts: Texts, library: Library) -> list[tuple[int, str]]:

@@ -16,14 +16,17 @@ import time as wallclock
 from datetime import UTC, datetime, time, timedelta
 from pathlib import Path
 
-from bot.checkin_content import CheckinDeck
+from bot.billing import entitlements
+from bot.checkins import weekly as checkins
+from bot.checkins.chart import render_chart, spec_of
+from bot.content.checkins import CheckinDeck
+from bot.content.texts import Texts
+from bot.core.clock import FixedClock
 from bot.db.engine import Sessions, create_engine, create_sessions
 from bot.db.migrate import upgrade
-from bot.services import checkins, entitlements, pairing, people
-from bot.services.checkin_chart import render_chart, spec_of
-from bot.services.clock import FixedClock
+from bot.people import pairing
+from bot.people import profiles as people
 from bot.settings import PROJECT_ROOT, load_settings
-from bot.texts import Texts
 
 CONTENT = PROJECT_ROOT / "content"
 ALEX, SAM = 1, 2

@@ -22,10 +22,10 @@ from sqlalchemy import event
 from sqlalchemy.engine import Engine
 
 from bot.app import build_application
-from bot.context import services_of
-from bot.delivery import Pacer, TelegramSender
-from bot.services.clock import FixedClock
+from bot.core.clock import FixedClock
 from bot.settings import load_settings
+from bot.telegram.context import services_of
+from bot.telegram.sender import Pacer, TelegramSender
 
 
 def cpu_seconds() -> float:

@@ -16,8 +16,8 @@ from pydantic import SecretStr
 from bot.settings import Settings, SettingsError, load_settings
 
 if TYPE_CHECKING:
-    from bot.services.nudges import NudgeEngine, TickReport
-    from bot.services.workers import Presence
+    from bot.core.workers import Presence
+    from bot.nudges.engine import NudgeEngine, TickReport
 
 NO_TOKEN = """\
 Remainly's bot needs a Telegram bot token to start.
@@ -47,7 +47,7 @@ def _run(settings: Settings) -> int:
     if settings.telegram_bot_token is None:
         print(NO_TOKEN, file=sys.stderr)
         return 1
-    from bot.content import check_content
+    from bot.content.library import check_content
 
     problems = check_content(settings.content_dir)
     if problems:
@@ -79,7 +79,7 @@ def _migrate(settings: Settings) -> int:
 
 
 def _content_check(settings: Settings) -> int:
-    from bot.content import check_content
+    from bot.content.library import check_content
 
     problems = check_content(settings.content_dir)
     for problem in problems:
@@ -107,7 +107,7 @@ def _nudges(settings: Settings, args: argparse.Namespace) -> int:
 
 async def _tick_among_workers(engine: NudgeEngine, presence: Presence) -> TickReport:
     """Run one tick while saying this worker is alive, so running bots share the rate with it."""
-    from bot.services.workers import BEAT_INTERVAL
+    from bot.core.workers import BEAT_INTERVAL
 
     async def keep_beating() -> None:
         while True:
@@ -126,8 +126,8 @@ async def _tick_among_workers(engine: NudgeEngine, presence: Presence) -> TickRe
 
 async def _nudges_async(settings: Settings, args: argparse.Namespace) -> int:
     from bot.app import build_application
-    from bot.context import services_of
-    from bot.services.clock import FixedClock, SystemClock
+    from bot.core.clock import FixedClock, SystemClock
+    from bot.telegram.context import services_of
 
     offline = args.nudges_command == "preview" or args.dry_run
     if not offline and settings.telegram_bot_token is None:
@@ -174,7 +174,7 @@ def _billing(settings: Settings, args: argparse.Namespace) -> int:
         print(NO_TOKEN, file=sys.stderr)
         return 1
     _configure_logging(settings)
-    from bot.handlers.billing import refund_from_command_line
+    from bot.telegram.handlers.billing import refund_from_command_line
 
     return asyncio.run(refund_from_command_line(settings, args.charge_id))
 

@@ -10,20 +10,20 @@ from sqlalchemy.exc import SQLAlchemyError
 from telegram.ext import Application, ApplicationBuilder, ContextTypes
 from telegram.request import BaseRequest
 
-from bot import handlers
-from bot.content import Library
-from bot.context import BotContext, Services, attach_services
+from bot.content.library import Library
+from bot.content.texts import Texts
+from bot.core.clock import Clock, FileClock, SystemClock
+from bot.core.workers import Presence
 from bot.db.engine import create_engine, create_sessions
-from bot.delivery import Pacer, TelegramSender
-from bot.handlers.help import publish_commands
-from bot.services import schedules
-from bot.services.clock import Clock, FileClock, SystemClock
-from bot.services.nudges import EngineConfig, NudgeEngine
-from bot.services.schedules import Rhythm
-from bot.services.workers import Presence
+from bot.nudges import schedules
+from bot.nudges.engine import EngineConfig, NudgeEngine
+from bot.nudges.schedules import Rhythm
 from bot.settings import Settings
-from bot.texts import Texts
-from bot.transport import api_request, updates_request
+from bot.telegram import handlers
+from bot.telegram.context import BotContext, Services, attach_services
+from bot.telegram.handlers.help import publish_commands
+from bot.telegram.sender import Pacer, TelegramSender
+from bot.telegram.transport import api_request, updates_request
 
 BotApplication = Application[Any, BotContext, Any, Any, Any, Any]
 

@@ -13,9 +13,9 @@ import asyncpg
 import pytest
 from sqlalchemy.ext.asyncio import AsyncEngine
 
+from bot.core.clock import FixedClock
 from bot.db.engine import Sessions, create_engine, create_sessions
 from bot.db.migrate import upgrade
-from bot.services.clock import FixedClock
 
 PG_HOST = os.environ.get("TEST_PG_HOST", "127.0.0.1")
 PG_PORT = int(os.environ.get("TEST_PG_PORT", "5432"))

@@ -7,8 +7,8 @@ from pathlib import Path
 
 import pytest
 
-from bot.checkin_content import CheckinDeck, check_checkins, load_checkins
-from bot.content import ContentError, check_content
+from bot.content.checkins import CheckinDeck, check_checkins, load_checkins
+from bot.content.library import ContentError, check_content
 from bot.settings import SettingsError, load_settings
 
 CONTENT = Path(__file__).resolve().parent.parent / "content"

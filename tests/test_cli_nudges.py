@@ -9,8 +9,8 @@ from pathlib import Path
 
 import pytest
 
+from bot.core.clock import FixedClock
 from bot.db.engine import create_engine, create_sessions
-from bot.services.clock import FixedClock
 from tests.conftest import START
 from tests.fakes.botapi import FakeBotApi
 from tests.services.test_nudges import ALEX, SAM, onboard, pair

@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 
-from bot.content import (
+from bot.content.library import (
     DECK_MINIMUMS,
     TOPICS,
     check_content,
@@ -16,7 +16,7 @@ from bot.content import (
     load_deck,
     load_videos,
 )
-from bot.texts import Texts
+from bot.content.texts import Texts
 
 CONTENT = Path(__file__).resolve().parent.parent / "content"
 

@@ -7,8 +7,8 @@ from pathlib import Path
 
 import pytest
 
-from bot.content import check_content
-from bot.safety_content import country_of_zone, load_topics, resources_for
+from bot.content.library import check_content
+from bot.content.safety import country_of_zone, load_topics, resources_for
 from bot.settings import SettingsError, load_settings
 
 CONTENT = Path(__file__).resolve().parent.parent / "content"

@@ -8,8 +8,8 @@ from pathlib import Path
 import pytest
 
 from bot.app import build_application
-from bot.context import services_of
 from bot.settings import SettingsError, load_settings
+from bot.telegram.context import services_of
 
 
 def test_defaults_use_the_embedded_sqlite_file_and_telegram(

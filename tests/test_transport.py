@@ -13,7 +13,7 @@ from telegram.request import HTTPXRequest
 
 from bot.app import build_application
 from bot.settings import SettingsError, load_settings
-from bot.transport import AiohttpRequest
+from bot.telegram.transport import AiohttpRequest
 from tests.fakes.botapi import FakeBotApi
 
 TOKEN = "123:ABC"

@@ -7,7 +7,7 @@ from collections.abc import AsyncIterator, Callable
 import pytest
 
 from bot.app import BotApplication, build_application
-from bot.services.clock import FixedClock
+from bot.core.clock import FixedClock
 from bot.settings import Settings, load_settings
 from tests.fakes.inprocess import Person, RecordingTransport
 

@@ -10,10 +10,10 @@ from sqlalchemy import func
 from sqlmodel import SQLModel, select
 
 from bot.app import BotApplication
-from bot.context import services_of
+from bot.core.clock import FixedClock
 from bot.db.billing import Payment, Subscription
-from bot.handlers import billing as billing_handlers
-from bot.services.clock import FixedClock
+from bot.telegram.context import services_of
+from bot.telegram.handlers import billing as billing_handlers
 from tests.fakes.inprocess import Person, RecordingTransport
 from tests.handlers.test_pairing_flow import invite_payload, onboard
 

@@ -16,11 +16,11 @@ from sqlmodel import select
 from telegram.request import RequestData
 
 from bot.app import BotApplication
-from bot.context import services_of
+from bot.core.clock import FixedClock
 from bot.db.checkins import Checkin
-from bot.handlers.checkins import engine_of
-from bot.services.clock import FixedClock
 from bot.settings import Settings, load_settings
+from bot.telegram.context import services_of
+from bot.telegram.handlers.checkins import engine_of
 from tests.fakes.inprocess import BOT_ID, Person, RecordingTransport
 from tests.handlers.conftest import TOKEN
 from tests.handlers.test_pairing_flow import invite_payload, onboard

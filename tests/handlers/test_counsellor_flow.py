@@ -15,11 +15,11 @@ from sqlmodel import select
 from telegram import Update
 
 from bot.app import BotApplication, build_application
-from bot.context import BotContext, services_of
+from bot.core.clock import FixedClock
 from bot.db.safety import CounsellorRequest, RequestStatus
-from bot.handlers import counsellor as counsellor_handlers
-from bot.services.clock import FixedClock
 from bot.settings import Settings, load_settings
+from bot.telegram.context import BotContext, services_of
+from bot.telegram.handlers import counsellor as counsellor_handlers
 from tests.fakes.inprocess import BOT_ID, Person, RecordingTransport
 from tests.handlers.conftest import TOKEN
 from tests.handlers.test_pairing_flow import invite_payload, onboard

@@ -6,8 +6,8 @@ import json
 from collections.abc import Callable
 
 from bot.app import BotApplication
-from bot.context import services_of
 from bot.db.models import User
+from bot.telegram.context import services_of
 from tests.fakes.inprocess import Person, RecordingTransport
 from tests.handlers.test_pairing_flow import invite_payload, onboard
 

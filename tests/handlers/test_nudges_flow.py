@@ -8,9 +8,9 @@ from datetime import UTC, datetime
 from sqlmodel import select
 
 from bot.app import BotApplication
-from bot.context import services_of
+from bot.core.clock import FixedClock
 from bot.db.models import CoupleQuestion, User
-from bot.services.clock import FixedClock
+from bot.telegram.context import services_of
 from tests.fakes.inprocess import Person
 from tests.handlers.test_pairing_flow import invite_payload, onboard
 

@@ -9,9 +9,9 @@ import pytest
 from sqlmodel import func, select
 
 from bot.app import BotApplication
-from bot.context import services_of
+from bot.core.clock import FixedClock
 from bot.db.models import Couple, User
-from bot.services.clock import FixedClock
+from bot.telegram.context import services_of
 from tests.fakes.inprocess import BOT_USERNAME, Person, RecordingTransport
 
 MakePerson = Callable[[int, str], Person]
@@ -228,7 +228,7 @@ async def test_help_privacy_and_unknown_input(person: MakePerson) -> None:
 async def test_command_menu_failure_is_logged_not_fatal(
     application: BotApplication, transport: RecordingTransport, caplog: pytest.LogCaptureFixture
 ) -> None:
-    from bot.handlers.help import publish_commands
+    from bot.telegram.handlers.help import publish_commands
 
     transport.failures["setMyCommands"] = (400, "Bad Request: something odd")
     await publish_commands(application)

@@ -7,9 +7,9 @@ from collections.abc import Callable
 from datetime import UTC, datetime
 
 from bot.app import BotApplication
-from bot.context import services_of
+from bot.core.clock import FixedClock
 from bot.db.models import Couple, User
-from bot.services.clock import FixedClock
+from bot.telegram.context import services_of
 from tests.fakes.inprocess import Person, RecordingTransport
 from tests.handlers.test_pairing_flow import invite_payload, onboard
 

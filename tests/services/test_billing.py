@@ -12,6 +12,13 @@ from sqlalchemy import func
 from sqlmodel import SQLModel, select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
+from bot.billing import entitlements
+from bot.billing import payments as billing
+from bot.billing.delivery import NoticeConfig, NoticeEngine
+from bot.billing.entitlements import State
+from bot.content.texts import Texts
+from bot.core.clock import FixedClock
+from bot.core.errors import DomainError
 from bot.db.billing import (
     BillingNotice,
     CheckoutHold,
@@ -22,13 +29,9 @@ from bot.db.billing import (
 )
 from bot.db.engine import Sessions
 from bot.db.models import Couple
-from bot.services import billing, entitlements, pairing, people
-from bot.services.billing_delivery import NoticeConfig, NoticeEngine
-from bot.services.clock import FixedClock
-from bot.services.entitlements import State
-from bot.services.errors import DomainError
-from bot.services.nudges import NudgeEngine
-from bot.texts import Texts
+from bot.nudges.engine import NudgeEngine
+from bot.people import pairing
+from bot.people import profiles as people
 from tests.services.test_nudges import (
     ALEX,
     SAM,

@@ -7,7 +7,7 @@ from io import BytesIO
 import pytest
 from PIL import Image
 
-from bot.services.checkin_chart import ChartSpec, Panel, plain, render_chart
+from bot.checkins.chart import ChartSpec, Panel, plain, render_chart
 
 PNG_MAGIC = b"\x89PNG\r\n\x1a\n"
 

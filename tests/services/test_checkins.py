@@ -11,7 +11,15 @@ import pytest
 from sqlalchemy import func
 from sqlmodel import col, select
 
-from bot.checkin_content import CheckinDeck
+from bot.billing import entitlements
+from bot.checkins import appreciations, topics
+from bot.checkins import weekly as checkins
+from bot.checkins.engine import CheckinConfig, CheckinEngine
+from bot.checkins.schedules import Plan
+from bot.content.checkins import CheckinDeck
+from bot.content.texts import Texts
+from bot.core.clock import FixedClock
+from bot.core.errors import DomainError, StaleAction
 from bot.db.checkins import (
     Appreciation,
     Checkin,
@@ -22,21 +30,9 @@ from bot.db.checkins import (
 )
 from bot.db.engine import Sessions
 from bot.db.models import User
-from bot.services import (
-    appreciations,
-    checkins,
-    data_rights,
-    entitlements,
-    pairing,
-    safety,
-    topics,
-)
-from bot.services.checkin_engine import CheckinConfig, CheckinEngine
-from bot.services.checkin_schedules import Plan
-from bot.services.clock import FixedClock
-from bot.services.errors import DomainError, StaleAction
-from bot.services.nudges import Outcome, Outgoing, SendResult
-from bot.texts import Texts
+from bot.nudges.engine import Outcome, Outgoing, SendResult
+from bot.people import data_rights, pairing
+from bot.safety import signals as safety
 from tests.services.test_nudges import onboard, pair
 
 CONTENT = Path(__file__).resolve().parents[2] / "content"

@@ -10,11 +10,12 @@ import pytest
 from sqlmodel import select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
+from bot.core.clock import FixedClock
+from bot.core.errors import DomainError, StaleAction
 from bot.db.engine import Sessions
 from bot.db.safety import CounsellorRequest, PostKind, RequestStatus
-from bot.services import conversation, counsellor
-from bot.services.clock import FixedClock
-from bot.services.errors import DomainError, StaleAction
+from bot.people import conversation
+from bot.safety import counsellor
 from tests.services.test_nudges import ALEX, SAM, onboard
 
 T = TypeVar("T")

@@ -13,12 +13,15 @@ from sqlmodel import SQLModel
 from sqlmodel import select as sqlmodel_select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
+from bot.core.clock import FixedClock
+from bot.core.errors import StaleAction
 from bot.db.engine import Sessions
 from bot.db.models import Couple, CoupleQuestion, User
 from bot.db.safety import PostKind
-from bot.services import counsellor, data_rights, questions, safety
-from bot.services.clock import FixedClock
-from bot.services.errors import StaleAction
+from bot.nudges import questions
+from bot.people import data_rights
+from bot.safety import counsellor
+from bot.safety import signals as safety
 from tests.services.test_counsellor import _request
 from tests.services.test_nudges import FakeSender, make_engine, onboard, pair, run_until
 

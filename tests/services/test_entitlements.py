@@ -8,8 +8,8 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from bot.services import billing
-from bot.services.entitlements import (
+from bot.billing import payments as billing
+from bot.billing.entitlements import (
     DEFAULT_GATED,
     TRIAL,
     Cover,

@@ -9,14 +9,14 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from bot.content import Library
+from bot.content.library import Library
+from bot.core.clock import FixedClock
+from bot.core.errors import DomainError, StaleAction
 from bot.db.engine import Sessions
 from bot.db.models import User
-from bot.services import library
-from bot.services.clock import FixedClock
-from bot.services.errors import DomainError, StaleAction
-from bot.services.library import Plan
-from bot.services.nudges import NudgeEngine
+from bot.nudges.engine import NudgeEngine
+from bot.reading import library
+from bot.reading.library import Plan
 from tests.services.test_nudges import ALEX, SAM, FakeSender, make_engine, run_until
 
 CONTENT = Path(__file__).resolve().parents[2] / "content"
@@ -132,7 +132,7 @@ async def test_excerpts_and_videos_arrive_on_the_rhythm_tailored_to_the_couple(
 async def test_a_retried_excerpt_is_the_same_part_not_the_next(
     nudger: NudgeEngine, sessions: Sessions, clock: FixedClock, sender: FakeSender, couple: int
 ) -> None:
-    from bot.services.nudges import Outcome
+    from bot.nudges.engine import Outcome
 
     await run_until(nudger, clock, datetime(2026, 3, 3, 12, 0, tzinfo=UTC))
     sender.script[ALEX] = [Outcome.RETRY, Outcome.RETRY]

@@ -10,10 +10,10 @@ from sqlalchemy import event, func
 from sqlalchemy.engine import Engine
 from sqlmodel import col, select
 
+from bot.core.clock import FixedClock
 from bot.db.engine import Sessions
 from bot.db.models import Delivery, DeliveryStatus
-from bot.services.clock import FixedClock
-from bot.services.nudges import EngineConfig, Outcome, Outgoing, SendResult
+from bot.nudges.engine import EngineConfig, Outcome, Outgoing, SendResult
 from tests.services.test_nudges import FakeSender, make_engine, onboard, pair
 
 CONTENT = Path(__file__).resolve().parents[2] / "content"

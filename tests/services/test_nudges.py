@@ -12,20 +12,16 @@ import pytest
 from sqlalchemy import func
 from sqlmodel import col, select
 
-from bot.content import Library
+from bot.billing import entitlements
+from bot.content.library import Library
+from bot.content.texts import Texts
+from bot.core.clock import FixedClock
 from bot.db.engine import Sessions
 from bot.db.models import CoupleQuestion, Delivery, DeliveryStatus, NudgeSchedule, User
-from bot.services import entitlements, pairing, people, questions
-from bot.services.clock import FixedClock
-from bot.services.nudges import (
-    EngineConfig,
-    NudgeEngine,
-    Outcome,
-    Outgoing,
-    Sender,
-    SendResult,
-)
-from bot.texts import Texts
+from bot.nudges import questions
+from bot.nudges.engine import EngineConfig, NudgeEngine, Outcome, Outgoing, Sender, SendResult
+from bot.people import pairing
+from bot.people import profiles as people
 
 CONTENT = Path(__file__).resolve().parents[2] / "content"
 ALEX, SAM = 1, 2

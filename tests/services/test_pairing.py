@@ -8,11 +8,12 @@ import pytest
 from sqlalchemy import func
 from sqlmodel import col, select
 
+from bot.core.clock import FixedClock
+from bot.core.errors import DomainError, StaleAction
 from bot.db.engine import Sessions
 from bot.db.models import Couple, Invite, InviteStatus, User
-from bot.services import conversation, pairing, people
-from bot.services.clock import FixedClock
-from bot.services.errors import DomainError, StaleAction
+from bot.people import conversation, pairing
+from bot.people import profiles as people
 
 TTL = timedelta(hours=48)
 LIMIT, WINDOW = 3, timedelta(minutes=15)

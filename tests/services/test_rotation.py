@@ -7,7 +7,7 @@ from dataclasses import dataclass
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from bot.services.rotation import DEEP_FROM, MEDIUM_FROM, choose, current_cycle
+from bot.nudges.rotation import DEEP_FROM, MEDIUM_FROM, choose, current_cycle
 
 
 @dataclass(frozen=True)

@@ -10,13 +10,14 @@ import pytest
 from sqlmodel import select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
+from bot.core.clock import FixedClock
+from bot.core.errors import StaleAction
 from bot.db.engine import Sessions
 from bot.db.models import Couple, Delivery, DeliveryStatus
 from bot.db.safety import HeldMessage, SentMessage
-from bot.services import pairing, safety
-from bot.services.clock import FixedClock
-from bot.services.errors import StaleAction
-from bot.services.nudges import NudgeEngine
+from bot.nudges.engine import NudgeEngine
+from bot.people import pairing
+from bot.safety import signals as safety
 from tests.services.test_nudges import ALEX, SAM, FakeSender, make_engine, onboard, pair, run_until
 
 T = TypeVar("T")

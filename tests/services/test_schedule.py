@@ -14,8 +14,8 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from bot.services.clock import Clock, FileClock, FixedClock, SystemClock
-from bot.services.schedule import ALL_DAYS, local_date_of, local_to_utc, next_run_at
+from bot.core.clock import Clock, FileClock, FixedClock, SystemClock
+from bot.nudges.timing import ALL_DAYS, local_date_of, local_to_utc, next_run_at
 
 ZONES = (
     "Europe/London",

@@ -10,7 +10,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from bot.services.timezones import (
+from bot.people.timezones import (
     COMMON_TIMEZONES,
     MAX_INPUT_LENGTH,
     TimezoneMatch,

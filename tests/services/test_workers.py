@@ -4,10 +4,10 @@ from __future__ import annotations
 
 from datetime import timedelta
 
+from bot.core.clock import FixedClock
+from bot.core.workers import Presence
 from bot.db.engine import Sessions
-from bot.delivery import Pacer
-from bot.services.clock import FixedClock
-from bot.services.workers import Presence
+from bot.telegram.sender import Pacer
 
 TTL = timedelta(seconds=60)
 

@@ -1,0 +1,1 @@
+"""The trial and the subscription: entitlements, Stars payments and the notices about them."""

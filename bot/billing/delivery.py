@@ -1,0 +1,176 @@
+"""Deliver the trial and subscription notices: claim due rows, compose, send once, record."""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from zoneinfo import ZoneInfo
+
+from sqlmodel import select
+from sqlmodel.ext.asyncio.session import AsyncSession
+
+from bot.billing import entitlements
+from bot.billing import notices as billing_notices
+from bot.billing import payments as billing
+from bot.billing.entitlements import Access, State
+from bot.billing.notices import NoticeClaim
+from bot.content.texts import Texts
+from bot.core.clock import Clock
+from bot.db.billing import NoticeKind, NoticeStatus
+from bot.db.engine import Sessions
+from bot.db.models import User
+from bot.nudges.engine import Outcome, Outgoing, Sender, mark_unreachable
+
+log = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True)
+class NoticeConfig:
+    """Knobs of the notice tick, from settings."""
+
+    price: int
+    default_timezone: str = "Europe/London"
+    batch_size: int = 200
+    lease: timedelta = timedelta(minutes=10)
+    max_attempts: int = 5
+    retry_delay: timedelta = timedelta(minutes=1)
+
+
+@dataclass
+class NoticeReport:
+    """What one notice tick did."""
+
+    planned: int = 0
+    claimed: int = 0
+    sent: int = 0
+    dropped: int = 0
+    postponed: int = 0
+
+
+def _name(user: User) -> str:
+    return user.display_name or user.telegram_name
+
+
+class NoticeEngine:
+    """Plan new trials' notices, then send the due ones at each person's local daytime."""
+
+    def __init__(
+        self,
+        *,
+        sessions: Sessions,
+        texts: Texts,
+        clock: Clock,
+        sender: Sender,
+        config: NoticeConfig,
+    ) -> None:
+        self.sessions = sessions
+        self.texts = texts
+        self.clock = clock
+        self.sender = sender
+        self.config = config
+
+    async def tick(self) -> NoticeReport:
+        """Plan, claim and deliver what is due now."""
+        report = NoticeReport()
+        now = self.clock.now()
+        async with self.sessions.begin() as session:
+            report.planned = await billing_notices.plan_new_trials(session, now=now)
+        async with self.sessions.begin() as session:
+            claims = await billing_notices.claim_due(
+                session, now=now, limit=self.config.batch_size, lease=self.config.lease
+            )
+        report.claimed = len(claims)
+        for claim in claims:
+            await self._handle(claim, now, report)
+        return report
+
+    async def _handle(self, claim: NoticeClaim, now: datetime, report: NoticeReport) -> None:
+        async with self.sessions.begin() as session:
+            message = await self._prepare(session, claim, now, report)
+        if message is None:
+            return
+        try:
+            result = await self.sender.send(message)
+        except Exception:
+            log.exception("sending a billing notice failed unexpectedly")
+            result = None
+        async with self.sessions.begin() as session:
+            if result is not None and result.outcome is Outcome.SENT:
+                await billing_notices.settle(session, claim, NoticeStatus.SENT, now=now)
+                report.sent += 1
+            elif result is not None and result.outcome is Outcome.BLOCKED:
+                user = await session.get(User, claim.user_id)
+                if user is not None:
+                    await mark_unreachable(session, user, now=now)
+                await billing_notices.settle(session, claim, NoticeStatus.DROPPED, now=now)
+                report.dropped += 1
+            elif (
+                result is None or result.outcome is Outcome.RETRY
+            ) and claim.attempts + 1 < self.config.max_attempts:
+                later = now + self.config.retry_delay * (claim.attempts + 1)
+                await billing_notices.postpone(session, claim, until=later, attempted=True)
+                report.postponed += 1
+            else:
+                await billing_notices.settle(session, claim, NoticeStatus.DROPPED, now=now)
+                report.dropped += 1
+
+    async def _prepare(
+        self, session: AsyncSession, claim: NoticeClaim, now: datetime, report: NoticeReport
+    ) -> Outgoing | None:
+        user = await session.get(User, claim.user_id)
+        access = None
+        if user is not None and user.couple_id is not None and user.unreachable_since is None:
+            access = await entitlements.access_of(session, user.couple_id, now)
+        if user is None or access is None or not self._applies(claim, access, now):
+            # Unpaired, paired with someone else, blocked, or no longer true: say nothing.
+            await billing_notices.settle(session, claim, NoticeStatus.DROPPED, now=now)
+            report.dropped += 1
+            return None
+        zone = ZoneInfo(user.timezone or self.config.default_timezone)
+        later = None
+        if claim.kind == NoticeKind.TRIAL_STARTED and user.onboarded_at is None:
+            later = now + billing_notices.SETUP_WAIT
+        elif claim.kind != NoticeKind.LAPSED:
+            daytime = billing_notices.next_daytime(now, zone)
+            later = daytime if daytime > now else None
+        if later is not None:
+            await billing_notices.postpone(session, claim, until=later)
+            report.postponed += 1
+            return None
+        partner = await self._partner(session, user)
+        return self._compose(claim, user, partner, access, zone)
+
+    def _applies(self, claim: NoticeClaim, access: Access, now: datetime) -> bool:
+        if access.trial_couple_id != claim.couple_id:
+            return False
+        if now - claim.run_at > billing_notices.MAX_LATENESS:
+            return False
+        if claim.kind == NoticeKind.TRIAL_STARTED:
+            return access.state is State.TRIAL and now < claim.about - (
+                billing_notices.ENDING_NOTICE
+            )
+        if claim.kind == NoticeKind.TRIAL_ENDING:
+            return access.state is State.TRIAL
+        return access.state is State.LAPSED and access.lapsed_at == claim.about
+
+    async def _partner(self, session: AsyncSession, user: User) -> User | None:
+        result = await session.exec(
+            select(User).where(User.couple_id == user.couple_id, User.id != user.id)
+        )
+        return result.first()
+
+    def _compose(
+        self, claim: NoticeClaim, user: User, partner: User | None, access: Access, zone: ZoneInfo
+    ) -> Outgoing:
+        text = self.texts.render(
+            f"billing.notice_{claim.kind}",
+            locale=user.locale,
+            partner=_name(partner) if partner is not None else "",
+            ends=access.trial_ends_at.astimezone(zone),
+            price=self.config.price,
+        )
+        if claim.kind == NoticeKind.TRIAL_STARTED:
+            return Outgoing(user.chat_id, text)
+        label = self.texts.render("buttons.subscribe", locale=user.locale, price=self.config.price)
+        return Outgoing(user.chat_id, text, (((label, billing.button_data("sub")),),))

@@ -1,0 +1,1 @@
+"""People and pairing: profiles, time zones, invites, what the bot waits for, data rights."""

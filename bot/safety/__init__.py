@@ -1,0 +1,1 @@
+"""Safety and counsellor contact: the private safety signal, discreet mode, counsellor requests."""

@@ -1,1 +1,0 @@
-"""The couple logic: plain values in, plain results out; never imports telegram."""

@@ -1,0 +1,56 @@
+"""The typed CallbackContext handlers receive: it exposes the services they need."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+from telegram.ext import Application, CallbackContext, ExtBot
+
+from bot.content.library import Library
+from bot.content.texts import Texts
+from bot.core.clock import Clock
+from bot.core.workers import Presence
+from bot.db.engine import Sessions
+from bot.nudges.engine import NudgeEngine
+from bot.settings import Settings
+
+_SERVICES_KEY = "services"
+
+
+@dataclass(frozen=True)
+class Services:
+    """What every handler may use: settings, database sessions, texts, content and the clock."""
+
+    settings: Settings
+    sessions: Sessions
+    texts: Texts
+    library: Library
+    clock: Clock
+    nudges: NudgeEngine
+    # Set when several workers may share the database (PostgreSQL): they share the send rate.
+    presence: Presence | None = None
+
+
+class BotContext(CallbackContext[ExtBot[None], dict[Any, Any], dict[Any, Any], dict[Any, Any]]):
+    """CallbackContext with typed access to the application's services."""
+
+    @property
+    def services(self) -> Services:
+        """Return the services this application was built with."""
+        return services_of(self.application)
+
+
+def attach_services(
+    application: Application[Any, Any, Any, Any, Any, Any], services: Services
+) -> None:
+    """Give an application its services; done once, in the composition root."""
+    application.bot_data[_SERVICES_KEY] = services
+
+
+def services_of(application: Application[Any, Any, Any, Any, Any, Any]) -> Services:
+    """Return the services attached to an application."""
+    services = application.bot_data.get(_SERVICES_KEY)
+    if not isinstance(services, Services):
+        raise RuntimeError("the application was not built with build_application()")
+    return services

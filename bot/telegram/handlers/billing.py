@@ -1,0 +1,435 @@
+"""/subscribe, /subscription, Telegram Stars checkout and payments, and the notice tick."""
+
+from __future__ import annotations
+
+import html
+import logging
+from datetime import timedelta
+from typing import Any
+
+from sqlalchemy.exc import IntegrityError
+from telegram import LabeledPrice, Update
+from telegram.constants import ParseMode
+from telegram.error import TelegramError
+from telegram.ext import (
+    Application,
+    CallbackQueryHandler,
+    CommandHandler,
+    MessageHandler,
+    PreCheckoutQueryHandler,
+    filters,
+)
+
+from bot.billing import entitlements
+from bot.billing import payments as billing
+from bot.billing.delivery import NoticeConfig, NoticeEngine
+from bot.core.errors import DomainError
+from bot.settings import Settings
+from bot.telegram.context import BotContext, Services, services_of
+from bot.telegram.handlers.replies import (
+    Button,
+    locale_of,
+    refuse_button,
+    reply,
+    send,
+    settle_button,
+    text,
+)
+
+log = logging.getLogger(__name__)
+
+AnyApplication = Application[Any, Any, Any, Any, Any, Any]
+
+
+def signing_key(settings: Settings) -> bytes:
+    """Return the key invoice payloads are signed with (see PAYMENT_SIGNING_SECRET)."""
+    assert settings.telegram_bot_token is not None
+    secret = settings.payment_signing_secret
+    return billing.signing_key(
+        secret.get_secret_value() if secret is not None else None,
+        settings.telegram_bot_token.get_secret_value(),
+    )
+
+
+def policy_of(settings: Settings) -> entitlements.Policy:
+    """Return the entitlement policy the settings describe."""
+    return entitlements.Policy(
+        gated=settings.gated_feature_set,
+        grace=timedelta(hours=settings.subscription_grace_hours),
+    )
+
+
+def notice_engine(application: AnyApplication) -> NoticeEngine:
+    """Return the engine that sends the trial and subscription notices."""
+    services = services_of(application)
+    return NoticeEngine(
+        sessions=services.sessions,
+        texts=services.texts,
+        clock=services.clock,
+        # The nudges' sender, so both share one pace under Telegram's limits.
+        sender=services.nudges.sender,
+        config=NoticeConfig(
+            price=services.settings.subscription_price_stars,
+            default_timezone=services.settings.default_timezone,
+        ),
+    )
+
+
+def _plain(context: BotContext, key: str, *, locale: str | None, **values: Any) -> str:
+    # Invoice fields and checkout errors are plain text for Telegram, so undo the escaping.
+    return html.unescape(text(context, key, locale=locale, **values))
+
+
+async def subscribe(update: Update, context: BotContext) -> None:
+    """Handle /subscribe and the Subscribe buttons: offer a Stars invoice for the couple."""
+    if update.callback_query is not None:
+        await settle_button(update, context)
+    user = update.effective_user
+    assert user is not None
+    settings = context.services.settings
+    try:
+        async with context.services.sessions.begin() as session:
+            offer = await billing.offer(
+                session,
+                user.id,
+                now=context.services.clock.now(),
+                price=settings.subscription_price_stars,
+                key=signing_key(settings),
+                default_zone=settings.default_timezone,
+            )
+    except DomainError as problem:
+        await reply(update, context, problem.key, **problem.values)
+        return
+    locale = locale_of(update)
+    try:
+        link = await context.bot.create_invoice_link(
+            title=_plain(context, "billing.invoice_title", locale=locale),
+            description=_plain(
+                context,
+                "billing.invoice_description",
+                locale=locale,
+                partner=offer.partner,
+                price=offer.amount,
+            ),
+            payload=offer.payload,
+            currency=billing.CURRENCY,
+            prices=[
+                LabeledPrice(_plain(context, "billing.price_label", locale=locale), offer.amount)
+            ],
+            # Telegram Stars need no payment provider.
+            provider_token="",
+            subscription_period=billing.PERIOD_SECONDS,
+        )
+    except TelegramError as error:
+        log.warning("could not create an invoice link: %s", type(error).__name__)
+        await reply(update, context, "billing.offer_failed")
+        return
+    await reply(
+        update,
+        context,
+        "billing.offer",
+        rows=[[Button("pay_stars", url=link, values={"price": offer.amount})]],
+        partner=offer.partner,
+        price=offer.amount,
+        trial_days_left=offer.trial_days_left,
+    )
+
+
+async def subscription(update: Update, context: BotContext) -> None:
+    """Handle /subscription: the trial or subscription, and stopping renewal."""
+    user = update.effective_user
+    assert user is not None
+    settings = context.services.settings
+    try:
+        async with context.services.sessions.begin() as session:
+            view = await billing.overview(
+                session,
+                user.id,
+                now=context.services.clock.now(),
+                price=settings.subscription_price_stars,
+                default_zone=settings.default_timezone,
+            )
+    except DomainError as problem:
+        await reply(update, context, problem.key, **problem.values)
+        return
+    rows: list[list[Button]] = []
+    if view.paired and view.state != entitlements.State.PAID:
+        rows.append([Button("subscribe", billing.button_data("sub"), values={"price": view.price})])
+    if view.own_subscription_id is not None and view.own_renewing:
+        rows.append([Button("stop_renewal", billing.button_data("stop", view.own_subscription_id))])
+    await reply(update, context, "billing.overview", rows=rows, view=view)
+
+
+def _subscription_id(data: str) -> int | None:
+    raw = data.rsplit(":", 1)[-1]
+    return int(raw) if raw.isdigit() and len(raw) < 19 else None
+
+
+async def ask_stop(update: Update, context: BotContext) -> None:
+    """Handle Stop renewal: ask before stopping."""
+    query, user = update.callback_query, update.effective_user
+    assert query is not None and query.data is not None and user is not None
+    subscription_id = _subscription_id(query.data)
+    if subscription_id is None:
+        await refuse_button(update, context, "errors.stale_button")
+        return
+    try:
+        async with context.services.sessions.begin() as session:
+            target = await billing.renewal_to_stop(
+                session,
+                user.id,
+                subscription_id,
+                now=context.services.clock.now(),
+                default_zone=context.services.settings.default_timezone,
+            )
+    except DomainError as problem:
+        await refuse_button(update, context, problem.key, **problem.values)
+        return
+    await settle_button(update, context)
+    rows = [
+        [Button("stop_renewal_confirm", billing.button_data("stopyes", subscription_id))],
+        [Button("keep_renewal", billing.button_data("keep"))],
+    ]
+    await reply(update, context, "billing.stop_confirm", rows=rows, until=target.paid_until)
+
+
+async def stop(update: Update, context: BotContext) -> None:
+    """Handle Yes, stop renewal: ask Telegram first, then record it."""
+    query, user = update.callback_query, update.effective_user
+    assert query is not None and query.data is not None and user is not None
+    subscription_id = _subscription_id(query.data)
+    if subscription_id is None:
+        await refuse_button(update, context, "errors.stale_button")
+        return
+    zone = context.services.settings.default_timezone
+    try:
+        async with context.services.sessions.begin() as session:
+            target = await billing.renewal_to_stop(
+                session,
+                user.id,
+                subscription_id,
+                now=context.services.clock.now(),
+                default_zone=zone,
+            )
+    except DomainError as problem:
+        await refuse_button(update, context, problem.key, **problem.values)
+        return
+    await settle_button(update, context)
+    # Telegram first: recording a stop it never made would let a charge through unannounced.
+    try:
+        await context.bot.edit_user_star_subscription(user.id, target.charge_id, is_canceled=True)
+    except TelegramError as error:
+        log.warning("could not stop a subscription renewing: %s", type(error).__name__)
+        await reply(update, context, "billing.stop_failed")
+        return
+    async with context.services.sessions.begin() as session:
+        until = await billing.stop_renewal(
+            session, user.id, subscription_id, now=context.services.clock.now(), default_zone=zone
+        )
+    await reply(update, context, "billing.renewal_stopped", until=until)
+
+
+async def keep(update: Update, context: BotContext) -> None:
+    """Handle Keep it: nothing changes."""
+    await settle_button(update, context)
+    await reply(update, context, "billing.renewal_kept")
+
+
+async def pre_checkout(update: Update, context: BotContext) -> None:
+    """Approve or decline a payment within Telegram's 10 seconds."""
+    query = update.pre_checkout_query
+    assert query is not None
+    settings = context.services.settings
+    try:
+        async with context.services.sessions.begin() as session:
+            await billing.check_checkout(
+                session,
+                query.from_user.id,
+                query.invoice_payload,
+                query.currency,
+                query.total_amount,
+                now=context.services.clock.now(),
+                key=signing_key(settings),
+                default_zone=settings.default_timezone,
+            )
+    except DomainError as problem:
+        locale = query.from_user.language_code
+        reason = _plain(context, problem.key, locale=locale, **problem.values)
+        await query.answer(ok=False, error_message=reason)
+        return
+    await query.answer(ok=True)
+
+
+async def paid(update: Update, context: BotContext) -> None:
+    """Record a successful payment once, then thank the payer and tell the partner."""
+    message, user = update.effective_message, update.effective_user
+    assert message is not None and message.successful_payment is not None and user is not None
+    payment = message.successful_payment
+    charge = billing.Charge(
+        currency=payment.currency,
+        amount=payment.total_amount,
+        payload=payment.invoice_payload,
+        charge_id=payment.telegram_payment_charge_id,
+        provider_charge_id=payment.provider_payment_charge_id,
+        expires_at=payment.subscription_expiration_date,
+        recurring=bool(payment.is_recurring),
+        first_recurring=bool(payment.is_first_recurring),
+    )
+    settings = context.services.settings
+    try:
+        async with context.services.sessions.begin() as session:
+            recorded = await billing.record_payment(
+                session,
+                user.id,
+                charge,
+                now=context.services.clock.now(),
+                key=signing_key(settings),
+                default_zone=settings.default_timezone,
+            )
+    except IntegrityError:
+        # Another worker recorded this very charge a moment ago.
+        log.info("update %s: payment %s is already recorded", update.update_id, charge.charge_id)
+        return
+    if recorded.outcome == billing.Outcome.REPLAYED:
+        log.info("update %s: payment %s is already recorded", update.update_id, charge.charge_id)
+        return
+    if recorded.outcome == billing.Outcome.REJECTED:
+        log.error(
+            "update %s: payment %s was not accepted (%s)",
+            update.update_id,
+            charge.charge_id,
+            recorded.reason,
+        )
+        await reply(update, context, "billing.payment_unmatched")
+        return
+    await _tell(update, context, recorded)
+
+
+async def _tell(update: Update, context: BotContext, recorded: billing.Recorded) -> None:
+    payer, partner = recorded.payer, recorded.partner
+    assert payer is not None and recorded.paid_until is not None
+    until = recorded.paid_until.astimezone(payer.zone)
+    if recorded.outcome == billing.Outcome.DUPLICATE:
+        assert recorded.refund_charge_id is not None
+        done = await refund(context.application, recorded.refund_charge_id)
+        if done is None:
+            log.error("charge %s paid twice for one couple: refund it", recorded.refund_charge_id)
+            await reply(update, context, "billing.duplicate_pending")
+        else:
+            await reply(update, context, "billing.duplicate_refunded", amount=done.amount)
+        return
+    if recorded.outcome == billing.Outcome.RENEWED:
+        await reply(update, context, "billing.renewed", until=until)
+        return
+    if partner is None:
+        await reply(update, context, "billing.activated_solo", until=until)
+        return
+    await reply(update, context, "billing.activated", partner=partner.name, until=until)
+    await send(
+        context,
+        partner.chat_id,
+        "billing.activated_partner",
+        locale=partner.locale,
+        payer=payer.name,
+        until=recorded.paid_until.astimezone(partner.zone),
+    )
+
+
+async def refund(application: AnyApplication, charge_id: str) -> billing.Refunded | None:
+    """Pay a charge back, stop its subscription renewing, and record both; None on failure."""
+    services = services_of(application)
+    async with services.sessions.begin() as session:
+        target = await billing.refund_target(session, charge_id)
+    bot = application.bot
+    try:
+        await bot.refund_star_payment(target.payer_id, charge_id)
+    except TelegramError as error:
+        log.error("refunding charge %s failed: %s", charge_id, type(error).__name__)
+        return None
+    try:
+        await bot.edit_user_star_subscription(
+            target.payer_id, target.subscription_charge_id, is_canceled=True
+        )
+    except TelegramError as error:
+        # A refunded subscription may already be over on Telegram's side; the refund stands.
+        log.info("charge %s: renewal not stopped (%s)", charge_id, type(error).__name__)
+    async with services.sessions.begin() as session:
+        return await billing.mark_refunded(
+            session,
+            charge_id,
+            now=services.clock.now(),
+            default_zone=services.settings.default_timezone,
+        )
+
+
+async def refund_from_command_line(settings: Settings, charge_id: str) -> int:
+    """Refund a charge for an operator (`python -m bot billing refund CHARGE_ID`)."""
+    from bot.app import build_application  # the composition root imports this module
+
+    application = build_application(settings)
+    try:
+        async with application:
+            try:
+                done = await refund(application, charge_id)
+            except billing.RefundRefused as refused:
+                print(f"Not refunded: {refused}")
+                return 1
+            if done is None:
+                print("Telegram did not accept the refund; see the log. Nothing was recorded.")
+                return 1
+            if done.payer is not None:
+                await _notify_refund(application, done)
+            print(f"Refunded {done.amount} Stars for charge {charge_id}.")
+            return 0
+    finally:
+        if application.post_shutdown is not None:
+            await application.post_shutdown(application)
+
+
+async def _notify_refund(application: AnyApplication, done: billing.Refunded) -> None:
+    services: Services = services_of(application)
+    assert done.payer is not None
+    message = services.texts.render(
+        "billing.refunded",
+        locale=done.payer.locale,
+        amount=done.amount,
+        covered_until=done.covered_until,
+    )
+    try:
+        await application.bot.send_message(done.payer.chat_id, message, parse_mode=ParseMode.HTML)
+    except TelegramError as error:
+        log.warning("could not tell the payer about a refund: %s", type(error).__name__)
+
+
+async def tick(context: BotContext) -> None:
+    """Send the trial and subscription notices that are due."""
+    report = await notice_engine(context.application).tick()
+    if report.claimed or report.planned:
+        log.info(
+            "billing notices: planned %d, claimed %d, sent %d, dropped %d, postponed %d",
+            report.planned,
+            report.claimed,
+            report.sent,
+            report.dropped,
+            report.postponed,
+        )
+
+
+def register(application: Application) -> None:  # type: ignore[type-arg]
+    """Add the billing handlers, give sessions the entitlement policy, and start the tick."""
+    services = services_of(application)
+    entitlements.configure(services.sessions, policy_of(services.settings))
+    private = filters.ChatType.PRIVATE
+    # Checkout answers can't wait behind anything else: Telegram gives them 10 seconds.
+    application.add_handler(PreCheckoutQueryHandler(pre_checkout))
+    application.add_handler(MessageHandler(filters.SUCCESSFUL_PAYMENT & private, paid))
+    application.add_handler(CommandHandler("subscribe", subscribe, filters=private))
+    application.add_handler(CommandHandler("subscription", subscription, filters=private))
+    application.add_handler(CallbackQueryHandler(subscribe, pattern=r"^bill:sub$"))
+    application.add_handler(CallbackQueryHandler(ask_stop, pattern=r"^bill:stop:\d+$"))
+    application.add_handler(CallbackQueryHandler(stop, pattern=r"^bill:stopyes:\d+$"))
+    application.add_handler(CallbackQueryHandler(keep, pattern=r"^bill:keep$"))
+    assert application.job_queue is not None
+    application.job_queue.run_repeating(
+        tick, interval=services.settings.nudge_tick_seconds, first=1.5, name="billing-notices"
+    )

@@ -1,0 +1,628 @@
+"""Check-ins together: /checkin, answering privately, /history, /appreciate and /topics."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from datetime import datetime, time, timedelta
+from typing import Any
+from zoneinfo import ZoneInfo
+
+from telegram import Update
+from telegram.constants import ParseMode
+from telegram.error import TelegramError
+from telegram.ext import Application, CallbackQueryHandler, CommandHandler, filters
+
+from bot.checkins import appreciations, topics
+from bot.checkins import weekly as checkins
+from bot.checkins.chart import render_chart, spec_of
+from bot.checkins.engine import CheckinConfig, CheckinEngine
+from bot.checkins.schedules import Plan
+from bot.content.checkins import CheckinContent, CheckinDeck
+from bot.core.errors import DomainError, StaleAction
+from bot.db.models import User
+from bot.nudges.timing import local_date_of
+from bot.people import conversation
+from bot.people.pairing import HISTORY_GRACE
+from bot.telegram.context import BotContext, services_of
+from bot.telegram.handlers.replies import (
+    Button,
+    Rows,
+    keyboard,
+    locale_of,
+    refuse_button,
+    reply,
+    send,
+    settle_button,
+    text,
+)
+
+log = logging.getLogger(__name__)
+
+_ENGINE_KEY = "checkins"
+TYPED_STATES = (checkins.REFLECTING, appreciations.APPRECIATING)
+PLAN_TIMES = ("09:00", "12:00", "18:00", "19:00", "20:30", "21:30")
+DEFAULT_MORNING = time(8, 0)
+HISTORY_WEEKS_LISTED = 6
+# Validation problems with a typed answer keep the step; anything else ends it.
+_RETYPE = (
+    "checkins.reflection_empty",
+    "checkins.reflection_too_long",
+    "checkins.appreciation_empty",
+    "checkins.appreciation_too_long",
+)
+
+
+def engine_of(application: Application[Any, Any, Any, Any, Any, Any]) -> CheckinEngine:
+    """Return the check-in engine this application was built with."""
+    engine = application.bot_data.get(_ENGINE_KEY)
+    if not isinstance(engine, CheckinEngine):
+        raise RuntimeError("check-ins are not registered on this application")
+    return engine
+
+
+def _engine(context: BotContext) -> CheckinEngine:
+    return engine_of(context.application)
+
+
+def _content(update: Update, context: BotContext) -> CheckinContent:
+    return _engine(context).deck.get(locale_of(update))
+
+
+def _local(at: datetime, zone: str | None) -> datetime:
+    return at.astimezone(ZoneInfo(zone or "UTC"))
+
+
+def _ints(parts: list[str]) -> list[int] | None:
+    """Parse the numbers of callback data; None if anything is not a plain small number."""
+    if not all(part.isdigit() and len(part) < 10 for part in parts):
+        return None
+    return [int(part) for part in parts]
+
+
+def _step_rows(step: checkins.Step) -> Rows:
+    cid = step.checkin_id
+    if step.index is None:
+        edits = [
+            Button("checkin_edit", f"ci:e:{cid}:{i}", values={"number": i + 1})
+            for i in range(step.total)
+        ]
+        return [edits, [Button("checkin_submit", f"ci:sub:{cid}")]]
+    assert step.question is not None
+    i = step.index
+    rows: list[list[Button]] = []
+    if step.question.is_scale:
+        rows.append(
+            [
+                Button(
+                    "checkin_score",
+                    f"ci:s:{cid}:{i}:{score}",
+                    values={"score": score, "chosen": step.given.score == score},
+                )
+                for score in checkins.SCORES
+            ]
+        )
+    nav = [Button("checkin_back", f"ci:b:{cid}:{i}")] if i > 0 else []
+    nav.append(Button("checkin_skip", f"ci:k:{cid}:{i}"))
+    if step.given.answered:
+        nav.append(Button("checkin_next", f"ci:n:{cid}:{i}"))
+    rows.append(nav)
+    return rows
+
+
+async def _show_step(
+    update: Update, context: BotContext, step: checkins.Step, partner_name: str
+) -> None:
+    if step.index is None:
+        await reply(
+            update,
+            context,
+            "checkins.review",
+            rows=_step_rows(step),
+            answers=step.answers,
+            partner=partner_name,
+        )
+        return
+    await reply(
+        update,
+        context,
+        "checkins.question",
+        rows=_step_rows(step),
+        index=step.index,
+        total=step.total,
+        question=step.question,
+        given=step.given,
+        limit=checkins.REFLECTION_MAX_LENGTH,
+    )
+
+
+async def _tell(
+    context: BotContext, person: User, key: str, *, rows: Rows | None = None, **values: Any
+) -> None:
+    """Send a partner a message; a partner who blocked the bot must not break this one's flow."""
+    try:
+        await send(context, person.chat_id, key, rows=rows, locale=person.locale, **values)
+    except TelegramError as error:
+        log.info("could not reach a partner: %s", type(error).__name__)
+
+
+async def checkin_command(update: Update, context: BotContext) -> None:
+    """Handle /checkin: start the couple's check-in on demand, or carry on with the open one."""
+    user = update.effective_user
+    assert user is not None
+    engine = _engine(context)
+    try:
+        async with context.services.sessions.begin() as session:
+            started = await checkins.start(
+                session,
+                user.id,
+                now=context.services.clock.now(),
+                content=_content(update, context),
+                question_ids=[q.id for q in engine.deck.get().questions],
+                windows=engine.config.windows,
+            )
+            plan = await checkins.current_plan(session, user.id, default=engine.config.default_plan)
+    except DomainError as problem:
+        await reply(update, context, problem.key, **problem.values)
+        return
+    step = started.step
+    await reply(
+        update,
+        context,
+        "checkins.intro",
+        rows=[[Button("checkin_plan", "ci:plan")]],
+        created=started.partner_to_tell is not None,
+        partner=started.partner_name,
+        count=step.total,
+        closes_at=step.closes_at,
+        plan=plan,
+    )
+    await _show_step(update, context, step, started.partner_name)
+    partner = started.partner_to_tell
+    if partner is not None:
+        await _tell(
+            context,
+            partner,
+            "checkins.partner_started",
+            rows=[[Button("checkin_go", f"ci:go:{step.checkin_id}", values={"started": False})]],
+            partner=started.my_name,
+            closes_at=_local(step.closes_at, partner.timezone),
+        )
+
+
+async def checkin_button(update: Update, context: BotContext) -> None:
+    """Handle every check-in button: begin, score, skip, back, next, edit, send, plan, past."""
+    query, user = update.callback_query, update.effective_user
+    assert query is not None and query.data is not None and user is not None
+    _, action, *raw = query.data.split(":")
+    numbers = _ints(raw)
+    if numbers is None:
+        await refuse_button(update, context, "errors.stale_button")
+        return
+    try:
+        if action in ("plan", "pd", "pt"):
+            await _plan_button(update, context, action, numbers)
+        elif action == "past":
+            await _past_button(update, context, numbers)
+        elif action == "sub":
+            await _submit_button(update, context, numbers)
+        else:
+            await _step_button(update, context, action, numbers)
+    except DomainError as problem:
+        await refuse_button(update, context, problem.key, **problem.values)
+
+
+async def _step_button(
+    update: Update, context: BotContext, action: str, numbers: list[int]
+) -> None:
+    user = update.effective_user
+    assert user is not None
+    now, content = context.services.clock.now(), _content(update, context)
+    async with context.services.sessions.begin() as session:
+        if action == "go" and len(numbers) == 1:
+            step = await checkins.show(session, user.id, numbers[0], now=now, content=content)
+        elif action == "s" and len(numbers) == 3:
+            cid, index, score = numbers
+            step = await checkins.answer(
+                session, user.id, cid, index, score=score, now=now, content=content
+            )
+        elif action == "k" and len(numbers) == 2:
+            step = await checkins.answer(session, user.id, *numbers, now=now, content=content)
+        elif action in ("b", "n", "e") and len(numbers) == 2:
+            cid, index = numbers
+            target = index + {"b": -1, "n": 1, "e": 0}[action]
+            step = await checkins.move(session, user.id, cid, target, now=now, content=content)
+        else:
+            raise StaleAction()
+        _, partner = await checkins.couple_of(session, user.id)
+    await settle_button(update, context)
+    await _show_step(update, context, step, checkins.name_of(partner))
+
+
+async def _submit_button(update: Update, context: BotContext, numbers: list[int]) -> None:
+    user = update.effective_user
+    if len(numbers) != 1 or user is None:
+        raise StaleAction()
+    content = _content(update, context)
+    async with context.services.sessions.begin() as session:
+        done = await checkins.submit(
+            session, user.id, numbers[0], now=context.services.clock.now(), content=content
+        )
+    await settle_button(update, context)
+    if done.revealed:
+        await _reveal(context, done.checkin_id, (done.partner, done.user))
+        return
+    await reply(
+        update, context, "checkins.submitted_waiting", partner=checkins.name_of(done.partner)
+    )
+    if done.tell_partner:
+        go = Button(
+            "checkin_go", f"ci:go:{done.checkin_id}", values={"started": done.partner_started}
+        )
+        await _tell(
+            context,
+            done.partner,
+            "checkins.partner_submitted",
+            rows=[[go]],
+            partner=checkins.name_of(done.user),
+        )
+
+
+def _video_url(context: BotContext, summary: checkins.Summary) -> str | None:
+    suggestion = summary.suggestion
+    if suggestion is None or suggestion.video is None:
+        return None
+    return f"{context.services.settings.video_base_url.rstrip('/')}/{suggestion.video.path}"
+
+
+async def _reveal(context: BotContext, checkin_id: int, viewers: tuple[User, ...]) -> None:
+    """Send each partner the side-by-side summary, in their own language."""
+    engine = _engine(context)
+    for viewer in viewers:
+        async with context.services.sessions() as session:
+            summary = await checkins.summary_for(
+                session,
+                checkin_id,
+                viewer.id,
+                content=engine.deck.get(viewer.locale),
+                videos=engine.deck.videos(),
+            )
+        await _tell(
+            context,
+            viewer,
+            "checkins.summary",
+            summary=summary,
+            video_url=_video_url(context, summary),
+        )
+
+
+async def _past_button(update: Update, context: BotContext, numbers: list[int]) -> None:
+    user = update.effective_user
+    if len(numbers) != 1 or user is None:
+        raise StaleAction()
+    engine = _engine(context)
+    async with context.services.sessions() as session:
+        summary = await checkins.summary_for(
+            session,
+            numbers[0],
+            user.id,
+            content=_content(update, context),
+            videos=engine.deck.videos(),
+        )
+    assert update.callback_query is not None
+    await update.callback_query.answer()
+    await reply(
+        update, context, "checkins.summary", summary=summary, video_url=_video_url(context, summary)
+    )
+
+
+async def _plan_button(
+    update: Update, context: BotContext, action: str, numbers: list[int]
+) -> None:
+    user = update.effective_user
+    assert user is not None
+    engine = _engine(context)
+    if action == "plan" and not numbers:
+        async with context.services.sessions() as session:
+            plan = await checkins.current_plan(session, user.id, default=engine.config.default_plan)
+        days = [Button("checkin_day", f"ci:pd:{d}", values={"day": d}) for d in range(7)]
+        await settle_button(update, context)
+        await reply(
+            update, context, "checkins.plan_choose_day", rows=[days[:4], days[4:]], plan=plan
+        )
+        return
+    if action == "pd" and len(numbers) == 1 and 0 <= numbers[0] <= 6:
+        weekday = numbers[0]
+        times = [
+            Button("time", f"ci:pt:{weekday}:{at.replace(':', '')}", values={"time": at})
+            for at in PLAN_TIMES
+        ]
+        await settle_button(update, context)
+        await reply(
+            update,
+            context,
+            "checkins.plan_choose_time",
+            rows=[times[:3], times[3:]],
+            weekday=weekday,
+        )
+        return
+    if action != "pt" or len(numbers) != 2 or numbers[1] // 100 > 23 or numbers[1] % 100 > 59:
+        raise StaleAction()
+    weekday, hhmm = numbers
+    async with context.services.sessions.begin() as session:
+        plan, partner = await checkins.change_plan(
+            session,
+            user.id,
+            weekday,
+            time(hhmm // 100, hhmm % 100),
+            now=context.services.clock.now(),
+        )
+        me = await session.get(User, user.id)
+    await settle_button(update, context)
+    await reply(
+        update, context, "checkins.plan_saved", plan=plan, partner=checkins.name_of(partner)
+    )
+    if me is not None:
+        await _tell(
+            context, partner, "checkins.plan_changed", plan=plan, partner=checkins.name_of(me)
+        )
+
+
+async def on_text(update: Update, context: BotContext, state: str, data: dict[str, Any]) -> None:
+    """Take a typed reflection or appreciation for the step this person is in."""
+    message, user = update.effective_message, update.effective_user
+    assert message is not None and message.text is not None and user is not None
+    if state == appreciations.APPRECIATING:
+        await _write_appreciation(update, context, message.text)
+        return
+    try:
+        async with context.services.sessions.begin() as session:
+            step = await checkins.answer(
+                session,
+                user.id,
+                int(data["checkin_id"]),
+                int(data["index"]),
+                typed=message.text,
+                now=context.services.clock.now(),
+                content=_content(update, context),
+            )
+            _, partner = await checkins.couple_of(session, user.id)
+    except DomainError as problem:
+        await _typed_problem(update, context, problem)
+        return
+    await _show_step(update, context, step, checkins.name_of(partner))
+
+
+async def _typed_problem(update: Update, context: BotContext, problem: DomainError) -> None:
+    user = update.effective_user
+    assert user is not None
+    if problem.key not in _RETYPE:
+        # The check-in closed or the couple ended meanwhile: stop waiting for typed text.
+        async with context.services.sessions.begin() as session:
+            await conversation.forget(session, user.id)
+    await reply(update, context, problem.key, **problem.values)
+
+
+async def history_command(update: Update, context: BotContext) -> None:
+    """Handle /history: past check-ins together, then the chart of both partners' scores."""
+    user, chat = update.effective_user, update.effective_chat
+    assert user is not None and chat is not None
+    now = context.services.clock.now()
+    try:
+        async with context.services.sessions() as session:
+            me = await session.get(User, user.id)
+            today = local_date_of(now, ZoneInfo((me.timezone if me else None) or "UTC"))
+            past = await checkins.history(
+                session, user.id, content=_content(update, context), today=today
+            )
+    except DomainError as problem:
+        await reply(update, context, problem.key, **problem.values)
+        return
+    if not past.past:
+        await reply(update, context, "checkins.history_empty")
+        return
+    rows = [
+        [Button("checkin_past", f"ci:past:{p.checkin_id}", values={"week_of": p.week_of})]
+        for p in past.past[:HISTORY_WEEKS_LISTED]
+    ]
+    await reply(update, context, "checkins.history", rows=rows, history=past)
+    spec = spec_of(past, context.services.texts, locale_of(update))
+    # Drawing takes a good part of a second: keep the event loop free for everyone else.
+    picture = await asyncio.to_thread(render_chart, spec)
+    await context.bot.send_photo(
+        chat.id,
+        photo=picture,
+        caption=text(
+            context, "checkins.chart_caption", locale=locale_of(update), partner=past.partner_name
+        ),
+        parse_mode=ParseMode.HTML,
+    )
+
+
+async def appreciate_command(update: Update, context: BotContext) -> None:
+    """Handle /appreciate [words]: seal a thank-you now, or ask for it."""
+    message, user = update.effective_message, update.effective_user
+    assert message is not None and message.text is not None and user is not None
+    parts = message.text.split(maxsplit=1)
+    if len(parts) == 2:
+        await _write_appreciation(update, context, parts[1])
+        return
+    try:
+        async with context.services.sessions.begin() as session:
+            partner = await appreciations.begin(session, user.id, now=context.services.clock.now())
+    except DomainError as problem:
+        await reply(update, context, problem.key, **problem.values)
+        return
+    await reply(
+        update,
+        context,
+        "checkins.appreciate_ask",
+        partner=partner,
+        limit=appreciations.APPRECIATION_MAX_LENGTH,
+    )
+
+
+async def _write_appreciation(update: Update, context: BotContext, typed: str) -> None:
+    user = update.effective_user
+    assert user is not None
+    settings = context.services.settings
+    try:
+        async with context.services.sessions.begin() as session:
+            written = await appreciations.write(
+                session,
+                user.id,
+                typed,
+                now=context.services.clock.now(),
+                default_morning=DEFAULT_MORNING,
+                default_zone=settings.default_timezone,
+            )
+    except DomainError as problem:
+        await _typed_problem(update, context, problem)
+        return
+    await reply(
+        update,
+        context,
+        "checkins.appreciation_sealed",
+        partner=written.recipient_name,
+        arrives_at=written.arrives_at,
+    )
+
+
+def _topic_rows(content: CheckinContent, seen: topics.Topics) -> Rows:
+    rows: list[list[Button]] = [
+        [
+            Button(
+                "topic",
+                f"tp:{topic.id}",
+                values={
+                    "text": topic.text,
+                    "flagged": topic.id in seen.mine,
+                    "shared": topic.id in seen.shared,
+                },
+            )
+        ]
+        for topic in content.topics
+    ]
+    rows.append([Button("topics_done", "tp:done")])
+    return rows
+
+
+async def topics_command(update: Update, context: BotContext) -> None:
+    """Handle /topics: privately flag things to talk about."""
+    user = update.effective_user
+    assert user is not None
+    try:
+        async with context.services.sessions() as session:
+            seen = await topics.view(session, user.id)
+            _, partner = await checkins.couple_of(session, user.id)
+    except DomainError as problem:
+        await reply(update, context, problem.key, **problem.values)
+        return
+    await reply(
+        update,
+        context,
+        "checkins.topics",
+        rows=_topic_rows(_content(update, context), seen),
+        partner=checkins.name_of(partner),
+    )
+
+
+async def topic_button(update: Update, context: BotContext) -> None:
+    """Flag or unflag one topic; when both flagged it, tell both."""
+    query, user = update.callback_query, update.effective_user
+    assert query is not None and query.data is not None and user is not None
+    if query.data == "tp:done":
+        await settle_button(update, context)
+        return
+    content = _content(update, context)
+    try:
+        async with context.services.sessions.begin() as session:
+            toggled = await topics.toggle(
+                session,
+                user.id,
+                query.data.removeprefix("tp:"),
+                known=[topic.id for topic in content.topics],
+                now=context.services.clock.now(),
+            )
+            me = await session.get(User, user.id)
+    except DomainError as problem:
+        await refuse_button(update, context, problem.key, **problem.values)
+        return
+    await query.answer()
+    await query.edit_message_reply_markup(
+        keyboard(context, _topic_rows(content, toggled.topics), locale=locale_of(update))
+    )
+    if toggled.matched is None or me is None:
+        return
+    for viewer, other in ((me, toggled.partner), (toggled.partner, me)):
+        topic = _engine(context).deck.get(viewer.locale).topic(toggled.matched)
+        if topic is not None:
+            await _tell(
+                context,
+                viewer,
+                "checkins.topics_match",
+                partner=checkins.name_of(other),
+                topic=topic.text,
+            )
+
+
+async def tick(context: BotContext) -> None:
+    """Run one check-in tick: open, remind, close and carry what is due."""
+    report = await _engine(context).tick()
+    if report.claimed:
+        log.info(
+            "check-in tick: claimed %d, sent %d, already sent %d, dropped %d, blocked %d, "
+            "retried %d",
+            report.claimed,
+            report.sent,
+            report.already_sent,
+            report.dropped,
+            report.blocked,
+            report.retried,
+        )
+
+
+async def purge(context: BotContext) -> None:
+    """Erase the check-ins, appreciations and topics of couples that ended long ago."""
+    async with context.services.sessions.begin() as session:
+        erased = await checkins.purge_ended(
+            session, now=context.services.clock.now(), grace=HISTORY_GRACE
+        )
+    if erased:
+        log.info("erased %d check-in records of couples that ended", erased)
+
+
+def register(application: Application) -> None:  # type: ignore[type-arg]
+    """Build the check-in engine and add the check-in handlers and ticks."""
+    services = services_of(application)
+    settings = services.settings
+    deck = CheckinDeck(settings.content_dir, default_locale=settings.default_locale)
+    config = CheckinConfig(
+        default_plan=Plan(settings.checkin_weekday, settings.checkin_time),
+        window=timedelta(hours=settings.checkin_window_hours),
+        reminder_after=timedelta(hours=settings.checkin_reminder_hours),
+        default_zone=settings.default_timezone,
+        default_morning=DEFAULT_MORNING,
+        batch_size=settings.nudge_batch_size,
+    )
+    # One pacer for every outgoing message: reuse the nudges' sender.
+    application.bot_data[_ENGINE_KEY] = CheckinEngine(
+        sessions=services.sessions,
+        texts=services.texts,
+        deck=deck,
+        clock=services.clock,
+        sender=services.nudges.sender,
+        config=config,
+    )
+    private = filters.ChatType.PRIVATE
+    application.add_handler(CommandHandler("checkin", checkin_command, filters=private))
+    application.add_handler(CommandHandler("history", history_command, filters=private))
+    application.add_handler(CommandHandler("appreciate", appreciate_command, filters=private))
+    application.add_handler(CommandHandler("topics", topics_command, filters=private))
+    application.add_handler(CallbackQueryHandler(checkin_button, pattern=r"^ci:[a-z]+(:\d+)*$"))
+    application.add_handler(CallbackQueryHandler(topic_button, pattern=r"^tp:[a-z0-9-]+$"))
+    assert application.job_queue is not None
+    application.job_queue.run_repeating(
+        tick, interval=settings.nudge_tick_seconds, first=1.5, name="checkin-tick"
+    )
+    application.job_queue.run_repeating(purge, interval=3600, first=90, name="checkin-purge")

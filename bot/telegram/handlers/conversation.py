@@ -1,0 +1,33 @@
+"""Route a typed message to the step its author is in (the step lives in the database)."""
+
+from __future__ import annotations
+
+from telegram import Update
+
+from bot.nudges.questions import ANSWERING, CONFIRMING
+from bot.people import conversation
+from bot.telegram.context import BotContext
+from bot.telegram.handlers import checkins, counsellor, nudges, profile
+from bot.telegram.handlers.replies import reply
+
+
+async def on_text(update: Update, context: BotContext) -> None:
+    """Hand a typed message to whichever step is waiting for it."""
+    user = update.effective_user
+    assert user is not None
+    async with context.services.sessions.begin() as session:
+        waiting = await conversation.awaiting(session, user.id)
+    if waiting is None:
+        await reply(update, context, "help.not_understood")
+        return
+    mode, _, step = waiting.state.partition(".")
+    if mode in (profile.ONBOARDING, profile.SETTINGS) and step in profile.STEPS:
+        await profile.on_text(update, context, mode, step)
+    elif waiting.state in (ANSWERING, CONFIRMING):
+        await nudges.on_answer_text(update, context, int(waiting.data["question_id"]))
+    elif waiting.state in counsellor.STATES:
+        await counsellor.on_text(update, context, waiting)
+    elif waiting.state in checkins.TYPED_STATES:
+        await checkins.on_text(update, context, waiting.state, waiting.data)
+    else:
+        await reply(update, context, f"{waiting.state}.typed_instead")

@@ -1,0 +1,649 @@
+"""/counsellor intake, /requests, and the counsellors' staff chat: claim, resolve, reply."""
+
+from __future__ import annotations
+
+import logging
+from datetime import timedelta
+from typing import Any
+
+from telegram import Message, ReplyParameters, Update
+from telegram.constants import ParseMode
+from telegram.error import BadRequest, Forbidden, TelegramError
+from telegram.ext import (
+    Application,
+    CallbackQueryHandler,
+    CommandHandler,
+    MessageHandler,
+    filters,
+)
+
+from bot.content.safety import load_topics
+from bot.core.errors import DomainError
+from bot.db.safety import PostKind, RequestStatus
+from bot.people.conversation import Awaiting
+from bot.people.profiles import require
+from bot.safety import counsellor
+from bot.safety.counsellor import Card, IntakeStep
+from bot.safety.signals import Recipient
+from bot.telegram.context import BotContext, services_of
+from bot.telegram.handlers.replies import (
+    Button,
+    Rows,
+    keyboard,
+    locale_of,
+    refuse_button,
+    reply,
+    settle_button,
+    text,
+)
+from bot.telegram.handlers.safety import crisis_values, notify
+
+log = logging.getLogger(__name__)
+# The conversation states whose typed messages on_text takes.
+STATES = (counsellor.INTAKE, counsellor.REPLYING)
+# The submitting handler posts the card itself; the job only steps in if that failed.
+POST_GRACE = timedelta(minutes=1)
+RETRY_POST = timedelta(minutes=1)
+# Room for the label around a counsellor's words within Telegram's 4096 characters.
+STAFF_TEXT_MAX_LENGTH = 3500
+
+
+def _topics(context: BotContext, locale: str | None) -> dict[str, str]:
+    settings = context.services.settings
+    loaded = load_topics(settings.content_dir, locale, settings.default_locale)
+    return {topic.id: topic.label for topic in loaded.topics}
+
+
+def _label(context: BotContext, step: str, value: str | None, locale: str | None) -> str:
+    if value is None:
+        return ""
+    if step == "topic":
+        return _topics(context, locale).get(value, value)
+    return text(context, f"buttons.counsellor_{step}", locale=locale, value=value)
+
+
+def _card_values(context: BotContext, card: Card) -> dict[str, Any]:
+    locale = context.services.settings.default_locale
+    return {
+        "number": card.request_id,
+        "topic": _label(context, "topic", card.topic, locale),
+        "for_us": card.for_whom == "us",
+        "tell_partner": card.tell_partner,
+        "urgency": _label(context, "urgency", card.urgency, locale),
+        "way": _label(context, "way", card.contact_way, locale),
+        "time": _label(context, "time", card.contact_time, locale),
+        "message": card.message,
+        "name": card.name,
+        "username": card.username,
+        "status": card.status,
+        "claimed_by": card.claimed_by,
+        "resolved_by": card.resolved_by,
+        "created_at": card.created_at,
+    }
+
+
+def _card_rows(card: Card) -> Rows:
+    claim = Button("counsellor_claim", f"cr:claim:{card.request_id}")
+    resolve = Button("counsellor_resolve", f"cr:resolve:{card.request_id}")
+    if card.status == RequestStatus.OPEN:
+        return [[claim, resolve]]
+    if card.status == RequestStatus.CLAIMED:
+        return [[resolve]]
+    return []
+
+
+async def _post_staff(
+    context: BotContext,
+    chat_id: int,
+    key: str,
+    *,
+    rows: Rows | None = None,
+    reply_to: int | None = None,
+    **values: Any,
+) -> Message:
+    locale = context.services.settings.default_locale
+    return await context.bot.send_message(
+        chat_id,
+        text(context, key, locale=locale, **values),
+        parse_mode=ParseMode.HTML,
+        reply_markup=keyboard(context, rows, locale=locale) if rows else None,
+        reply_parameters=(
+            ReplyParameters(reply_to, allow_sending_without_reply=True) if reply_to else None
+        ),
+    )
+
+
+async def _post_card(context: BotContext, chat_id: int, card: Card) -> Message:
+    return await _post_staff(
+        context,
+        chat_id,
+        "counsellor.staff_card",
+        rows=_card_rows(card),
+        **_card_values(context, card),
+    )
+
+
+async def _refresh_card(context: BotContext, card: Card) -> None:
+    """Show a request's new state on its card in the staff chat."""
+    if card.staff_chat_id is None or card.staff_message_id is None:
+        return
+    locale = context.services.settings.default_locale
+    rows = _card_rows(card)
+    try:
+        await context.bot.edit_message_text(
+            text(context, "counsellor.staff_card", locale=locale, **_card_values(context, card)),
+            chat_id=card.staff_chat_id,
+            message_id=card.staff_message_id,
+            parse_mode=ParseMode.HTML,
+            reply_markup=keyboard(context, rows, locale=locale) if rows else None,
+        )
+    except BadRequest as error:
+        log.warning("could not update a request's card: %s", type(error).__name__)
+
+
+# The intake -------------------------------------------------------------------------------
+
+
+async def _ask(update: Update, context: BotContext, step: IntakeStep) -> None:
+    locale = locale_of(update)
+    cancel = [Button("counsellor_cancel", "ci:cancel")]
+    if step.step == "topic":
+        topics = _topics(context, locale)
+        rows: list[list[Button]] = [
+            [Button("counsellor_topic", f"ci:topic:{topic_id}", values={"label": label})]
+            for topic_id, label in topics.items()
+        ]
+        await reply(update, context, "counsellor.ask_topic", rows=[*rows, cancel])
+    elif step.step in counsellor.CHOICES:
+        rows = [
+            [
+                Button(
+                    f"counsellor_{step.step}", f"ci:{step.step}:{value}", values={"value": value}
+                )
+                for value in counsellor.CHOICES[step.step]
+            ]
+        ]
+        if step.step in ("time", "urgency"):
+            rows = [[button] for button in rows[0]]
+        await reply(
+            update,
+            context,
+            f"counsellor.ask_{step.step}",
+            rows=[*rows, cancel],
+            partner=step.partner_name or "",
+        )
+    elif step.step == "message":
+        await reply(
+            update,
+            context,
+            "counsellor.ask_message",
+            rows=[[Button("counsellor_skip_message", "ci:skip")], cancel],
+            limit=counsellor.MESSAGE_MAX_LENGTH,
+        )
+    else:
+        await _review(update, context, step)
+
+
+async def _review(update: Update, context: BotContext, step: IntakeStep) -> None:
+    user = update.effective_user
+    assert user is not None
+    locale = locale_of(update)
+    answers = step.answers
+    async with context.services.sessions.begin() as session:
+        zone = (await require(session, user.id)).timezone
+    rows = [
+        [Button("counsellor_send_named", "ci:send:named")],
+        [Button("counsellor_send_anon", "ci:send:anon")],
+        [Button("counsellor_cancel", "ci:cancel")],
+    ]
+    await reply(
+        update,
+        context,
+        "counsellor.review",
+        rows=rows,
+        topic=_label(context, "topic", answers.get("topic"), locale),
+        for_us=answers.get("for") == "us",
+        tell=answers.get("tell") == "yes",
+        partner=step.partner_name or "",
+        urgency=_label(context, "urgency", answers.get("urgency"), locale),
+        way=_label(context, "way", answers.get("way"), locale),
+        time=_label(context, "time", answers.get("time"), locale),
+        message=answers.get("message"),
+        **crisis_values(context, zone),
+    )
+
+
+async def start_intake(update: Update, context: BotContext) -> None:
+    """Handle /counsellor and the "Talk to a counsellor" buttons."""
+    user = update.effective_user
+    assert user is not None
+    for_whom = None
+    if update.callback_query is not None:
+        # Offered in menus (/help, /safety): the other entries stay usable.
+        await settle_button(update, context, keep=True)
+        data = update.callback_query.data or ""
+        for_whom = "me" if data == "cr:start:me" else None
+    try:
+        async with context.services.sessions.begin() as session:
+            step = await counsellor.begin_intake(
+                session, user.id, now=context.services.clock.now(), for_whom=for_whom
+            )
+    except DomainError as problem:
+        await reply(update, context, problem.key, **problem.values)
+        return
+    await reply(update, context, "counsellor.intro", for_me=for_whom == "me")
+    await _ask(update, context, step)
+
+
+async def intake_choice(update: Update, context: BotContext) -> None:
+    """Take a button answer to an intake question."""
+    query, user = update.callback_query, update.effective_user
+    assert query is not None and query.data is not None and user is not None
+    _, step, value = query.data.split(":", 2)
+    try:
+        async with context.services.sessions.begin() as session:
+            asked = await counsellor.choose(
+                session,
+                user.id,
+                step,
+                value,
+                topics=_topics(context, locale_of(update)).keys(),
+                now=context.services.clock.now(),
+            )
+    except DomainError as problem:
+        await refuse_button(update, context, problem.key, **problem.values)
+        return
+    await settle_button(update, context)
+    await _ask(update, context, asked)
+
+
+async def intake_skip(update: Update, context: BotContext) -> None:
+    """Skip the optional short message."""
+    user, query = update.effective_user, update.callback_query
+    assert user is not None and query is not None
+    try:
+        async with context.services.sessions.begin() as session:
+            asked = await counsellor.set_message(
+                session, user.id, None, now=context.services.clock.now()
+            )
+    except DomainError as problem:
+        await refuse_button(update, context, problem.key, **problem.values)
+        return
+    await settle_button(update, context)
+    await _ask(update, context, asked)
+
+
+async def intake_cancel(update: Update, context: BotContext) -> None:
+    """Drop the intake; nothing is stored."""
+    user = update.effective_user
+    assert user is not None
+    try:
+        async with context.services.sessions.begin() as session:
+            await counsellor.cancel_intake(session, user.id)
+    except DomainError as problem:
+        await refuse_button(update, context, problem.key, **problem.values)
+        return
+    await settle_button(update, context)
+    await reply(update, context, "counsellor.cancelled")
+
+
+async def submit(update: Update, context: BotContext) -> None:
+    """Store the request (the press is the consent) and post it to the staff chat."""
+    query, user = update.callback_query, update.effective_user
+    assert query is not None and query.data is not None and user is not None
+    settings, now = context.services.settings, context.services.clock.now()
+    chat_id = settings.counsellor_chat_id
+    try:
+        async with context.services.sessions.begin() as session:
+            submitted = await counsellor.submit(
+                session,
+                user.id,
+                share_identity=query.data == "ci:send:named",
+                topics=_topics(context, locale_of(update)).keys(),
+                now=now,
+                announce_at=now + POST_GRACE if chat_id is not None else now,
+            )
+            card = await counsellor.card(session, submitted.request_id)
+    except DomainError as problem:
+        await refuse_button(update, context, problem.key, **problem.values)
+        return
+    await settle_button(update, context)
+    log.info("counsellor request %d submitted", submitted.request_id)
+    if chat_id is not None and card is not None:
+        await _announce(context, chat_id, card, posted_here=False)
+    await reply(
+        update,
+        context,
+        "counsellor.submitted",
+        number=submitted.request_id,
+        staff_chat=chat_id is not None,
+        contact=settings.remainly_contact,
+    )
+    if submitted.tell is not None:
+        await notify(
+            context, submitted.tell, "counsellor.partner_told", name=submitted.requester_name
+        )
+
+
+async def _announce(context: BotContext, chat_id: int, card: Card, *, posted_here: bool) -> bool:
+    """Post a request's card (or a reminder under it) to the staff chat; tell whether it went."""
+    now = context.services.clock.now()
+    try:
+        if posted_here:
+            waited = max(0, int((now - card.created_at).total_seconds() // 60))
+            message = await _post_staff(
+                context,
+                chat_id,
+                "counsellor.staff_reminder",
+                rows=_card_rows(card),
+                reply_to=card.staff_message_id,
+                number=card.request_id,
+                hours=waited // 60,
+                minutes=waited % 60,
+            )
+        else:
+            message = await _post_card(context, chat_id, card)
+    except TelegramError as error:
+        log.warning(
+            "could not post request %d to the staff chat: %s", card.request_id, type(error).__name__
+        )
+        async with context.services.sessions.begin() as session:
+            await counsellor.announce_later(session, card.request_id, at=now + RETRY_POST)
+        return False
+    async with context.services.sessions.begin() as session:
+        await counsellor.mark_announced(
+            session,
+            card.request_id,
+            chat_id=chat_id,
+            message_id=message.message_id,
+            card_posted=not posted_here,
+            now=now,
+            every=timedelta(minutes=context.services.settings.counsellor_reannounce_minutes),
+        )
+    return True
+
+
+async def announce(context: BotContext) -> None:
+    """Post never-posted requests to the staff chat, and remind it of unclaimed ones."""
+    settings = context.services.settings
+    chat_id = settings.counsellor_chat_id
+    if chat_id is None:
+        return
+    async with context.services.sessions.begin() as session:
+        due = await counsellor.claim_due(
+            session,
+            chat_id=chat_id,
+            now=context.services.clock.now(),
+            every=timedelta(minutes=settings.counsellor_reannounce_minutes),
+        )
+    for item in due:
+        await _announce(context, chat_id, item.card, posted_here=item.posted_here)
+
+
+async def on_text(update: Update, context: BotContext, waiting: Awaiting) -> None:
+    """Take typed text for the intake's message, or a reply to the counsellor team."""
+    if waiting.state == counsellor.REPLYING:
+        await _requester_reply(update, context)
+        return
+    if waiting.data.get("step") != "message":
+        await reply(update, context, "counsellor.intake.typed_instead")
+        return
+    message, user = update.effective_message, update.effective_user
+    assert message is not None and message.text is not None and user is not None
+    try:
+        async with context.services.sessions.begin() as session:
+            asked = await counsellor.set_message(
+                session, user.id, message.text, now=context.services.clock.now()
+            )
+    except DomainError as problem:
+        await reply(update, context, problem.key, **problem.values)
+        return
+    await _ask(update, context, asked)
+
+
+# /requests and the requester's side of the thread -----------------------------------------
+
+
+async def requests_command(update: Update, context: BotContext) -> None:
+    """Handle /requests: this person's own requests and where each stands."""
+    user = update.effective_user
+    assert user is not None
+    try:
+        async with context.services.sessions.begin() as session:
+            await require(session, user.id)
+            mine = await counsellor.requests_of(session, user.id)
+    except DomainError as problem:
+        await reply(update, context, problem.key, **problem.values)
+        return
+    locale = locale_of(update)
+    items = [
+        {
+            "number": item.request_id,
+            "topic": _label(context, "topic", item.topic, locale),
+            "for_us": item.for_whom == "us",
+            "status": item.status,
+            "created_at": item.created_at,
+        }
+        for item in mine
+    ]
+    rows = [
+        [
+            Button(
+                "counsellor_reply",
+                f"cr:reply:{item.request_id}",
+                values={"number": item.request_id},
+            )
+        ]
+        for item in mine
+        if item.status == RequestStatus.CLAIMED
+    ]
+    rows.append([Button("counsellor", "cr:start")])
+    await reply(update, context, "counsellor.requests", rows=rows, items=items)
+
+
+async def reply_button(update: Update, context: BotContext) -> None:
+    """Handle "Reply to the counsellor": the next typed message goes to the thread."""
+    query, user = update.callback_query, update.effective_user
+    assert query is not None and query.data is not None and user is not None
+    raw = query.data.removeprefix("cr:reply:")
+    if not raw.isdigit() or len(raw) > 18:
+        await refuse_button(update, context, "errors.stale_button")
+        return
+    try:
+        async with context.services.sessions.begin() as session:
+            await counsellor.begin_reply(
+                session, user.id, int(raw), now=context.services.clock.now()
+            )
+    except DomainError as problem:
+        await refuse_button(update, context, problem.key, **problem.values)
+        return
+    await query.answer()
+    await reply(
+        update, context, "counsellor.ask_reply", number=int(raw), limit=counsellor.REPLY_MAX_LENGTH
+    )
+
+
+async def _requester_reply(update: Update, context: BotContext) -> None:
+    message, user = update.effective_message, update.effective_user
+    assert message is not None and message.text is not None and user is not None
+    settings, now = context.services.settings, context.services.clock.now()
+    try:
+        async with context.services.sessions.begin() as session:
+            thread = await counsellor.take_reply(session, user.id, message.text, now=now)
+    except DomainError as problem:
+        await reply(update, context, problem.key, **problem.values)
+        return
+    chat_id = settings.counsellor_chat_id
+    if chat_id is None:
+        await reply(update, context, "counsellor.reply_not_sent", contact=settings.remainly_contact)
+        return
+    same_chat = thread.staff_chat_id == chat_id
+    posted = await _post_staff(
+        context,
+        chat_id,
+        "counsellor.from_requester",
+        reply_to=thread.staff_message_id if same_chat else None,
+        number=thread.request_id,
+        text=message.text.strip(),
+    )
+    async with context.services.sessions.begin() as session:
+        await counsellor.record_post(
+            session,
+            thread.request_id,
+            PostKind.FROM_REQUESTER,
+            chat_id=chat_id,
+            message_id=posted.message_id,
+            now=now,
+        )
+    await reply(
+        update,
+        context,
+        "counsellor.reply_sent",
+        rows=[
+            [
+                Button(
+                    "counsellor_reply",
+                    f"cr:reply:{thread.request_id}",
+                    values={"number": thread.request_id},
+                )
+            ]
+        ],
+    )
+
+
+# The staff chat ---------------------------------------------------------------------------
+
+
+async def staff_button(update: Update, context: BotContext) -> None:
+    """Handle Claim and Resolve; only configured staff may press them, wherever they are."""
+    query, user = update.callback_query, update.effective_user
+    assert query is not None and query.data is not None and user is not None
+    _, action, raw = query.data.split(":", 2)
+    if not raw.isdigit() or len(raw) > 18:
+        await refuse_button(update, context, "errors.stale_button")
+        return
+    settings = context.services.settings
+    act = counsellor.claim if action == "claim" else counsellor.resolve
+    try:
+        async with context.services.sessions.begin() as session:
+            changed = await act(
+                session,
+                int(raw),
+                staff_id=user.id,
+                staff_name=user.full_name,
+                staff=settings.counsellor_staff,
+                now=context.services.clock.now(),
+            )
+    except DomainError as problem:
+        await refuse_button(update, context, problem.key, **problem.values)
+        return
+    log.info("counsellor request %s: %s", raw, "claimed" if action == "claim" else "resolved")
+    card = changed.card
+    pressed = query.message
+    if isinstance(pressed, Message) and pressed.message_id != card.staff_message_id:
+        await settle_button(update, context)
+    else:
+        await query.answer()
+    await _refresh_card(context, card)
+    key = "counsellor.picked_up" if action == "claim" else "counsellor.resolved_notice"
+    await _tell_requester(context, changed.requester, key, number=card.request_id)
+
+
+async def _tell_requester(context: BotContext, to: Recipient, key: str, **values: Any) -> bool:
+    try:
+        await notify(context, to, key, **values)
+    except Forbidden:
+        return False
+    return True
+
+
+async def staff_reply(update: Update, context: BotContext) -> None:
+    """Relay a counsellor's reply to a request's message in the staff chat to the requester."""
+    message, user = update.effective_message, update.effective_user
+    settings = context.services.settings
+    if message is None or user is None or message.chat_id != settings.counsellor_chat_id:
+        return
+    replied = message.reply_to_message
+    if replied is None or message.text is None:
+        return
+    async with context.services.sessions.begin() as session:
+        request_id = await counsellor.request_of_post(session, message.chat_id, replied.message_id)
+    if request_id is None:
+        return  # a reply to something else in the staff chat: not ours to relay
+    now = context.services.clock.now()
+    try:
+        if len(message.text) > STAFF_TEXT_MAX_LENGTH:
+            raise DomainError("counsellor.staff_too_long", limit=STAFF_TEXT_MAX_LENGTH)
+        async with context.services.sessions.begin() as session:
+            changed = await counsellor.staff_reply(
+                session,
+                request_id,
+                staff_id=user.id,
+                staff_name=user.full_name,
+                staff=settings.counsellor_staff,
+                now=now,
+            )
+    except DomainError as problem:
+        await _post_staff(
+            context, message.chat_id, problem.key, reply_to=message.message_id, **problem.values
+        )
+        return
+    if changed.newly_claimed:
+        await _refresh_card(context, changed.card)
+    number = changed.card.request_id
+    rows = [[Button("counsellor_reply", f"cr:reply:{number}", values={"number": number})]]
+    try:
+        await notify(
+            context,
+            changed.requester,
+            "counsellor.from_team",
+            rows=rows,
+            number=number,
+            text=message.text,
+        )
+        key = "counsellor.relayed"
+    except Forbidden:
+        key = "counsellor.relay_failed"
+    log.info("counsellor request %d: a counsellor's reply was relayed", number)
+    note = await _post_staff(
+        context, message.chat_id, key, reply_to=message.message_id, number=number
+    )
+    async with context.services.sessions.begin() as session:
+        await counsellor.record_post(
+            session,
+            number,
+            PostKind.NOTE,
+            chat_id=message.chat_id,
+            message_id=note.message_id,
+            now=now,
+        )
+
+
+def register(application: Application) -> None:  # type: ignore[type-arg]
+    """Add the counsellor handlers and the job that (re)announces requests."""
+    private = filters.ChatType.PRIVATE
+    application.add_handler(CommandHandler("counsellor", start_intake, filters=private))
+    application.add_handler(CommandHandler("requests", requests_command, filters=private))
+    application.add_handler(CallbackQueryHandler(start_intake, pattern=r"^cr:start(:me)?$"))
+    application.add_handler(
+        CallbackQueryHandler(
+            intake_choice, pattern=r"^ci:(topic|for|tell|urgency|way|time):[a-z0-9-]{1,32}$"
+        )
+    )
+    application.add_handler(CallbackQueryHandler(intake_skip, pattern=r"^ci:skip$"))
+    application.add_handler(CallbackQueryHandler(intake_cancel, pattern=r"^ci:cancel$"))
+    application.add_handler(CallbackQueryHandler(submit, pattern=r"^ci:send:(named|anon)$"))
+    application.add_handler(CallbackQueryHandler(reply_button, pattern=r"^cr:reply:"))
+    application.add_handler(CallbackQueryHandler(staff_button, pattern=r"^cr:(claim|resolve):"))
+    # Replies in the staff chat; the chat and the sender are checked in the handler.
+    application.add_handler(
+        MessageHandler(
+            filters.ChatType.GROUPS & filters.REPLY & filters.TEXT & ~filters.COMMAND,
+            staff_reply,
+        )
+    )
+    settings = services_of(application).settings
+    assert application.job_queue is not None
+    application.job_queue.run_repeating(
+        announce, interval=settings.nudge_tick_seconds, first=2.0, name="counsellor-announce"
+    )

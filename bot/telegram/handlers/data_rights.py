@@ -1,0 +1,103 @@
+"""/mydata (a JSON file of everything stored about a person) and /deleteme (erase it all)."""
+
+from __future__ import annotations
+
+import logging
+
+from telegram import Update
+from telegram.constants import ParseMode
+from telegram.ext import Application, CallbackQueryHandler, CommandHandler, filters
+
+from bot.core.errors import DomainError
+from bot.people import data_rights, pairing
+from bot.people.profiles import profile_of
+from bot.telegram.context import BotContext
+from bot.telegram.handlers.replies import (
+    Button,
+    locale_of,
+    refuse_button,
+    remember_sent,
+    reply,
+    settle_button,
+    text,
+)
+from bot.telegram.handlers.safety import notify
+
+log = logging.getLogger(__name__)
+
+
+async def mydata(update: Update, context: BotContext) -> None:
+    """Handle /mydata: send everything stored about this person as a JSON file."""
+    user, chat = update.effective_user, update.effective_chat
+    assert user is not None and chat is not None
+    now = context.services.clock.now()
+    try:
+        async with context.services.sessions.begin() as session:
+            exported = await data_rights.export(session, user.id, now=now)
+    except DomainError as problem:
+        await reply(update, context, problem.key, **problem.values)
+        return
+    sent = await context.bot.send_document(
+        chat.id,
+        document=data_rights.export_json(exported),
+        filename=f"remainly-my-data-{now:%Y-%m-%d}.json",
+        caption=text(context, "data.export_caption", locale=locale_of(update)),
+        parse_mode=ParseMode.HTML,
+    )
+    await remember_sent(context, sent)
+    log.info("sent a data export (%d tables)", len(exported["tables"]))
+
+
+async def deleteme(update: Update, context: BotContext) -> None:
+    """Handle /deleteme: explain what goes and ask for confirmation."""
+    user = update.effective_user
+    assert user is not None
+    try:
+        async with context.services.sessions.begin() as session:
+            stored = await data_rights.ask_to_erase(
+                session, user.id, now=context.services.clock.now()
+            )
+            partner = await pairing.active_couple_partner(session, stored)
+    except DomainError as problem:
+        await reply(update, context, problem.key, **problem.values)
+        return
+    rows = [[Button("delete_confirm", "del:yes")], [Button("delete_keep", "del:no")]]
+    await reply(
+        update,
+        context,
+        "data.delete_confirm",
+        rows=rows,
+        partner=profile_of(partner).name if partner else None,
+    )
+
+
+async def delete_button(update: Update, context: BotContext) -> None:
+    """Handle the confirmation buttons of /deleteme."""
+    query, user = update.callback_query, update.effective_user
+    assert query is not None and query.data is not None and user is not None
+    try:
+        async with context.services.sessions.begin() as session:
+            if query.data == "del:no":
+                await data_rights.keep(session, user.id)
+                erased = None
+            else:
+                erased = await data_rights.erase(session, user.id, now=context.services.clock.now())
+    except DomainError as problem:
+        await refuse_button(update, context, problem.key, **problem.values)
+        return
+    await settle_button(update, context)
+    if erased is None:
+        await reply(update, context, "data.delete_kept")
+        return
+    log.info("a person erased their data")
+    await reply(update, context, "data.deleted")
+    if erased.partner is not None:
+        await notify(context, erased.partner, "pairing.unpaired_notice")
+
+
+def register(application: Application) -> None:  # type: ignore[type-arg]
+    """Add the data-rights handlers."""
+    private = filters.ChatType.PRIVATE
+    application.add_handler(CommandHandler("mydata", mydata, filters=private))
+    application.add_handler(CommandHandler("deleteme", deleteme, filters=private))
+    application.add_handler(CallbackQueryHandler(delete_button, pattern=r"^del:(yes|no)$"))

@@ -1,0 +1,276 @@
+"""/articles, /videos and /focus: reading and watching picked for the couple."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from telegram import InlineKeyboardButton, InlineKeyboardMarkup, Update
+from telegram.constants import ParseMode
+from telegram.ext import Application, CallbackQueryHandler, CommandHandler, filters
+
+from bot.content.library import Video
+from bot.core.errors import DomainError, StaleAction
+from bot.people import profiles as people
+from bot.reading import library
+from bot.telegram.context import BotContext
+from bot.telegram.handlers.replies import (
+    Button,
+    keyboard,
+    locale_of,
+    refuse_button,
+    reply,
+    settle_button,
+)
+
+SUGGESTIONS = 3
+
+
+def _markup(buttons: library.Buttons) -> InlineKeyboardMarkup:
+    return InlineKeyboardMarkup(
+        [
+            [
+                InlineKeyboardButton(label, url=target)
+                if target.startswith("https://")
+                else InlineKeyboardButton(label, callback_data=target)
+                for label, target in row
+            ]
+            for row in buttons
+        ]
+    )
+
+
+async def _send_rendered(
+    update: Update, context: BotContext, text: str, buttons: library.Buttons
+) -> None:
+    chat = update.effective_chat
+    assert chat is not None
+    await context.bot.send_message(
+        chat.id, text, parse_mode=ParseMode.HTML, reply_markup=_markup(buttons)
+    )
+
+
+async def focus_command(update: Update, context: BotContext) -> None:
+    """Show the focus-area picker (/focus, or the button after onboarding and in /settings)."""
+    if update.callback_query is not None:
+        await settle_button(update, context, keep=True)
+    user = update.effective_user
+    assert user is not None
+    async with context.services.sessions() as session:
+        chosen = await library.focus_of(session, user.id)
+    await reply(
+        update,
+        context,
+        "library.focus_choose",
+        rows=_focus_rows(chosen),
+        limit=library.MAX_FOCUS,
+    )
+
+
+def _focus_rows(chosen: frozenset[str]) -> list[list[Button]]:
+    buttons = [
+        Button("focus", f"focus:{area}", values={"area": area, "chosen": area in chosen})
+        for area in library.FOCUS_CHOICES
+    ]
+    rows = [buttons[i : i + 2] for i in range(0, len(buttons), 2)]
+    return [*rows, [Button("focus_done", "focus:done")]]
+
+
+async def focus_button(update: Update, context: BotContext) -> None:
+    """Toggle one focus area, or finish choosing."""
+    query, user = update.callback_query, update.effective_user
+    assert query is not None and query.data is not None and user is not None
+    area = query.data.removeprefix("focus:")
+    if area == "done":
+        async with context.services.sessions() as session:
+            chosen = await library.focus_of(session, user.id)
+        await settle_button(update, context)
+        await reply(update, context, "library.focus_saved", areas=sorted(chosen))
+        return
+    try:
+        async with context.services.sessions.begin() as session:
+            chosen = await library.toggle_focus(
+                session, user.id, area, now=context.services.clock.now()
+            )
+    except DomainError as problem:
+        await refuse_button(update, context, problem.key, **problem.values)
+        return
+    await query.answer()
+    await query.edit_message_reply_markup(
+        keyboard(context, _focus_rows(chosen), locale=locale_of(update))
+    )
+
+
+async def articles_command(update: Update, context: BotContext) -> None:
+    """List the articles, best fit first, with each partner's progress."""
+    if update.callback_query is not None:
+        await settle_button(update, context, keep=True)
+    user = update.effective_user
+    assert user is not None
+    articles = context.services.library.articles(locale_of(update))
+    async with context.services.sessions() as session:
+        stored = await people.require(session, user.id)
+        allowed = await library.may_read(session, stored, now=context.services.clock.now())
+        plan = await library.plan_for(session, stored)
+        progress = await library.progress_of(session, user.id)
+    if not allowed:
+        await reply(update, context, "library.gated")
+        return
+    rows = []
+    for article in library.rank_articles(articles, plan):
+        row = progress.get(article.meta.id)
+        values = {
+            "title": article.meta.title,
+            "started": row is not None,
+            "finished": row is not None and row.finished_at is not None,
+        }
+        rows.append([Button("article", f"art:open:{article.meta.id}", values=values)])
+    await reply(update, context, "library.articles", rows=rows)
+
+
+async def article_button(update: Update, context: BotContext) -> None:
+    """Open an article where this partner left off, or show its next part."""
+    query, user = update.callback_query, update.effective_user
+    assert query is not None and query.data is not None and user is not None
+    if query.data == "art:list":
+        await articles_command(update, context)
+        return
+    _, action, article_id = query.data.split(":", 2)
+    locale = locale_of(update)
+    try:
+        article = library.find_article(context.services.library.articles(locale), article_id)
+        async with context.services.sessions.begin() as session:
+            stored = await people.require(session, user.id)
+            if not await library.may_read(session, stored, now=context.services.clock.now()):
+                raise DomainError("library.gated")
+            plan = await library.plan_for(session, stored)
+            progress = (await library.progress_of(session, user.id)).get(article_id)
+            if action == "next" and progress is not None and progress.finished_at is not None:
+                raise DomainError("library.finished", title=article.meta.title)
+            view = await library.read_next(
+                session, user.id, article, now=context.services.clock.now()
+            )
+    except StaleAction:
+        await refuse_button(update, context, "errors.stale_button")
+        return
+    except DomainError as problem:
+        await settle_button(update, context)
+        await reply(update, context, problem.key, **problem.values)
+        return
+    await settle_button(update, context)
+    text, buttons = library.excerpt_message(
+        context.services.texts, view, locale=locale, reason=plan.reason([article.meta.focus])
+    )
+    await _send_rendered(update, context, text, buttons)
+
+
+async def _video_list(
+    update: Update,
+    context: BotContext,
+    videos: list[Video],
+    plan: library.Plan,
+    heading: dict[str, Any],
+) -> None:
+    texts, settings = context.services.texts, context.services.settings
+    locale = locale_of(update)
+    user = update.effective_user
+    assert user is not None
+    async with context.services.sessions() as session:
+        stored = await people.require(session, user.id)
+        now = context.services.clock.now()
+        items = [
+            {
+                "video": video,
+                "reason": plan.reason(video.topics),
+                "access": await library.video_access(session, stored, video, now=now),
+            }
+            for video in videos[:SUGGESTIONS]
+        ]
+    text = texts.render(
+        "library.video_list",
+        locale=locale,
+        heading=texts.render("library.videos_heading", locale=locale, **heading),
+        items=items,
+    )
+    rows: list[tuple[tuple[str, str], ...]] = []
+    for item in items:
+        video = item["video"]
+        assert isinstance(video, Video)
+        row = [(texts.render("buttons.more_like_this", locale=locale), f"vid:like:{video.id}")]
+        if item["access"] != "locked":
+            label = texts.render("buttons.watch_title", locale=locale, title=video.title)
+            row.insert(0, (label, library.video_url(settings.video_base_url, video)))
+        rows.append(tuple(row))
+    rows.append(((texts.render("buttons.browse_topics", locale=locale), "vid:topics"),))
+    await _send_rendered(update, context, text, tuple(rows))
+
+
+async def videos_command(update: Update, context: BotContext) -> None:
+    """Recommend videos for the couple's focus areas, each with the reason it was picked."""
+    user = update.effective_user
+    assert user is not None
+    async with context.services.sessions() as session:
+        plan = await library.plan_for(
+            session,
+            await people.require(session, user.id),
+            themes=context.services.library.checkin_themes(locale_of(update)),
+        )
+    videos = library.rank_videos(context.services.library.videos(), plan)
+    await _video_list(update, context, videos, plan, {"kind": "picked", "title": "", "topic": ""})
+
+
+async def video_button(update: Update, context: BotContext) -> None:
+    """Handle "more like this", the topic list, and one topic's videos."""
+    query, user = update.callback_query, update.effective_user
+    assert query is not None and query.data is not None and user is not None
+    catalogue = context.services.library.videos()
+    parts = query.data.split(":")
+    action, target = parts[1], parts[2] if len(parts) > 2 else ""
+    async with context.services.sessions() as session:
+        plan = await library.plan_for(
+            session,
+            await people.require(session, user.id),
+            themes=context.services.library.checkin_themes(locale_of(update)),
+        )
+    if action == "topics":
+        await settle_button(update, context, keep=True)
+        rows = [
+            [Button("focus", f"vid:topic:{area}", values={"area": area, "chosen": False})]
+            for area in ("intimacy", *library.FOCUS_CHOICES)
+        ]
+        await reply(update, context, "library.topics", rows=rows)
+        return
+    if action == "like":
+        video = next((v for v in catalogue if v.id == target), None)
+        if video is None:
+            await refuse_button(update, context, "errors.stale_button")
+            return
+        await settle_button(update, context, keep=True)
+        heading = {"kind": "like", "title": video.title, "topic": ""}
+        await _video_list(update, context, library.like_this(catalogue, video), plan, heading)
+        return
+    if action == "topic" and target in ("intimacy", *library.FOCUS_CHOICES):
+        await settle_button(update, context, keep=True)
+        picked = [v for v in library.rank_videos(catalogue, plan) if target in v.topics]
+        topic = context.services.texts.render(
+            "buttons.focus", locale=locale_of(update), area=target, chosen=False
+        )
+        heading = {"kind": "topic", "title": "", "topic": topic}
+        await _video_list(update, context, picked, plan, heading)
+        return
+    await refuse_button(update, context, "errors.stale_button")
+
+
+def register(application: Application) -> None:  # type: ignore[type-arg]
+    """Add the reading and watching handlers."""
+    private = filters.ChatType.PRIVATE
+    application.add_handler(CommandHandler("articles", articles_command, filters=private))
+    application.add_handler(CommandHandler("videos", videos_command, filters=private))
+    application.add_handler(CommandHandler("focus", focus_command, filters=private))
+    application.add_handler(CallbackQueryHandler(focus_command, pattern=r"^focus:open$"))
+    application.add_handler(CallbackQueryHandler(focus_button, pattern=r"^focus:[a-z_]+$"))
+    application.add_handler(
+        CallbackQueryHandler(article_button, pattern=r"^art:(list|(open|next):[a-z0-9-]+)$")
+    )
+    application.add_handler(
+        CallbackQueryHandler(video_button, pattern=r"^vid:(topics|like:[a-z0-9-]+|topic:[a-z_]+)$")
+    )

@@ -1,0 +1,301 @@
+"""Daily nudges: the tick, answering the shared question, and /pause, /resume, /skip, /days."""
+
+from __future__ import annotations
+
+import logging
+from zoneinfo import ZoneInfo
+
+from telegram import ChatMember, Update
+from telegram.ext import (
+    Application,
+    CallbackQueryHandler,
+    ChatMemberHandler,
+    CommandHandler,
+    filters,
+)
+
+from bot.core.errors import DomainError
+from bot.core.workers import BEAT_INTERVAL
+from bot.nudges import engine as nudges
+from bot.nudges import questions
+from bot.nudges.questions import Reveal, Saved
+from bot.nudges.schedules import INDEFINITELY, weekdays_of
+from bot.people import pairing
+from bot.people import profiles as people
+from bot.safety.signals import recipient_of
+from bot.telegram.context import BotContext, services_of
+from bot.telegram.handlers.replies import (
+    Button,
+    keyboard,
+    locale_of,
+    refuse_button,
+    reply,
+    settle_button,
+)
+from bot.telegram.handlers.safety import notify
+
+log = logging.getLogger(__name__)
+PAUSE_CHOICES = (1, 3, 7)
+
+
+async def tick(context: BotContext) -> None:
+    """Run one scheduling tick: claim what is due and deliver it."""
+    report = await context.services.nudges.tick()
+    if report.claimed:
+        log.info(
+            "nudge tick: claimed %d, sent %d, already sent %d, dropped %d, blocked %d, retried %d",
+            report.claimed,
+            report.sent,
+            report.already_sent,
+            report.dropped,
+            report.blocked,
+            report.retried,
+        )
+
+
+async def beat(context: BotContext) -> None:
+    """Tell the other workers this one is alive, and take this one's share of the send rate."""
+    presence = context.services.presence
+    if presence is not None:
+        workers = await presence.beat()
+        if workers > 1:
+            log.debug("%d workers share the send rate", workers)
+
+
+async def purge(context: BotContext) -> None:
+    """Erase the shared answers of couples that ended more than the grace period ago."""
+    async with context.services.sessions.begin() as session:
+        erased = await pairing.purge_ended_history(session, now=context.services.clock.now())
+    if erased:
+        log.info("erased %d shared questions of couples that ended", erased)
+
+
+def _id_after(data: str) -> int | None:
+    raw = data.rsplit(":", 1)[-1]
+    return int(raw) if raw.isdigit() and len(raw) < 19 else None
+
+
+async def _tell_outcome(update: Update, context: BotContext, saved: Saved) -> None:
+    if saved.reveal is not None:
+        await _reveal(context, saved.reveal)
+        return
+    await reply(update, context, "nudges.saved_waiting")
+    partner = saved.partner_to_notify
+    if partner is not None:
+        # Discreet mode turns notifications into a neutral line with the words behind Show.
+        await notify(
+            context,
+            recipient_of(partner),
+            "nudges.partner_answered",
+            partner=saved.answerer_name,
+            rows=[[Button("answer", f"ans:go:{saved.question_id}")]],
+        )
+
+
+async def _reveal(context: BotContext, reveal: Reveal) -> None:
+    library = context.services.library
+    for viewer, other in ((reveal.first, reveal.second), (reveal.second, reveal.first)):
+        prompt = library.prompt("curiosity", reveal.prompt_id, viewer.locale)
+        await notify(
+            context,
+            recipient_of(viewer),
+            "nudges.reveal",
+            question=prompt.text if prompt else "",
+            mine=reveal.sides[viewer.id],
+            theirs=reveal.sides[other.id],
+        )
+
+
+async def answer_button(update: Update, context: BotContext) -> None:
+    """Handle Answer, Skip, Share and Keep private on the shared question."""
+    query, user = update.callback_query, update.effective_user
+    assert query is not None and query.data is not None and user is not None
+    question_id = _id_after(query.data)
+    action = query.data.split(":")[1]
+    if question_id is None:
+        await refuse_button(update, context, "errors.stale_button")
+        return
+    now = context.services.clock.now()
+    try:
+        async with context.services.sessions.begin() as session:
+            if action == "go":
+                await questions.begin_answer(session, user.id, question_id, now=now)
+                saved = None
+            elif action == "skip":
+                saved = await questions.save_answer(session, user.id, question_id, None, now=now)
+            else:
+                draft = await questions.take_draft(session, user.id, question_id)
+                saved = await questions.save_answer(
+                    session, user.id, question_id, draft, private=action == "priv", now=now
+                )
+    except DomainError as problem:
+        await refuse_button(update, context, problem.key, **problem.values)
+        return
+    await settle_button(update, context)
+    if saved is None:
+        await reply(update, context, "nudges.ask_answer", limit=questions.ANSWER_MAX_LENGTH)
+        return
+    if action == "skip":
+        await reply(update, context, "nudges.skipped_question")
+    await _tell_outcome(update, context, saved)
+
+
+async def on_answer_text(update: Update, context: BotContext, question_id: int) -> None:
+    """Take a typed answer: keep it aside and ask whether to share it or keep it private."""
+    message, user = update.effective_message, update.effective_user
+    assert message is not None and message.text is not None and user is not None
+    try:
+        async with context.services.sessions.begin() as session:
+            draft = await questions.hold_draft(
+                session, user.id, question_id, message.text, now=context.services.clock.now()
+            )
+    except DomainError as problem:
+        await reply(update, context, problem.key, **problem.values)
+        return
+    rows = [
+        [Button("share_answer", f"ans:share:{question_id}")],
+        [Button("keep_private", f"ans:priv:{question_id}")],
+    ]
+    await reply(update, context, "nudges.confirm_answer", rows=rows, draft=draft)
+
+
+async def pause_command(update: Update, context: BotContext) -> None:
+    """Handle /pause [days]: pause right away when a number is given, else offer choices."""
+    if context.args:
+        raw = context.args[0]
+        days = int(raw) if raw.isdigit() and len(raw) < 5 else -1
+        await _pause(update, context, days)
+        return
+    rows = [[Button("pause_days", f"pause:{d}", values={"days": d}) for d in PAUSE_CHOICES]]
+    rows.append([Button("pause_until_resumed", "pause:0")])
+    await reply(update, context, "nudges.pause_choose", rows=rows)
+
+
+async def pause_button(update: Update, context: BotContext) -> None:
+    """Handle a pause choice."""
+    query = update.callback_query
+    assert query is not None and query.data is not None
+    days = _id_after(query.data)
+    if days is None:
+        await refuse_button(update, context, "errors.stale_button")
+        return
+    await settle_button(update, context)
+    await _pause(update, context, days)
+
+
+async def _pause(update: Update, context: BotContext, days: int) -> None:
+    user = update.effective_user
+    assert user is not None
+    try:
+        async with context.services.sessions.begin() as session:
+            stored = await people.pause(
+                session, user.id, days=days or None, now=context.services.clock.now()
+            )
+    except DomainError as problem:
+        await reply(update, context, problem.key, **problem.values)
+        return
+    until = None
+    if stored.paused_until is not None and stored.paused_until != INDEFINITELY:
+        until = stored.paused_until.astimezone(ZoneInfo(stored.timezone or "UTC"))
+    await reply(update, context, "nudges.paused", days=days, until=until)
+
+
+async def resume_command(update: Update, context: BotContext) -> None:
+    """Handle /resume."""
+    user = update.effective_user
+    assert user is not None
+    async with context.services.sessions.begin() as session:
+        was_paused = await people.resume(session, user.id, now=context.services.clock.now())
+    await reply(update, context, "nudges.resumed", was_paused=was_paused)
+
+
+async def skip_command(update: Update, context: BotContext) -> None:
+    """Handle /skip: no more nudges today."""
+    user = update.effective_user
+    assert user is not None
+    async with context.services.sessions.begin() as session:
+        await people.skip_today(session, user.id, now=context.services.clock.now())
+    await reply(update, context, "nudges.skipped_today")
+
+
+def _day_rows(mask: int) -> list[list[Button]]:
+    days = weekdays_of(mask)
+    row = [Button("day", f"days:{d}", values={"day": d, "on": d in days}) for d in range(7)]
+    return [row[:4], row[4:], [Button("days_done", "days:done")]]
+
+
+async def days_command(update: Update, context: BotContext) -> None:
+    """Handle /days: choose the weekdays nudges arrive on."""
+    user = update.effective_user
+    assert user is not None
+    async with context.services.sessions.begin() as session:
+        stored = await people.require(session, user.id)
+    await reply(update, context, "nudges.days_choose", rows=_day_rows(stored.nudge_days))
+
+
+async def days_button(update: Update, context: BotContext) -> None:
+    """Toggle one weekday, or finish choosing."""
+    query, user = update.callback_query, update.effective_user
+    assert query is not None and query.data is not None and user is not None
+    if query.data == "days:done":
+        await settle_button(update, context)
+        await reply(update, context, "nudges.days_saved")
+        return
+    weekday = _id_after(query.data)
+    if weekday is None:
+        await refuse_button(update, context, "errors.stale_button")
+        return
+    try:
+        async with context.services.sessions.begin() as session:
+            stored = await people.toggle_day(
+                session, user.id, weekday, now=context.services.clock.now()
+            )
+    except DomainError as problem:
+        await refuse_button(update, context, problem.key, **problem.values)
+        return
+    await query.answer()
+    await query.edit_message_reply_markup(
+        keyboard(context, _day_rows(stored.nudge_days), locale=locale_of(update))
+    )
+
+
+async def membership(update: Update, context: BotContext) -> None:
+    """Stop scheduling a person who blocks the bot; resume when they unblock it."""
+    change = update.my_chat_member
+    if change is None or change.chat.type != "private":
+        return
+    status = change.new_chat_member.status
+    if status not in (ChatMember.BANNED, ChatMember.LEFT, ChatMember.MEMBER):
+        return
+    async with context.services.sessions.begin() as session:
+        await nudges.set_reachable(
+            session,
+            change.from_user.id,
+            reachable=status == ChatMember.MEMBER,
+            now=context.services.clock.now(),
+        )
+
+
+def register(application: Application) -> None:  # type: ignore[type-arg]
+    """Add the nudge handlers and the tick."""
+    private = filters.ChatType.PRIVATE
+    application.add_handler(CommandHandler("pause", pause_command, filters=private))
+    application.add_handler(CommandHandler("resume", resume_command, filters=private))
+    application.add_handler(CommandHandler("skip", skip_command, filters=private))
+    application.add_handler(CommandHandler("days", days_command, filters=private))
+    application.add_handler(
+        CallbackQueryHandler(answer_button, pattern=r"^ans:(go|skip|share|priv):\d+$")
+    )
+    application.add_handler(CallbackQueryHandler(pause_button, pattern=r"^pause:\d+$"))
+    application.add_handler(CallbackQueryHandler(days_button, pattern=r"^days:(\d|done)$"))
+    application.add_handler(ChatMemberHandler(membership, ChatMemberHandler.MY_CHAT_MEMBER))
+    settings = services_of(application).settings
+    assert application.job_queue is not None
+    application.job_queue.run_repeating(
+        tick, interval=settings.nudge_tick_seconds, first=1.0, name="nudge-tick"
+    )
+    application.job_queue.run_repeating(purge, interval=3600, first=60, name="history-purge")
+    if services_of(application).presence is not None:
+        application.job_queue.run_repeating(
+            beat, interval=BEAT_INTERVAL.total_seconds(), first=0.1, name="worker-presence"
+        )

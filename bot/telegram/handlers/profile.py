@@ -1,0 +1,242 @@
+"""Onboarding and /settings: name, time zone and nudge times, asked one step at a time."""
+
+from __future__ import annotations
+
+from telegram import Update
+from telegram.ext import (
+    Application,
+    CallbackQueryHandler,
+    CommandHandler,
+    filters,
+)
+
+from bot.core.errors import DomainError
+from bot.people import conversation
+from bot.people import profiles as people
+from bot.people.profiles import Profile, profile_of
+from bot.people.timezones import COMMON_TIMEZONES, parse_time_of_day, resolve_timezone
+from bot.telegram.context import BotContext
+from bot.telegram.handlers.replies import Button, refuse_button, reply, settle_button
+
+# The steps in the order onboarding asks them; /settings asks one of them alone.
+STEPS = ("name", "timezone", "morning", "evening")
+ONBOARDING, SETTINGS = "onboarding", "settings"
+TIME_CHOICES = {"morning": ("07:00", "08:00", "09:00"), "evening": ("19:00", "20:30", "21:30")}
+# Asked once, privately, after the time questions; skipping it records nothing, so only
+# finishing onboarding marks it as asked. Its answers are handled in handlers/safety.py.
+SAFETY = "safety"
+
+
+def next_step(profile: Profile, *, safety_asked: bool = False) -> str | None:
+    """Return the first onboarding step this person has not answered yet."""
+    answered = {
+        "name": profile.onboarded or profile.chosen_name,
+        "timezone": profile.timezone is not None,
+        "morning": profile.morning_time is not None,
+        "evening": profile.evening_time is not None,
+    }
+    step = next((step for step in STEPS if not answered[step]), None)
+    if step is None and not profile.onboarded and not safety_asked:
+        return SAFETY
+    return step
+
+
+async def ask(update: Update, context: BotContext, mode: str, step: str, profile: Profile) -> None:
+    """Ask one step's question and remember that the answer is expected."""
+    async with context.services.sessions.begin() as session:
+        await conversation.expect(
+            session, profile.user_id, f"{mode}.{step}", now=context.services.clock.now()
+        )
+    if step == "name":
+        await reply(
+            update,
+            context,
+            f"{mode}.ask_name",
+            rows=[[Button("use_telegram_name", "name:tg", values={"name": profile.telegram_name})]],
+            telegram_name=profile.telegram_name,
+        )
+    elif step == "timezone":
+        rows = [
+            [Button("timezone", f"tz:{zone}", values={"zone": zone}) for zone in pair]
+            for pair in _pairs(COMMON_TIMEZONES)
+        ]
+        await reply(update, context, f"{mode}.ask_timezone", rows=rows, current=profile.timezone)
+    elif step == SAFETY:
+        rows = [[Button(f"safety_{answer}", f"sfc:{answer}")] for answer in ("yes", "no", "skip")]
+        await reply(update, context, "safety.check", rows=rows)
+    else:
+        rows = [
+            [
+                Button("time", f"tm:{step}:{t.replace(':', '')}", values={"time": t})
+                for t in TIME_CHOICES[step]
+            ]
+        ]
+        current = profile.morning_time if step == "morning" else profile.evening_time
+        await reply(update, context, f"{mode}.ask_{step}", rows=rows, current=current)
+
+
+def _pairs(items: tuple[str, ...]) -> list[tuple[str, ...]]:
+    return [items[i : i + 2] for i in range(0, len(items), 2)]
+
+
+async def continue_onboarding(
+    update: Update, context: BotContext, profile: Profile, *, safety_asked: bool = False
+) -> None:
+    """Ask the next unanswered step, or finish onboarding when all are answered."""
+    step = next_step(profile, safety_asked=safety_asked)
+    if step is not None:
+        await ask(update, context, ONBOARDING, step, profile)
+        return
+    now = context.services.clock.now()
+    async with context.services.sessions.begin() as session:
+        await conversation.forget(session, profile.user_id)
+        user = await people.finish_onboarding(session, profile.user_id, now=now)
+        done = profile_of(user)
+    rows = [[Button("choose_focus", "focus:open")]]
+    if not done.couple_id:
+        rows.insert(0, [Button("invite_partner", "pair:invite")])
+    await reply(
+        update, context, "onboarding.done", rows=rows, profile=done, paired=bool(done.couple_id)
+    )
+
+
+async def show_settings(update: Update, context: BotContext) -> None:
+    """Show the current settings with a button per thing that can change."""
+    user = update.effective_user
+    assert user is not None
+    async with context.services.sessions.begin() as session:
+        profile = profile_of(await people.require(session, user.id))
+        await conversation.forget(session, user.id)
+    rows = [
+        [Button("settings_name", "set:name"), Button("settings_timezone", "set:timezone")],
+        [Button("settings_morning", "set:morning"), Button("settings_evening", "set:evening")],
+        [Button("settings_focus", "focus:open")],
+    ]
+    await reply(update, context, "settings.overview", rows=rows, profile=profile)
+
+
+async def settings_command(update: Update, context: BotContext) -> None:
+    """Handle /settings."""
+    await show_settings(update, context)
+
+
+async def settings_button(update: Update, context: BotContext) -> None:
+    """Handle a press on one of the /settings buttons."""
+    query = update.callback_query
+    assert query is not None and query.data is not None and update.effective_user is not None
+    step = query.data.removeprefix("set:")
+    if step == "open":
+        await settle_button(update, context, keep=True)
+        await show_settings(update, context)
+        return
+    if step not in STEPS:
+        await refuse_button(update, context, "errors.stale_button")
+        return
+    await settle_button(update, context)
+    async with context.services.sessions.begin() as session:
+        profile = profile_of(await people.require(session, update.effective_user.id))
+    await ask(update, context, SETTINGS, step, profile)
+
+
+async def _save(update: Update, context: BotContext, mode: str, step: str, value: str) -> None:
+    user = update.effective_user
+    assert user is not None
+    now = context.services.clock.now()
+    try:
+        async with context.services.sessions.begin() as session:
+            if step == "name":
+                saved = await people.set_name(session, user.id, value, now=now)
+            elif step == "timezone":
+                saved = await people.set_timezone(session, user.id, value, now=now)
+            else:
+                at = parse_time_of_day(value)
+                if at is None:
+                    raise DomainError("onboarding.time_invalid", example=TIME_CHOICES[step][0])
+                saved = await people.set_nudge_time(session, user.id, step, at, now=now)
+            profile = profile_of(saved)
+    except DomainError as problem:
+        await reply(update, context, problem.key, **problem.values)
+        return
+    if mode == ONBOARDING:
+        await continue_onboarding(update, context, profile)
+    else:
+        await reply(update, context, "settings.saved", step=step, profile=profile)
+        await show_settings(update, context)
+
+
+async def _choose_timezone(update: Update, context: BotContext, mode: str, typed: str) -> None:
+    matches = resolve_timezone(typed)
+    if not matches:
+        await reply(update, context, "onboarding.timezone_not_found", typed=typed)
+        return
+    first = matches[0]
+    same_zone = len({match.zone for match in matches}) == 1
+    if same_zone or first.zone.lower() == typed.strip().lower().replace(" ", "_"):
+        await _save(update, context, mode, "timezone", first.zone)
+        return
+    rows = [
+        [Button("timezone_match", f"tz:{m.zone}", values={"label": m.label, "zone": m.zone})]
+        for m in matches
+    ]
+    await reply(update, context, "onboarding.timezone_choose", rows=rows, typed=typed)
+
+
+async def on_text(update: Update, context: BotContext, mode: str, step: str) -> None:
+    """Take a typed answer to an onboarding or settings step."""
+    message = update.effective_message
+    assert message is not None and message.text is not None
+    if step == "timezone":
+        await _choose_timezone(update, context, mode, message.text)
+    else:
+        await _save(update, context, mode, step, message.text)
+
+
+async def on_choice(update: Update, context: BotContext) -> None:
+    """Take a button answer (name, zone or time) for the step this person is in."""
+    query, user = update.callback_query, update.effective_user
+    assert query is not None and query.data is not None and user is not None
+    kind, _, value = query.data.partition(":")
+    step = {"name": "name", "tz": "timezone"}.get(kind)
+    if kind == "tm":
+        step, _, value = value.partition(":")
+        value = f"{value[:2]}:{value[2:]}"
+    async with context.services.sessions.begin() as session:
+        waiting = await conversation.awaiting(session, user.id)
+        profile = profile_of(await people.require(session, user.id))
+    mode, _, expected = (waiting.state if waiting else "").partition(".")
+    if mode not in (ONBOARDING, SETTINGS) or expected != step:
+        await refuse_button(update, context, "errors.stale_button")
+        return
+    await settle_button(update, context)
+    if step == "name":
+        value = profile.telegram_name
+    await _save(update, context, mode, step, value)
+
+
+async def cancel(update: Update, context: BotContext) -> None:
+    """Handle /cancel: drop a half-finished settings change."""
+    user = update.effective_user
+    assert user is not None
+    async with context.services.sessions.begin() as session:
+        waiting = await conversation.awaiting(session, user.id)
+        profile = profile_of(await people.require(session, user.id))
+        if waiting is not None and not waiting.state.startswith(ONBOARDING):
+            await conversation.forget(session, user.id)
+    if waiting is not None and waiting.state.startswith(ONBOARDING):
+        await reply(update, context, "onboarding.cannot_cancel")
+        await continue_onboarding(update, context, profile)
+        return
+    await reply(update, context, "help.cancelled", had_something=waiting is not None)
+
+
+def register(application: Application) -> None:  # type: ignore[type-arg]
+    """Add the profile handlers."""
+    private = filters.ChatType.PRIVATE
+    application.add_handler(CommandHandler("settings", settings_command, filters=private))
+    application.add_handler(CommandHandler("cancel", cancel, filters=private))
+    application.add_handler(CallbackQueryHandler(settings_button, pattern=r"^set:"))
+    application.add_handler(
+        CallbackQueryHandler(
+            on_choice, pattern=r"^(name:tg|tz:[\w/+-]+|tm:(morning|evening):\d{4})$"
+        )
+    )

@@ -1,0 +1,246 @@
+"""/safety, the onboarding safety check, discreet mode (/hide) and neutral notifications."""
+
+from __future__ import annotations
+
+import logging
+from typing import Any
+
+from telegram import InlineKeyboardButton, InlineKeyboardMarkup, Message, Update
+from telegram.constants import ParseMode
+from telegram.error import BadRequest
+from telegram.ext import Application, CallbackQueryHandler, CommandHandler, filters
+
+from bot.content.safety import resources_for
+from bot.core.errors import DomainError
+from bot.people import conversation
+from bot.people import profiles as people
+from bot.people.profiles import profile_of
+from bot.safety import signals as safety
+from bot.safety.signals import Recipient
+from bot.telegram.context import BotContext
+from bot.telegram.handlers.profile import ONBOARDING, SAFETY, continue_onboarding
+from bot.telegram.handlers.replies import (
+    Button,
+    Rows,
+    keyboard,
+    refuse_button,
+    reply,
+    send,
+    settle_button,
+    text,
+)
+
+log = logging.getLogger(__name__)
+# deleteMessages takes at most 100 ids at a time.
+DELETE_BATCH = 100
+
+
+def crisis_values(context: BotContext, zone: str | None) -> dict[str, Any]:
+    """Return the template values that show the crisis lines for someone in this time zone."""
+    found = resources_for(context.services.settings.content_dir, zone)
+    return {"country": found.country, "lines": found.lines, "general": found.general}
+
+
+async def notify(
+    context: BotContext, to: Recipient, key: str, *, rows: Rows | None = None, **values: Any
+) -> Message:
+    """Send a notification; in discreet mode only a neutral line, with the words behind Show."""
+    if not to.discreet:
+        return await send(context, to.chat_id, key, rows=rows, locale=to.locale, **values)
+    body = text(context, key, locale=to.locale, **values)
+    markup = keyboard(context, rows, locale=to.locale) if rows else None
+    buttons = [
+        [(b.text, str(b.callback_data)) for b in line if b.callback_data is not None]
+        for line in (markup.inline_keyboard if markup else ())
+    ]
+    async with context.services.sessions.begin() as session:
+        held_id = await safety.hold(
+            session, to.user_id, body, buttons, now=context.services.clock.now()
+        )
+    return await send(
+        context,
+        to.chat_id,
+        "safety.neutral_notice",
+        rows=[[Button("show_message", f"dm:show:{held_id}")]],
+        locale=to.locale,
+    )
+
+
+async def safety_command(update: Update, context: BotContext) -> None:
+    """Handle /safety (and the Safety button): support lines, and the person's own choices."""
+    if update.callback_query is not None:
+        await settle_button(update, context, keep=True)
+    user = update.effective_user
+    assert user is not None
+    async with context.services.sessions.begin() as session:
+        state = await safety.state_of(session, user.id)
+    rows: list[list[Button]] = []
+    if state is not None:
+        if state.signalled:
+            rows.append([Button("safety_feel_safe", "sf:safe")])
+        else:
+            rows.append([Button("safety_signal", "sf:signal")])
+        rows.append([Button("counsellor", "cr:start:me")])
+    await reply(
+        update,
+        context,
+        "safety.overview",
+        rows=rows,
+        known=state is not None,
+        signalled=bool(state and state.signalled),
+        paused=bool(state and state.exercises_paused),
+        discreet=bool(state and state.discreet),
+        **crisis_values(context, state.timezone if state else None),
+    )
+
+
+async def _signal(update: Update, context: BotContext) -> None:
+    user = update.effective_user
+    assert user is not None
+    now = context.services.clock.now()
+    async with context.services.sessions.begin() as session:
+        paused = await safety.signal(session, user.id, now=now)
+        zone = (await people.require(session, user.id)).timezone
+    await reply(
+        update,
+        context,
+        "safety.signal_received",
+        rows=[[Button("counsellor", "cr:start:me")]],
+        paused=paused,
+        **crisis_values(context, zone),
+    )
+
+
+async def safety_button(update: Update, context: BotContext) -> None:
+    """Handle "I don't always feel safe" and "I feel safe now" from /safety."""
+    query, user = update.callback_query, update.effective_user
+    assert query is not None and query.data is not None and user is not None
+    if query.data == "sf:signal":
+        try:
+            async with context.services.sessions.begin() as session:
+                await people.require(session, user.id)
+        except DomainError as problem:
+            await refuse_button(update, context, problem.key, **problem.values)
+            return
+        await settle_button(update, context)
+        await _signal(update, context)
+        return
+    try:
+        async with context.services.sessions.begin() as session:
+            resumed = await safety.feel_safe_again(session, user.id)
+    except DomainError as problem:
+        await refuse_button(update, context, problem.key, **problem.values)
+        return
+    await settle_button(update, context)
+    await reply(update, context, "safety.feel_safe", resumed=resumed)
+
+
+async def onboarding_answer(update: Update, context: BotContext) -> None:
+    """Take the answer to the onboarding safety check, then finish onboarding."""
+    query, user = update.callback_query, update.effective_user
+    assert query is not None and query.data is not None and user is not None
+    answer = query.data.removeprefix("sfc:")
+    async with context.services.sessions.begin() as session:
+        waiting = await conversation.awaiting(session, user.id)
+    if waiting is None or waiting.state != f"{ONBOARDING}.{SAFETY}":
+        await refuse_button(update, context, "errors.stale_button")
+        return
+    await settle_button(update, context)
+    if answer == "yes":
+        await _signal(update, context)
+    async with context.services.sessions.begin() as session:
+        profile = profile_of(await people.require(session, user.id))
+    await continue_onboarding(update, context, profile, safety_asked=True)
+
+
+async def hide(update: Update, context: BotContext) -> None:
+    """Handle /hide: delete the bot's recent messages here and make notifications neutral."""
+    user, message = update.effective_user, update.effective_message
+    assert user is not None and message is not None
+    now = context.services.clock.now()
+    try:
+        async with context.services.sessions.begin() as session:
+            ids = await safety.take_recent_messages(session, user.id, now=now)
+            await safety.set_discreet(session, user.id, on=True, now=now)
+    except DomainError as problem:
+        await reply(update, context, problem.key, **problem.values)
+        return
+    # A bot may delete incoming messages in a private chat too: the /hide itself goes.
+    ids.append(message.message_id)
+    for start in range(0, len(ids), DELETE_BATCH):
+        try:
+            await context.bot.delete_messages(message.chat_id, ids[start : start + DELETE_BATCH])
+        except BadRequest as error:
+            log.warning("could not delete some messages for /hide: %s", type(error).__name__)
+    log.info("discreet mode: deleted up to %d messages", len(ids))
+    await reply(update, context, "safety.hidden", rows=[[Button("discreet_off", "dm:off")]])
+
+
+async def discreet_off(update: Update, context: BotContext) -> None:
+    """Switch notifications back to their full wording."""
+    user = update.effective_user
+    assert user is not None
+    try:
+        async with context.services.sessions.begin() as session:
+            changed = await safety.set_discreet(
+                session, user.id, on=False, now=context.services.clock.now()
+            )
+    except DomainError as problem:
+        await refuse_button(update, context, problem.key, **problem.values)
+        return
+    if not changed:
+        await refuse_button(update, context, "errors.stale_button")
+        return
+    await settle_button(update, context)
+    await reply(update, context, "safety.discreet_off")
+
+
+async def show(update: Update, context: BotContext) -> None:
+    """Turn a neutral notification into the message it stands for, in place."""
+    query, user = update.callback_query, update.effective_user
+    assert query is not None and query.data is not None and user is not None
+    raw = query.data.removeprefix("dm:show:")
+    if not raw.isdigit() or len(raw) > 18:
+        await refuse_button(update, context, "errors.stale_button")
+        return
+    try:
+        async with context.services.sessions.begin() as session:
+            held = await safety.show_held(session, user.id, int(raw))
+    except DomainError as problem:
+        await refuse_button(update, context, problem.key, **problem.values)
+        return
+    await query.answer()
+    rows = [
+        [InlineKeyboardButton(label, callback_data=data) for label, data in line]
+        for line in held.buttons
+        if line
+    ]
+    if isinstance(query.message, Message):
+        # Edited, not sent again: an edit makes no notification.
+        await query.message.edit_text(
+            held.text,
+            parse_mode=ParseMode.HTML,
+            reply_markup=InlineKeyboardMarkup(rows) if rows else None,
+        )
+
+
+async def prune(context: BotContext) -> None:
+    """Forget message ids Telegram no longer lets us delete, and unopened held messages."""
+    async with context.services.sessions.begin() as session:
+        count = await safety.prune(session, now=context.services.clock.now())
+    if count:
+        log.info("discreet mode: forgot %d old entries", count)
+
+
+def register(application: Application) -> None:  # type: ignore[type-arg]
+    """Add the safety handlers and the pruning job."""
+    private = filters.ChatType.PRIVATE
+    application.add_handler(CommandHandler("safety", safety_command, filters=private))
+    application.add_handler(CommandHandler("hide", hide, filters=private))
+    application.add_handler(CallbackQueryHandler(safety_command, pattern=r"^sf:open$"))
+    application.add_handler(CallbackQueryHandler(safety_button, pattern=r"^sf:(signal|safe)$"))
+    application.add_handler(CallbackQueryHandler(onboarding_answer, pattern=r"^sfc:(yes|no|skip)$"))
+    application.add_handler(CallbackQueryHandler(discreet_off, pattern=r"^dm:off$"))
+    application.add_handler(CallbackQueryHandler(show, pattern=r"^dm:show:"))
+    assert application.job_queue is not None
+    application.job_queue.run_repeating(prune, interval=3600, first=120, name="discreet-prune")
