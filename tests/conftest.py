@@ -6,73 +6,44 @@ import asyncio
 import os
 import uuid
 from collections.abc import AsyncIterator, Iterator
-from datetime import UTC, datetime
 from pathlib import Path
 
-import asyncpg
 import pytest
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from bot.core.clock import FixedClock
 from bot.db.engine import Sessions, create_engine, create_sessions
 from bot.db.migrate import upgrade
-
-PG_HOST = os.environ.get("TEST_PG_HOST", "127.0.0.1")
-PG_PORT = int(os.environ.get("TEST_PG_PORT", "5432"))
-PG_USER = os.environ.get("TEST_PG_USER", "postgres")
-PG_ADMIN_DB = os.environ.get("TEST_PG_DATABASE", "postgres")
-START = datetime(2026, 3, 2, 9, 0, tzinfo=UTC)
-
-
-def pg_url(database: str) -> str:
-    """Return the SQLAlchemy URL of a database on the test PostgreSQL server."""
-    return f"postgresql+asyncpg://{PG_USER}@{PG_HOST}:{PG_PORT}/{database}"
-
-
-async def _pg_admin(sql: str) -> None:
-    connection = await asyncpg.connect(
-        host=PG_HOST, port=PG_PORT, user=PG_USER, database=PG_ADMIN_DB, timeout=5
-    )
-    try:
-        await connection.execute(sql)
-    finally:
-        await connection.close()
-
-
-def _pg_reachable() -> str | None:
-    try:
-        asyncio.run(_pg_admin("SELECT 1"))
-    except (OSError, asyncpg.PostgresError, TimeoutError) as error:
-        return f"PostgreSQL at {PG_HOST}:{PG_PORT} is not reachable ({type(error).__name__})"
-    return None
+from tests.support.databases import pg_admin, pg_unreachable, pg_url
+from tests.support.factories import START
 
 
 @pytest.fixture(scope="session")
 def postgres_template() -> Iterator[str]:
     """Create one migrated PostgreSQL database per run; tests copy it (fast)."""
-    problem = _pg_reachable()
+    problem = pg_unreachable()
     if problem is not None:
         if os.environ.get("CI") == "true":
             pytest.fail(f"{problem}; CI requires PostgreSQL")
         pytest.skip(problem)
     name = f"remainly_tpl_{uuid.uuid4().hex[:10]}"
-    asyncio.run(_pg_admin(f'CREATE DATABASE "{name}"'))
+    asyncio.run(pg_admin(f'CREATE DATABASE "{name}"'))
     try:
         upgrade(pg_url(name))
         yield name
     finally:
-        asyncio.run(_pg_admin(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+        asyncio.run(pg_admin(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
 
 
 @pytest.fixture
 async def postgres_url(postgres_template: str) -> AsyncIterator[str]:
     """Return the URL of a fresh, migrated PostgreSQL database for one test."""
     name = f"remainly_t_{uuid.uuid4().hex[:12]}"
-    await _pg_admin(f'CREATE DATABASE "{name}" TEMPLATE "{postgres_template}"')
+    await pg_admin(f'CREATE DATABASE "{name}" TEMPLATE "{postgres_template}"')
     try:
         yield pg_url(name)
     finally:
-        await _pg_admin(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+        await pg_admin(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
 
 
 @pytest.fixture(scope="session")

@@ -11,9 +11,8 @@ import pytest
 
 from bot.core.clock import FixedClock
 from bot.db.engine import create_engine, create_sessions
-from tests.conftest import START
 from tests.fakes.botapi import FakeBotApi
-from tests.services.test_nudges import ALEX, SAM, onboard, pair
+from tests.support.factories import ALEX, SAM, START, onboard, pair
 
 ROOT = Path(__file__).resolve().parent.parent
 

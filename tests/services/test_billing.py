@@ -4,7 +4,6 @@ from __future__ import annotations
 
 from collections.abc import Awaitable, Callable
 from datetime import UTC, datetime, timedelta
-from pathlib import Path
 from typing import Any, TypeVar
 
 import pytest
@@ -32,31 +31,14 @@ from bot.db.models import Couple
 from bot.nudges.engine import NudgeEngine
 from bot.people import pairing
 from bot.people import profiles as people
-from tests.services.test_nudges import (
-    ALEX,
-    SAM,
-    FakeSender,
-    make_engine,
-    onboard,
-    pair,
-    run_until,
-)
+from tests.support.factories import ALEX, CONTENT, SAM, onboard, pair
+from tests.support.senders import FakeSender
+from tests.support.waiting import run_until
 
-CONTENT = Path(__file__).resolve().parents[2] / "content"
 KEY = billing.signing_key("s" * 32, "1:token")
 PRICE = 250
 KIM, JO = 3, 4
 T = TypeVar("T")
-
-
-@pytest.fixture
-def sender() -> FakeSender:
-    return FakeSender()
-
-
-@pytest.fixture
-def nudger(sessions: Sessions, clock: FixedClock, sender: FakeSender) -> NudgeEngine:
-    return make_engine(sessions, clock, sender)
 
 
 async def _in(sessions: Sessions, work: Callable[[AsyncSession], Awaitable[T]]) -> T:

@@ -3,9 +3,7 @@
 from __future__ import annotations
 
 import asyncio
-from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, time, timedelta
-from pathlib import Path
 
 import pytest
 from sqlalchemy import func
@@ -30,37 +28,18 @@ from bot.db.checkins import (
 )
 from bot.db.engine import Sessions
 from bot.db.models import User
-from bot.nudges.engine import Outcome, Outgoing, SendResult
+from bot.nudges.engine import Outcome
 from bot.people import data_rights, pairing
 from bot.safety import signals as safety
-from tests.services.test_nudges import onboard, pair
+from tests.support.factories import CONTENT, onboard, pair
+from tests.support.senders import FakeSender
 
-CONTENT = Path(__file__).resolve().parents[2] / "content"
 DECK = CheckinDeck(CONTENT)
 IDS = [question.id for question in DECK.get().questions]
 WINDOWS = checkins.Windows(timedelta(hours=72), timedelta(hours=24), "Europe/London")
 ALEX, SAM, KIM, LEE = 1, 2, 3, 4
 # Monday 2 March 2026, 09:00 UTC: the shared test clock's start.
 SUNDAY = date(2026, 3, 8)
-
-
-@dataclass
-class FakeSender:
-    """Records what would reach Telegram; answers with scripted outcomes."""
-
-    sent: list[Outgoing] = field(default_factory=list)
-    script: dict[int, list[Outcome]] = field(default_factory=dict)
-
-    async def send(self, message: Outgoing) -> SendResult:
-        outcomes = self.script.get(message.chat_id)
-        outcome = outcomes.pop(0) if outcomes else Outcome.SENT
-        if outcome is Outcome.SENT:
-            self.sent.append(message)
-            return SendResult(Outcome.SENT, len(self.sent))
-        return SendResult(outcome)
-
-    def texts_to(self, chat_id: int) -> list[str]:
-        return [m.text for m in self.sent if m.chat_id == chat_id]
 
 
 def make_engine(sessions: Sessions, clock: FixedClock, sender: FakeSender) -> CheckinEngine:
@@ -77,11 +56,6 @@ def make_engine(sessions: Sessions, clock: FixedClock, sender: FakeSender) -> Ch
             default_zone=WINDOWS.default_zone,
         ),
     )
-
-
-@pytest.fixture
-def sender() -> FakeSender:
-    return FakeSender()
 
 
 @pytest.fixture(autouse=True)

@@ -16,10 +16,16 @@ from bot.db.engine import Sessions
 from bot.db.safety import CounsellorRequest, PostKind, RequestStatus
 from bot.people import conversation
 from bot.safety import counsellor
-from tests.services.test_nudges import ALEX, SAM, onboard
+from tests.support.factories import (
+    ALEX,
+    COUNSELLOR_TOPICS,
+    SAM,
+    counsellor_choice,
+    counsellor_request,
+    onboard,
+)
 
 T = TypeVar("T")
-TOPICS = ("trust", "other")
 ROBIN, PAT = 900, 901
 STAFF = frozenset({ROBIN})
 EVERY = timedelta(minutes=60)
@@ -29,45 +35,6 @@ CHAT = -100123
 async def _in(sessions: Sessions, work: Callable[[AsyncSession], Awaitable[T]]) -> T:
     async with sessions.begin() as session:
         return await work(session)
-
-
-async def _choose(
-    sessions: Sessions, clock: FixedClock, user_id: int, step: str, value: str
-) -> counsellor.IntakeStep:
-    return await _in(
-        sessions,
-        lambda s: counsellor.choose(s, user_id, step, value, topics=TOPICS, now=clock.now()),
-    )
-
-
-async def _request(
-    sessions: Sessions,
-    clock: FixedClock,
-    user_id: int = SAM,
-    *,
-    for_whom: str = "me",
-    tell: str | None = None,
-    share: bool = True,
-) -> counsellor.Submitted:
-    """Go through the whole intake and submit."""
-    await _in(sessions, lambda s: counsellor.begin_intake(s, user_id, now=clock.now()))
-    answers = [("topic", "trust"), ("for", for_whom)]
-    answers += [("tell", tell)] if tell else []
-    answers += [("urgency", "days"), ("way", "chat"), ("time", "evening")]
-    for step, value in answers:
-        await _choose(sessions, clock, user_id, step, value)
-    await _in(sessions, lambda s: counsellor.set_message(s, user_id, None, now=clock.now()))
-    return await _in(
-        sessions,
-        lambda s: counsellor.submit(
-            s,
-            user_id,
-            share_identity=share,
-            topics=TOPICS,
-            now=clock.now(),
-            announce_at=clock.now(),
-        ),
-    )
 
 
 async def _stored(sessions: Sessions, request_id: int) -> CounsellorRequest:
@@ -82,13 +49,13 @@ async def test_the_intake_asks_its_questions_in_order_and_stores_the_request(
 ) -> None:
     step = await _in(sessions, lambda s: counsellor.begin_intake(s, SAM, now=clock.now()))
     assert step.step == "topic"
-    assert (await _choose(sessions, clock, SAM, "topic", "trust")).step == "for"
-    step = await _choose(sessions, clock, SAM, "for", "us")
+    assert (await counsellor_choice(sessions, clock, SAM, "topic", "trust")).step == "for"
+    step = await counsellor_choice(sessions, clock, SAM, "for", "us")
     assert step.step == "tell" and step.partner_name == "Alex"
-    assert (await _choose(sessions, clock, SAM, "tell", "yes")).step == "urgency"
-    assert (await _choose(sessions, clock, SAM, "urgency", "weeks")).step == "way"
-    assert (await _choose(sessions, clock, SAM, "way", "call")).step == "time"
-    assert (await _choose(sessions, clock, SAM, "time", "any")).step == "message"
+    assert (await counsellor_choice(sessions, clock, SAM, "tell", "yes")).step == "urgency"
+    assert (await counsellor_choice(sessions, clock, SAM, "urgency", "weeks")).step == "way"
+    assert (await counsellor_choice(sessions, clock, SAM, "way", "call")).step == "time"
+    assert (await counsellor_choice(sessions, clock, SAM, "time", "any")).step == "message"
     with pytest.raises(DomainError) as too_long:
         await _in(sessions, lambda s: counsellor.set_message(s, SAM, "x" * 1001, now=clock.now()))
     assert too_long.value.key == "counsellor.too_long"
@@ -100,7 +67,12 @@ async def test_the_intake_asks_its_questions_in_order_and_stores_the_request(
     submitted = await _in(
         sessions,
         lambda s: counsellor.submit(
-            s, SAM, share_identity=True, topics=TOPICS, now=clock.now(), announce_at=clock.now()
+            s,
+            SAM,
+            share_identity=True,
+            topics=COUNSELLOR_TOPICS,
+            now=clock.now(),
+            announce_at=clock.now(),
         ),
     )
     assert submitted.tell is not None and submitted.tell.user_id == ALEX
@@ -115,7 +87,7 @@ async def test_the_intake_asks_its_questions_in_order_and_stores_the_request(
 async def test_a_request_for_me_skips_telling_and_never_tells_the_partner(
     sessions: Sessions, clock: FixedClock, couple: int
 ) -> None:
-    submitted = await _request(sessions, clock, for_whom="me", share=False)
+    submitted = await counsellor_request(sessions, clock, for_whom="me", share=False)
     assert submitted.tell is None
     stored = await _stored(sessions, submitted.request_id)
     assert not stored.tell_partner and stored.identity_shared_at is None
@@ -127,7 +99,8 @@ async def test_us_without_telling_or_without_a_partner_tells_nobody(
     sessions: Sessions, clock: FixedClock
 ) -> None:
     await onboard(sessions, clock, SAM, "Sam", "Asia/Tokyo")
-    submitted = await _request(sessions, clock, for_whom="us")  # no tell step when unpaired
+    # No tell step when unpaired.
+    submitted = await counsellor_request(sessions, clock, for_whom="us")
     assert submitted.tell is None
 
 
@@ -140,9 +113,9 @@ async def test_forged_or_out_of_turn_answers_are_stale(
 ) -> None:
     await _in(sessions, lambda s: counsellor.begin_intake(s, SAM, now=clock.now()))
     with pytest.raises(StaleAction):
-        await _choose(sessions, clock, SAM, step, value)
+        await counsellor_choice(sessions, clock, SAM, step, value)
     # Nothing moved: the intake still waits for the topic.
-    assert (await _choose(sessions, clock, SAM, "topic", "trust")).step == "for"
+    assert (await counsellor_choice(sessions, clock, SAM, "topic", "trust")).step == "for"
 
 
 async def test_submitting_without_a_finished_intake_is_stale(
@@ -156,7 +129,7 @@ async def test_submitting_without_a_finished_intake_is_stale(
                 s,
                 SAM,
                 share_identity=True,
-                topics=TOPICS,
+                topics=COUNSELLOR_TOPICS,
                 now=clock.now(),
                 announce_at=clock.now(),
             ),
@@ -177,7 +150,7 @@ def _staff(
 async def test_only_configured_staff_can_claim_and_resolve(
     sessions: Sessions, clock: FixedClock, couple: int
 ) -> None:
-    request_id = (await _request(sessions, clock)).request_id
+    request_id = (await counsellor_request(sessions, clock)).request_id
     for action in (counsellor.claim, counsellor.resolve, counsellor.staff_reply):
         with pytest.raises(DomainError) as refused:
             await _in(sessions, _staff(action, request_id, PAT, clock))
@@ -205,7 +178,7 @@ async def test_only_configured_staff_can_claim_and_resolve(
 async def test_unclaimed_requests_are_announced_then_reannounced_until_claimed(
     sessions: Sessions, clock: FixedClock, couple: int
 ) -> None:
-    request_id = (await _request(sessions, clock)).request_id
+    request_id = (await counsellor_request(sessions, clock)).request_id
 
     async def due() -> list[counsellor.Due]:
         return await _in(
@@ -243,7 +216,7 @@ async def test_unclaimed_requests_are_announced_then_reannounced_until_claimed(
 async def test_a_new_staff_chat_gets_the_full_card(
     sessions: Sessions, clock: FixedClock, couple: int
 ) -> None:
-    request_id = (await _request(sessions, clock)).request_id
+    request_id = (await counsellor_request(sessions, clock)).request_id
     await _in(
         sessions,
         lambda s: counsellor.mark_announced(
@@ -266,7 +239,7 @@ async def test_a_new_staff_chat_gets_the_full_card(
 async def test_a_counsellor_reply_claims_and_the_requester_replies_in_the_thread(
     sessions: Sessions, clock: FixedClock, couple: int
 ) -> None:
-    request_id = (await _request(sessions, clock)).request_id
+    request_id = (await counsellor_request(sessions, clock)).request_id
     with pytest.raises(StaleAction):  # nobody has written yet
         await _in(sessions, lambda s: counsellor.begin_reply(s, SAM, request_id, now=clock.now()))
     changed = await _in(sessions, _staff(counsellor.staff_reply, request_id, ROBIN, clock))
@@ -299,9 +272,9 @@ async def test_a_counsellor_reply_claims_and_the_requester_replies_in_the_thread
 async def test_posts_belong_to_their_request_and_people_see_only_their_own(
     sessions: Sessions, clock: FixedClock, couple: int
 ) -> None:
-    mine = (await _request(sessions, clock, SAM)).request_id
+    mine = (await counsellor_request(sessions, clock, SAM)).request_id
     clock.advance(timedelta(minutes=5))
-    theirs = (await _request(sessions, clock, ALEX)).request_id
+    theirs = (await counsellor_request(sessions, clock, ALEX)).request_id
     await _in(
         sessions,
         lambda s: counsellor.record_post(

@@ -22,8 +22,9 @@ from bot.nudges import questions
 from bot.people import data_rights
 from bot.safety import counsellor
 from bot.safety import signals as safety
-from tests.services.test_counsellor import _request
-from tests.services.test_nudges import FakeSender, make_engine, onboard, pair, run_until
+from tests.support.factories import counsellor_request, nudge_engine, onboard, pair
+from tests.support.senders import FakeSender
+from tests.support.waiting import run_until
 
 T = TypeVar("T")
 # Ids no counter in the schema reaches, so a scan of every integer column can look for them.
@@ -42,7 +43,7 @@ async def lived_in(sessions: Sessions, clock: FixedClock) -> int:
     await onboard(sessions, clock, ME, "Sam", "Europe/London")
     couple_id = await pair(sessions, clock, PARTNER, ME)
     await run_until(
-        make_engine(sessions, clock, FakeSender()), clock, datetime(2026, 3, 2, 21, 1, tzinfo=UTC)
+        nudge_engine(sessions, clock, FakeSender()), clock, datetime(2026, 3, 2, 21, 1, tzinfo=UTC)
     )
     async with sessions() as session:
         question = (await session.exec(sqlmodel_select(CoupleQuestion))).one()
@@ -56,7 +57,7 @@ async def lived_in(sessions: Sessions, clock: FixedClock) -> int:
     await _in(sessions, lambda s: safety.record_sent(s, ME, 41, now=now))
     await _in(sessions, lambda s: safety.record_sent(s, PARTNER, 42, now=now))
     await _in(sessions, lambda s: safety.hold(s, ME, "held", [[("Show", "x")]], now=now))
-    request_id = (await _request(sessions, clock, ME, for_whom="me")).request_id
+    request_id = (await counsellor_request(sessions, clock, ME, for_whom="me")).request_id
     await _in(
         sessions,
         lambda s: counsellor.record_post(

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 from datetime import UTC, datetime
-from pathlib import Path
 
 import pytest
 from hypothesis import given
@@ -17,20 +16,11 @@ from bot.db.models import User
 from bot.nudges.engine import NudgeEngine
 from bot.reading import library
 from bot.reading.library import Plan
-from tests.services.test_nudges import ALEX, SAM, FakeSender, make_engine, run_until
+from tests.support.factories import ALEX, CONTENT, SAM
+from tests.support.senders import FakeSender
+from tests.support.waiting import run_until
 
-CONTENT = Path(__file__).resolve().parents[2] / "content"
 BOOKS = Library(CONTENT)
-
-
-@pytest.fixture
-def nudger(sessions: Sessions, clock: FixedClock, sender: FakeSender) -> NudgeEngine:
-    return make_engine(sessions, clock, sender)
-
-
-@pytest.fixture
-def sender() -> FakeSender:
-    return FakeSender()
 
 
 async def _pick(sessions: Sessions, clock: FixedClock, user_id: int, *areas: str) -> None:

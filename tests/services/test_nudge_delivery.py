@@ -4,7 +4,6 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, time, timedelta
-from pathlib import Path
 
 from sqlalchemy import event, func
 from sqlalchemy.engine import Engine
@@ -14,9 +13,9 @@ from bot.core.clock import FixedClock
 from bot.db.engine import Sessions
 from bot.db.models import Delivery, DeliveryStatus
 from bot.nudges.engine import EngineConfig, Outcome, Outgoing, SendResult
-from tests.services.test_nudges import FakeSender, make_engine, onboard, pair
+from tests.support.factories import nudge_engine, onboard, pair
+from tests.support.senders import FakeSender
 
-CONTENT = Path(__file__).resolve().parents[2] / "content"
 COUPLES = 6
 CONFIG = EngineConfig(batch_size=5, compose_group=2, concurrency=3)
 
@@ -61,7 +60,7 @@ async def test_sending_starts_early_and_stays_close_to_the_ledger(
         await pair(sessions, clock, first, first + 1)
     clock.set(datetime(2026, 3, 2, 21, 0, 30, tzinfo=UTC))
     sender = WatchingSender(sessions)
-    engine = make_engine(sessions, clock, sender, CONFIG)
+    engine = nudge_engine(sessions, clock, sender, CONFIG)
 
     report = await engine.tick()
 
@@ -109,7 +108,7 @@ async def _round_statements(
         record_gap=timedelta(seconds=5),
         record_linger=timedelta(seconds=5),
     )
-    engine = make_engine(sessions, clock, sender, config)
+    engine = nudge_engine(sessions, clock, sender, config)
     clock.set(datetime.combine(clock.now().date(), evening, UTC) + timedelta(seconds=30))
     with StatementCounter() as statements:
         report = await engine.tick()

@@ -4,9 +4,8 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import Awaitable, Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from datetime import UTC, datetime, time, timedelta
-from pathlib import Path
 
 import pytest
 from sqlalchemy import func
@@ -19,124 +18,12 @@ from bot.core.clock import FixedClock
 from bot.db.engine import Sessions
 from bot.db.models import CoupleQuestion, Delivery, DeliveryStatus, NudgeSchedule, User
 from bot.nudges import questions
-from bot.nudges.engine import EngineConfig, NudgeEngine, Outcome, Outgoing, Sender, SendResult
+from bot.nudges.engine import EngineConfig, NudgeEngine, Outcome, Outgoing, SendResult
 from bot.people import pairing
 from bot.people import profiles as people
-
-CONTENT = Path(__file__).resolve().parents[2] / "content"
-ALEX, SAM = 1, 2
-
-
-@dataclass
-class FakeSender:
-    """Records what would reach Telegram; answers with scripted outcomes."""
-
-    sent: list[Outgoing] = field(default_factory=list)
-    script: dict[int, list[Outcome]] = field(default_factory=dict)
-    calls: int = 0
-
-    async def send(self, message: Outgoing) -> SendResult:
-        self.calls += 1
-        outcomes = self.script.get(message.chat_id)
-        outcome = outcomes.pop(0) if outcomes else Outcome.SENT
-        if outcome is Outcome.SENT:
-            self.sent.append(message)
-            return SendResult(Outcome.SENT, len(self.sent))
-        return SendResult(outcome)
-
-    def texts_to(self, chat_id: int) -> list[str]:
-        return [m.text for m in self.sent if m.chat_id == chat_id]
-
-    def nudges_to(self, chat_id: int) -> list[str]:
-        """Return only the daily nudges (morning and evening), not reading or videos."""
-        return [t for t in self.texts_to(chat_id) if t.startswith(("☀️", "🌙"))]
-
-
-@pytest.fixture
-def sender() -> FakeSender:
-    return FakeSender()
-
-
-def make_engine(
-    sessions: Sessions, clock: FixedClock, sender: Sender, config: EngineConfig | None = None
-) -> NudgeEngine:
-    return NudgeEngine(
-        sessions=sessions,
-        texts=Texts(CONTENT),
-        library=Library(CONTENT),
-        clock=clock,
-        sender=sender,
-        config=config or EngineConfig(reminder_time=time(12, 0), retry_delay=timedelta(minutes=1)),
-    )
-
-
-@pytest.fixture
-def nudger(sessions: Sessions, clock: FixedClock, sender: FakeSender) -> NudgeEngine:
-    return make_engine(sessions, clock, sender)
-
-
-async def onboard(
-    sessions: Sessions,
-    clock: FixedClock,
-    user_id: int,
-    name: str,
-    zone: str,
-    morning: time = time(8, 0),
-    evening: time = time(21, 0),
-) -> None:
-    now = clock.now()
-    async with sessions.begin() as session:
-        await people.register(
-            session,
-            user_id=user_id,
-            chat_id=user_id,
-            telegram_name=name,
-            username=None,
-            locale="en",
-            now=now,
-        )
-        await people.set_timezone(session, user_id, zone, now=now)
-        await people.set_nudge_time(session, user_id, "morning", morning, now=now)
-        await people.set_nudge_time(session, user_id, "evening", evening, now=now)
-        await people.finish_onboarding(session, user_id, now=now)
-
-
-async def pair(sessions: Sessions, clock: FixedClock, a: int = ALEX, b: int = SAM) -> int:
-    async with sessions.begin() as session:
-        made = await pairing.create_invite(session, a, now=clock.now(), ttl=timedelta(hours=48))
-    async with sessions.begin() as session:
-        preview = await pairing.open_invite(
-            session,
-            b,
-            made.payload,
-            now=clock.now(),
-            bad_code_limit=5,
-            bad_code_window=timedelta(minutes=15),
-        )
-    async with sessions.begin() as session:
-        paired = await pairing.accept(session, b, preview.invite_id, now=clock.now())
-    return paired.couple_id
-
-
-@pytest.fixture
-async def couple(sessions: Sessions, clock: FixedClock) -> int:
-    """Alex in Lisbon and Sam in Tokyo, paired on Monday 2 March 2026 at 09:00 UTC."""
-    await onboard(sessions, clock, ALEX, "Alex", "Europe/Lisbon")
-    await onboard(sessions, clock, SAM, "Sam", "Asia/Tokyo")
-    return await pair(sessions, clock)
-
-
-async def run_until(nudger: NudgeEngine, clock: FixedClock, until: datetime) -> None:
-    """Move the clock from one due row to the next (as ticks would find them) up to `until`."""
-    while clock.now() < until:
-        async with nudger.sessions() as session:
-            upcoming = (await session.exec(select(func.min(NudgeSchedule.next_run_at)))).one()
-        if upcoming is None or upcoming.replace(tzinfo=UTC) > until:
-            clock.set(until)
-        else:
-            # A tick runs a little after the row is due, never before it.
-            clock.set(max(clock.now(), upcoming.replace(tzinfo=UTC) + timedelta(seconds=20)))
-        await nudger.tick()
+from tests.support.factories import ALEX, CONTENT, SAM, nudge_engine, onboard, pair
+from tests.support.senders import FakeSender
+from tests.support.waiting import run_until
 
 
 async def test_each_partner_gets_nudges_at_their_own_local_time(
@@ -177,7 +64,7 @@ async def test_never_twice_across_ticks_restarts_and_time_changes(
     clock.set(datetime(2026, 3, 2, 21, 0, 30, tzinfo=UTC))
     await nudger.tick()
     await nudger.tick()
-    restarted = make_engine(sessions, clock, sender)  # a new process, same database
+    restarted = nudge_engine(sessions, clock, sender)  # a new process, same database
     await restarted.tick()
     assert len(sender.texts_to(ALEX)) == 1
     # Moving the evening time later the same day does not bring a second question today.
@@ -217,9 +104,9 @@ async def test_interrupted_before_telegram_accepted_is_retried(
 
     clock.set(datetime(2026, 3, 2, 21, 0, 30, tzinfo=UTC))
     with pytest.raises(BaseExceptionGroup):
-        await make_engine(sessions, clock, Crashing()).tick()
+        await nudge_engine(sessions, clock, Crashing()).tick()
     survivor = FakeSender()
-    engine = make_engine(sessions, clock, survivor)
+    engine = nudge_engine(sessions, clock, survivor)
     await engine.tick()
     assert survivor.sent == []  # the dead worker's lease still holds
     clock.advance(EngineConfig().lease + timedelta(seconds=1))
@@ -477,7 +364,7 @@ async def test_a_time_changed_while_its_nudge_is_on_the_way_holds_for_the_next_o
     sessions: Sessions, clock: FixedClock, couple: int
 ) -> None:
     sender = ChangingSender()
-    engine = make_engine(sessions, clock, sender)
+    engine = nudge_engine(sessions, clock, sender)
 
     async def earlier_evenings() -> None:
         async with sessions.begin() as session:

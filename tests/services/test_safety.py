@@ -18,20 +18,12 @@ from bot.db.safety import HeldMessage, SentMessage
 from bot.nudges.engine import NudgeEngine
 from bot.people import pairing
 from bot.safety import signals as safety
-from tests.services.test_nudges import ALEX, SAM, FakeSender, make_engine, onboard, pair, run_until
+from tests.support.factories import ALEX, SAM, onboard, pair
+from tests.support.senders import FakeSender
+from tests.support.waiting import run_until
 
 T = TypeVar("T")
 KIM = 3
-
-
-@pytest.fixture
-def sender() -> FakeSender:
-    return FakeSender()
-
-
-@pytest.fixture
-def nudger(sessions: Sessions, clock: FixedClock, sender: FakeSender) -> NudgeEngine:
-    return make_engine(sessions, clock, sender)
 
 
 async def _in(sessions: Sessions, work: Callable[[AsyncSession], Awaitable[T]]) -> T:

@@ -1,0 +1,10 @@
+"""Helpers the tests share, imported from here and never from another test module.
+
+Like python-telegram-bot's tests/auxil. Fixtures stay in the conftest.py files, built from
+these; the two Bot API fakes live in tests/fakes.
+
+- databases: the test PostgreSQL server (URLs, admin statements, reachability)
+- factories: people, couples and engines set up directly in the database (service tests)
+- senders:   a Sender stand-in that records Outgoing messages
+- waiting:   stepping a fixed clock through due work
+"""
