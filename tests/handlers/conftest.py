@@ -6,12 +6,11 @@ from collections.abc import AsyncIterator, Callable
 
 import pytest
 
-from bot.app import BotApplication, build_application
+from bot.app import BotApplication
 from bot.core.clock import FixedClock
-from bot.settings import Settings, load_settings
+from bot.settings import Settings
 from tests.fakes.inprocess import Person, RecordingTransport
-
-TOKEN = "123456:TEST-token"
+from tests.support.app import handler_settings, running_application
 
 
 @pytest.fixture
@@ -23,7 +22,7 @@ def transport() -> RecordingTransport:
 @pytest.fixture
 def settings(database_url: str) -> Settings:
     """Return settings pointing at a fresh, migrated database."""
-    return load_settings(telegram_bot_token=TOKEN, database_url=database_url)
+    return handler_settings(database_url)
 
 
 @pytest.fixture
@@ -31,12 +30,8 @@ async def application(
     settings: Settings, transport: RecordingTransport, clock: FixedClock
 ) -> AsyncIterator[BotApplication]:
     """Build and initialise the real application, offline."""
-    app = build_application(settings, request=transport, clock=clock)
-    await app.initialize()
-    yield app
-    await app.shutdown()
-    if app.post_shutdown is not None:
-        await app.post_shutdown(app)
+    async with running_application(settings, transport, clock) as app:
+        yield app
 
 
 @pytest.fixture

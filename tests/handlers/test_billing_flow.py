@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import json
-from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
 
 from sqlalchemy import func
@@ -15,19 +14,13 @@ from bot.db.billing import Payment, Subscription
 from bot.telegram.context import services_of
 from bot.telegram.handlers import billing as billing_handlers
 from tests.fakes.inprocess import Person, RecordingTransport
-from tests.handlers.test_pairing_flow import invite_payload, onboard
+from tests.support.app import MakePerson, onboard, onboarded_couple
 
-MakePerson = Callable[[int, str], Person]
 PRICE = 250
 
 
 async def _couple(person: MakePerson) -> tuple[Person, Person]:
-    alex, sam = person(1, "Alex"), person(2, "Sam")
-    await onboard(alex)
-    await onboard(sam)
-    await alex.send("/invite")
-    await sam.send(f"/start {invite_payload(alex)}")
-    await sam.press("Accept")
+    alex, sam = await onboarded_couple(person)
     assert "now a couple" in sam.last()
     return alex, sam
 

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import json
 import time
-from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from io import BytesIO
@@ -18,14 +17,12 @@ from telegram.request import RequestData
 from bot.app import BotApplication
 from bot.core.clock import FixedClock
 from bot.db.checkins import Checkin
-from bot.settings import Settings, load_settings
+from bot.settings import Settings
 from bot.telegram.context import services_of
 from bot.telegram.handlers.checkins import engine_of
 from tests.fakes.inprocess import BOT_ID, Person, RecordingTransport
-from tests.handlers.conftest import TOKEN
-from tests.handlers.test_pairing_flow import invite_payload, onboard
+from tests.support.app import MakePerson, handler_settings, invite, onboard, onboard_invited
 
-MakePerson = Callable[[int, str], Person]
 ALEX, SAM, KIM, LEE = 1, 2, 3, 4
 
 
@@ -69,11 +66,7 @@ class PhotoTransport(RecordingTransport):
 @pytest.fixture
 def settings(database_url: str) -> Settings:
     """These flows span weeks, past the free week: leave check-ins out of the paid features."""
-    return load_settings(
-        telegram_bot_token=TOKEN,
-        database_url=database_url,
-        gated_features="nudges,articles,paid_videos",
-    )
+    return handler_settings(database_url, gated_features="nudges,articles,paid_videos")
 
 
 @pytest.fixture
@@ -87,13 +80,8 @@ async def pair_up(
 ) -> tuple[Person, Person]:
     first, second = person(a, names[0]), person(b, names[1])
     await onboard(first)
-    await first.send("/invite")
-    await second.send(f"/start {invite_payload(first)}")
-    await second.press("Accept")
-    await second.press("Use “")
-    await second.send("Tokyo")
-    await second.press("08:00")
-    await second.send("21:15")
+    await invite(first, second)
+    await onboard_invited(second, city="Tokyo", skip_safety_check=False)
     return first, second
 
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 import itertools
 import json
 import time
-from collections.abc import AsyncIterator, Callable
+from collections.abc import AsyncIterator
 from dataclasses import dataclass, field
 from datetime import timedelta
 from typing import Any
@@ -14,17 +14,21 @@ import pytest
 from sqlmodel import select
 from telegram import Update
 
-from bot.app import BotApplication, build_application
+from bot.app import BotApplication
 from bot.core.clock import FixedClock
 from bot.db.safety import CounsellorRequest, RequestStatus
-from bot.settings import Settings, load_settings
+from bot.settings import Settings
 from bot.telegram.context import BotContext, services_of
 from bot.telegram.handlers import counsellor as counsellor_handlers
 from tests.fakes.inprocess import BOT_ID, Person, RecordingTransport
-from tests.handlers.conftest import TOKEN
-from tests.handlers.test_pairing_flow import invite_payload, onboard
+from tests.support.app import (
+    MakePerson,
+    handler_settings,
+    onboard,
+    onboarded_couple,
+    running_application,
+)
 
-MakePerson = Callable[[int, str], Person]
 STAFF_CHAT = -100777
 ROBIN, PAT = 900, 901
 GROUP = {"id": STAFF_CHAT, "type": "supergroup", "title": "Counsellors"}
@@ -34,9 +38,8 @@ BOT = {"id": BOT_ID, "is_bot": True, "first_name": "Remainly"}
 @pytest.fixture
 def settings(database_url: str) -> Settings:
     """Settings with a staff chat and one counsellor (Robin)."""
-    return load_settings(
-        telegram_bot_token=TOKEN,
-        database_url=database_url,
+    return handler_settings(
+        database_url,
         counsellor_chat_id=STAFF_CHAT,
         counsellor_staff_ids=str(ROBIN),
         remainly_contact="care@remainly.example",
@@ -108,16 +111,6 @@ def reply_to(params: dict[str, Any]) -> int | None:
     return int(parsed["message_id"])
 
 
-async def _couple(person: MakePerson) -> tuple[Person, Person]:
-    alex, sam = person(1, "Alex"), person(2, "Sam")
-    await onboard(alex)
-    await alex.send("/invite")
-    await onboard(sam)  # Sam set up alone first, then accepts
-    await sam.send(f"/start {invite_payload(alex)}")
-    await sam.press("Accept")
-    return alex, sam
-
-
 async def _intake(sam: Person, *, us: bool = False, tell: bool = False) -> None:
     await sam.send("/counsellor")
     await sam.press("Trust")
@@ -138,7 +131,7 @@ async def _request(application: BotApplication) -> CounsellorRequest:
 async def test_a_request_goes_from_intake_to_claim_reply_and_resolve(
     person: MakePerson, application: BotApplication, transport: RecordingTransport
 ) -> None:
-    alex, sam = await _couple(person)
+    alex, sam = await onboarded_couple(person)
     alex_before = len(alex.inbox())
     await _intake(sam)
     review = sam.last()
@@ -203,7 +196,7 @@ async def test_a_request_goes_from_intake_to_claim_reply_and_resolve(
 async def test_a_request_for_us_tells_the_partner_only_when_chosen(
     person: MakePerson, application: BotApplication, transport: RecordingTransport
 ) -> None:
-    alex, sam = await _couple(person)
+    alex, sam = await onboarded_couple(person)
     before = len(alex.inbox())
     await _intake(sam, us=True, tell=False)
     await sam.press("Send without my name")
@@ -218,7 +211,7 @@ async def test_a_request_for_us_tells_the_partner_only_when_chosen(
 async def test_typed_answers_out_of_turn_and_cancelling(
     person: MakePerson, application: BotApplication, transport: RecordingTransport
 ) -> None:
-    _, sam = await _couple(person)
+    _, sam = await onboarded_couple(person)
     await sam.send("/counsellor")
     await sam.send("trust please")
     assert "Tap one of the buttons" in sam.last()
@@ -238,7 +231,7 @@ async def test_unclaimed_requests_are_reannounced(
     transport: RecordingTransport,
     clock: FixedClock,
 ) -> None:
-    _, sam = await _couple(person)
+    _, sam = await onboarded_couple(person)
     await _intake(sam)
     await sam.press("Send without my name")
     card_id = (await _request(application)).staff_message_id
@@ -263,17 +256,9 @@ async def no_staff_chat(
     database_url: str, transport: RecordingTransport, clock: FixedClock
 ) -> AsyncIterator[BotApplication]:
     """The same database, served by a bot with no staff chat configured."""
-    settings = load_settings(
-        telegram_bot_token=TOKEN,
-        database_url=database_url,
-        remainly_contact="care@remainly.example",
-    )
-    app = build_application(settings, request=transport, clock=clock)
-    await app.initialize()
-    yield app
-    await app.shutdown()
-    if app.post_shutdown is not None:
-        await app.post_shutdown(app)
+    settings = handler_settings(database_url, remainly_contact="care@remainly.example")
+    async with running_application(settings, transport, clock) as app:
+        yield app
 
 
 async def test_without_a_staff_chat_requests_wait_and_are_posted_once_one_is_set(

@@ -3,32 +3,20 @@
 from __future__ import annotations
 
 import json
-from collections.abc import Callable
 
 from bot.app import BotApplication
 from bot.db.models import User
 from bot.telegram.context import services_of
-from tests.fakes.inprocess import Person, RecordingTransport
-from tests.handlers.test_pairing_flow import invite_payload, onboard
+from tests.fakes.inprocess import RecordingTransport
+from tests.support.app import MakePerson, onboarded_couple
 
-MakePerson = Callable[[int, str], Person]
 STALE = "That button is no longer active. Nothing was changed."
-
-
-async def _couple(person: MakePerson) -> tuple[Person, Person]:
-    alex, sam = person(1, "Alex"), person(2, "Sam")
-    await onboard(alex)
-    await alex.send("/invite")
-    await onboard(sam)
-    await sam.send(f"/start {invite_payload(alex)}")
-    await sam.press("Accept")
-    return alex, sam
 
 
 async def test_mydata_sends_a_json_file_of_the_person_only(
     person: MakePerson, application: BotApplication, transport: RecordingTransport
 ) -> None:
-    _, sam = await _couple(person)
+    _, sam = await onboarded_couple(person)
     await sam.send("/mydata")
     [call] = transport.calls_to("sendDocument")
     assert int(call.params["chat_id"]) == 2
@@ -45,7 +33,7 @@ async def test_mydata_sends_a_json_file_of_the_person_only(
 async def test_deleteme_asks_first_then_unpairs_and_erases(
     person: MakePerson, application: BotApplication
 ) -> None:
-    alex, sam = await _couple(person)
+    alex, sam = await onboarded_couple(person)
     await sam.press_data("del:yes")  # forged: nobody asked
     assert sam.alerts()[-1] == STALE
     await sam.send("/deleteme")

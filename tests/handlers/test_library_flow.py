@@ -2,16 +2,11 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable
-
-from tests.fakes.inprocess import Person
-from tests.handlers.test_nudges_flow import _couple
-
-MakePerson = Callable[[int, str], Person]
+from tests.support.app import MakePerson, invited_couple
 
 
 async def test_focus_picker_caps_at_three(person: MakePerson) -> None:
-    alex, _ = await _couple(person)
+    alex, _ = await invited_couple(person)
     await alex.send("/focus")
     assert "Pick up to 3 areas" in alex.last()
     for label in ("Trust", "Curiosity", "Appreciation"):
@@ -26,7 +21,7 @@ async def test_focus_picker_caps_at_three(person: MakePerson) -> None:
 
 
 async def test_reading_an_article_part_by_part(person: MakePerson) -> None:
-    alex, sam = await _couple(person)
+    alex, sam = await invited_couple(person)
     await sam.send("/focus")
     await sam.press("Appreciation")
     await alex.send("/articles")
@@ -47,7 +42,7 @@ async def test_reading_an_article_part_by_part(person: MakePerson) -> None:
 async def test_videos_are_url_buttons_with_reasons_and_more_like_this(
     person: MakePerson,
 ) -> None:
-    alex, _ = await _couple(person)
+    alex, _ = await invited_couple(person)
     await alex.send("/focus")
     await alex.press("Long distance")
     await alex.send("/videos")
@@ -63,7 +58,7 @@ async def test_videos_are_url_buttons_with_reasons_and_more_like_this(
 
 
 async def test_forged_library_buttons_change_nothing(person: MakePerson) -> None:
-    alex, _ = await _couple(person)
+    alex, _ = await invited_couple(person)
     for data in ("art:open:no-such-article", "vid:like:vid-9999", "vid:topic:astrology"):
         await alex.press_data(data)
     assert alex.alerts() == ["That button is no longer active. Nothing was changed."] * 3

@@ -2,46 +2,21 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable
 from datetime import UTC, datetime
 
 from sqlmodel import select
 
 from bot.app import BotApplication
 from bot.core.clock import FixedClock
-from bot.db.models import CoupleQuestion, User
+from bot.db.models import CoupleQuestion
 from bot.telegram.context import services_of
-from tests.fakes.inprocess import Person
-from tests.handlers.test_pairing_flow import invite_payload, onboard
-
-MakePerson = Callable[[int, str], Person]
-
-
-async def _couple(person: MakePerson) -> tuple[Person, Person]:
-    alex, sam = person(1, "Alex"), person(2, "Sam")
-    await onboard(alex)
-    await alex.send("/invite")
-    await sam.send(f"/start {invite_payload(alex)}")
-    await sam.press("Accept")
-    await sam.press("Use “")
-    await sam.send("Lisbon")
-    await sam.press("08:00")
-    await sam.send("21:15")
-    await sam.press("Skip for now")
-    return alex, sam
-
-
-async def _user(application: BotApplication, user_id: int) -> User:
-    async with services_of(application).sessions() as session:
-        user = await session.get(User, user_id)
-    assert user is not None
-    return user
+from tests.support.app import MakePerson, invited_couple, onboard, stored_user
 
 
 async def test_answer_share_and_reveal_through_buttons(
     person: MakePerson, application: BotApplication, clock: FixedClock
 ) -> None:
-    alex, sam = await _couple(person)
+    alex, sam = await invited_couple(person)
     clock.set(datetime(2026, 3, 2, 21, 20, tzinfo=UTC))
     await services_of(application).nudges.tick()
     assert "Tonight's question" in alex.last() and "Tonight's question" in sam.last()
@@ -66,7 +41,7 @@ async def test_answer_share_and_reveal_through_buttons(
 async def test_another_couples_question_cannot_be_answered(
     person: MakePerson, application: BotApplication, clock: FixedClock
 ) -> None:
-    await _couple(person)
+    await invited_couple(person)
     clock.set(datetime(2026, 3, 2, 21, 20, tzinfo=UTC))
     await services_of(application).nudges.tick()
     async with services_of(application).sessions() as session:
@@ -79,21 +54,21 @@ async def test_another_couples_question_cannot_be_answered(
 
 
 async def test_pause_resume_skip_and_days(person: MakePerson, application: BotApplication) -> None:
-    alex, _ = await _couple(person)
+    alex, _ = await invited_couple(person)
     await alex.send("/pause")
     await alex.press("3 days")
     assert "Paused until" in alex.last() and "your time" in alex.last()
-    assert (await _user(application, 1)).paused_until is not None
+    assert (await stored_user(application, 1)).paused_until is not None
     await alex.send("/pause 9999")
     assert "from 1 to 365 days" in alex.last()
     await alex.send("/resume")
     assert "Welcome back" in alex.last()
-    assert (await _user(application, 1)).paused_until is None
+    assert (await stored_user(application, 1)).paused_until is None
     await alex.send("/skip")
     assert "No more nudges today" in alex.last()
     await alex.send("/days")
     await alex.press("Sun")
-    assert (await _user(application, 1)).nudge_days == 0b0111111
+    assert (await stored_user(application, 1)).nudge_days == 0b0111111
     await alex.press("Done")
     assert "Saved" in alex.last()
 
@@ -101,17 +76,17 @@ async def test_pause_resume_skip_and_days(person: MakePerson, application: BotAp
 async def test_blocking_and_unblocking_the_bot(
     person: MakePerson, application: BotApplication
 ) -> None:
-    alex, _ = await _couple(person)
+    alex, _ = await invited_couple(person)
     for old, new in (("member", "kicked"), ("kicked", "member")):
         await alex.change_membership(old, new)
-        blocked = (await _user(application, 1)).unreachable_since is not None
+        blocked = (await stored_user(application, 1)).unreachable_since is not None
         assert blocked is (new == "kicked")
 
 
 async def test_discreet_mode_keeps_answer_notifications_neutral(
     person: MakePerson, application: BotApplication, clock: FixedClock
 ) -> None:
-    alex, sam = await _couple(person)
+    alex, sam = await invited_couple(person)
     await sam.send("/hide")
     clock.set(datetime(2026, 3, 2, 21, 20, tzinfo=UTC))
     await services_of(application).nudges.tick()

@@ -2,42 +2,15 @@
 
 from __future__ import annotations
 
-import re
-from collections.abc import Callable
-
 import pytest
 from sqlmodel import func, select
 
 from bot.app import BotApplication
 from bot.core.clock import FixedClock
-from bot.db.models import Couple, User
+from bot.db.models import Couple
 from bot.telegram.context import services_of
-from tests.fakes.inprocess import BOT_USERNAME, Person, RecordingTransport
-
-MakePerson = Callable[[int, str], Person]
-
-
-async def onboard(person: Person, *, city: str = "Lisbon") -> None:
-    """Answer every onboarding question the way a person would."""
-    await person.send("/start")
-    await person.press("Use “")
-    await person.send(city)
-    await person.press("08:00")
-    await person.send("9:15pm")
-    await person.press("Skip for now")  # the private safety check
-
-
-def invite_payload(person: Person) -> str:
-    match = re.search(rf"https://t\.me/{BOT_USERNAME}\?start=(\S+)", person.last())
-    assert match, person.last()
-    return match.group(1)
-
-
-async def _stored(application: BotApplication, user_id: int) -> User:
-    async with services_of(application).sessions() as session:
-        user = await session.get(User, user_id)
-    assert user is not None
-    return user
+from tests.fakes.inprocess import Person, RecordingTransport
+from tests.support.app import MakePerson, invite_payload, onboard, stored_user
 
 
 async def test_onboarding_asks_name_zone_and_times_then_offers_an_invite(
@@ -64,7 +37,7 @@ async def test_onboarding_asks_name_zone_and_times_then_offers_an_invite(
     assert "you're all set" in done and "07:45" in done and "21:30" in done
     await alex.press("Invite your partner")
     assert "private invite link" in alex.last()
-    stored = await _stored(application, 1)
+    stored = await stored_user(application, 1)
     assert stored.display_name == "Lex" and stored.timezone == "Europe/Lisbon"
     assert stored.onboarded_at is not None
 
@@ -117,7 +90,9 @@ async def test_two_partners_pair_with_consent_then_unpair(
     assert "You and <b>Alex</b> are now a couple" in sam.inbox()[-2]
     assert "What should we call you?" in sam.last()  # Sam's onboarding continues
     assert "You and <b>Sam</b> are now a couple" in alex.last()
-    assert (await _stored(application, 1)).couple_id == (await _stored(application, 2)).couple_id
+    assert (await stored_user(application, 1)).couple_id == (
+        await stored_user(application, 2)
+    ).couple_id
 
     # The used link tells a third person kindly that it is spent.
     kim = person(3, "Kim")
@@ -132,8 +107,8 @@ async def test_two_partners_pair_with_consent_then_unpair(
     await alex.press("Yes, unpair")
     assert "You're unpaired" in alex.last()
     assert "ended your pairing" in sam.last()
-    assert (await _stored(application, 1)).couple_id is None
-    assert (await _stored(application, 2)).couple_id is None
+    assert (await stored_user(application, 1)).couple_id is None
+    assert (await stored_user(application, 2)).couple_id is None
 
 
 async def test_declining_tells_the_inviter_and_pairs_nobody(
@@ -161,10 +136,10 @@ async def test_forged_or_stale_buttons_change_nothing(
     await onboard(alex)
     await alex.send("/invite")
     await onboard(sam)
-    before = await _stored(application, 2)
+    before = await stored_user(application, 2)
     await sam.press_data(data)
     assert sam.alerts()[-1] == "That button is no longer active. Nothing was changed."
-    after = await _stored(application, 2)
+    after = await stored_user(application, 2)
     assert after.couple_id is None and after.timezone == before.timezone
 
 
@@ -208,7 +183,7 @@ async def test_settings_change_each_value(person: MakePerson, application: BotAp
     await alex.press("Name")
     await alex.send("/cancel")
     assert "cancelled" in alex.last()
-    stored = await _stored(application, 1)
+    stored = await stored_user(application, 1)
     assert stored.timezone == "Asia/Tokyo" and f"{stored.morning_time:%H:%M}" == "06:30"
 
 

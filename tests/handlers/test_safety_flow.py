@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import re
-from collections.abc import Callable
 from datetime import UTC, datetime
 
 from bot.app import BotApplication
@@ -11,9 +10,8 @@ from bot.core.clock import FixedClock
 from bot.db.models import Couple, User
 from bot.telegram.context import services_of
 from tests.fakes.inprocess import Person, RecordingTransport
-from tests.handlers.test_pairing_flow import invite_payload, onboard
+from tests.support.app import MakePerson, invite, onboard, onboarded_couple
 
-MakePerson = Callable[[int, str], Person]
 QUESTION = "Tonight's question"
 
 
@@ -21,9 +19,7 @@ async def _couple_where_sam_signals(person: MakePerson) -> tuple[Person, Person]
     """Alex invites Sam; Sam answers the onboarding safety check with a signal."""
     alex, sam = person(1, "Alex"), person(2, "Sam")
     await onboard(alex)
-    await alex.send("/invite")
-    await sam.send(f"/start {invite_payload(alex)}")
-    await sam.press("Accept")
+    await invite(alex, sam)
     await sam.press("Use “")
     await sam.send("London")
     await sam.press("London, GB")
@@ -103,12 +99,7 @@ async def test_hide_deletes_recent_messages_and_makes_nudges_neutral(
     transport: RecordingTransport,
     clock: FixedClock,
 ) -> None:
-    alex, sam = person(1, "Alex"), person(2, "Sam")
-    await onboard(alex)
-    await alex.send("/invite")
-    await onboard(sam)
-    await sam.send(f"/start {invite_payload(alex)}")
-    await sam.press("Accept")
+    alex, sam = await onboarded_couple(person)
     sent_to_sam = len(transport.sent_to(2))
     await sam.send("/hide")
     [deleted] = transport.calls_to("deleteMessages")

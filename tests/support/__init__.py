@@ -7,4 +7,5 @@ these; the two Bot API fakes live in tests/fakes.
 - factories: people, couples and engines set up directly in the database (service tests)
 - senders:   a Sender stand-in that records Outgoing messages
 - waiting:   stepping a fixed clock through due work
+- app:       the real Application on the recording transport, and people who onboard and pair
 """
