@@ -7,7 +7,7 @@ from pathlib import Path
 import pytest
 
 from bot.settings import SettingsError, load_settings
-from tests.test_cli import _bot
+from tests.support.process import run_cli
 
 
 def test_gated_features_default_to_the_paid_parts_and_can_be_narrowed(
@@ -49,9 +49,9 @@ def test_the_secret_is_never_shown(monkeypatch: pytest.MonkeyPatch) -> None:
 
 
 def test_the_refund_command_is_listed_and_needs_a_token(tmp_path: Path) -> None:
-    listed = _bot("billing", "--help", cwd=tmp_path)
+    listed = run_cli("billing", "--help", cwd=tmp_path)
     assert listed.returncode == 0 and "refund" in listed.stdout
-    result = _bot(
+    result = run_cli(
         "billing",
         "refund",
         "stxCharge",

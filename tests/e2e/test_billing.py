@@ -3,18 +3,16 @@
 from __future__ import annotations
 
 import asyncio
-import re
 import sqlite3
 import sys
-from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import pytest
 
-from tests.e2e.conftest import RunningBot, _environment, wait_for_text
-from tests.e2e.test_partners import onboard
-from tests.fakes.botapi import FakeBotApi, FakeUser
+from tests.fakes.botapi import FakeBotApi
+from tests.support.process import RunningBot, bot_environment, pair
+from tests.support.waiting import until, wait_for_text
 
 pytestmark = pytest.mark.e2e
 PRICE = 250
@@ -30,15 +28,6 @@ def _scalar(bot: RunningBot, sql: str, *args: object) -> object:
     return row[0] if row else None
 
 
-async def _until(check: Callable[[], bool], timeout: float = 15.0) -> None:  # noqa: ASYNC109
-    """Poll a condition on the bot's database (it is another process) until it holds."""
-    deadline = asyncio.get_running_loop().time() + timeout
-    while not check():
-        if asyncio.get_running_loop().time() > deadline:
-            raise AssertionError("the bot never got there")
-        await asyncio.sleep(0.1)
-
-
 async def _answer(api: FakeBotApi, query_id: str) -> dict[str, object]:
     await api.wait_until(lambda: api.pre_checkout_answer(query_id) is not None)
     answer = api.pre_checkout_answer(query_id)
@@ -47,7 +36,7 @@ async def _answer(api: FakeBotApi, query_id: str) -> dict[str, object]:
 
 
 async def _refund(bot: RunningBot, charge_id: str) -> tuple[int, str]:
-    env = _environment(bot.api, _database(bot), bot.clock_file)
+    env = bot_environment(bot.api, _database(bot), bot.clock_file)
     process = await asyncio.create_subprocess_exec(
         sys.executable,
         "-m",
@@ -64,25 +53,13 @@ async def _refund(bot: RunningBot, charge_id: str) -> tuple[int, str]:
     return await process.wait(), output.decode()
 
 
-async def _pair(bot: RunningBot, alex: FakeUser, sam: FakeUser) -> None:
-    await alex.start()
-    await onboard(alex, "Lisbon", "08:00", "21:00")
-    await alex.press_button("Invite your partner")
-    invite = await wait_for_text(alex, "private invite link")
-    payload = re.search(r"start=(inv_[\w-]+)", invite.text or "")
-    assert payload
-    await sam.start(payload.group(1))
-    await wait_for_text(sam, "has invited you")
-    await sam.press_button("Accept")
-    await onboard(sam, "London", "08:00", "21:00", choose="London, GB")
-
-
 async def test_trial_reminders_gating_subscribe_renew_cancel_and_refund(
     running_bot: RunningBot,
 ) -> None:
     bot, api = running_bot, running_bot.api
     alex, sam = api.user(801, "Alex"), api.user(802, "Sam")
-    await _pair(bot, alex, sam)  # Monday 2 March 2026, 09:00 UTC: the trial starts
+    # Monday 2 March 2026, 09:00 UTC: the trial starts.
+    await pair(alex, sam, "London", choose="London, GB")
 
     # Trial start: Alex hears at once; Sam was still setting up, so hears once done.
     await wait_for_text(alex, "free week together has begun")
@@ -104,7 +81,7 @@ async def test_trial_reminders_gating_subscribe_renew_cancel_and_refund(
     told = {u.id: len(u.messages) for u in (alex, sam)}
     bot.set_clock(datetime(2026, 3, 9, 21, 0, 30, tzinfo=UTC))
     evening = "SELECT local_date FROM nudge_schedules WHERE user_id = ? AND kind = 'evening'"
-    await _until(lambda: all(_scalar(bot, evening, u.id) == "2026-03-10" for u in (alex, sam)))
+    await until(lambda: all(_scalar(bot, evening, u.id) == "2026-03-10" for u in (alex, sam)))
     await asyncio.sleep(1.0)  # a few more ticks: nothing else may arrive
     assert {u.id: len(u.messages) for u in (alex, sam)} == told
 
@@ -191,7 +168,7 @@ async def test_trial_reminders_gating_subscribe_renew_cancel_and_refund(
     status = await wait_for_text(sam, "Your Remainly subscription")
     assert "there's no subscription right now" in (status.text or "")
     bot.set_clock(datetime(2026, 4, 10, 21, 0, 30, tzinfo=UTC))
-    await _until(lambda: _scalar(bot, evening, sam.id) == "2026-04-11")
+    await until(lambda: _scalar(bot, evening, sam.id) == "2026-04-11")
     lapses = "SELECT count(*) FROM billing_notices WHERE user_id = ? AND kind = 'lapsed'"
     assert _scalar(bot, lapses, sam.id) == 1
     assert payload not in bot.log(), "payloads stay out of the logs"

@@ -2,17 +2,15 @@
 
 from __future__ import annotations
 
-import asyncio
-import re
 from datetime import UTC, datetime
 from io import BytesIO
 
 import pytest
 from PIL import Image
 
-from tests.e2e.conftest import RunningBot, wait_for_text
-from tests.e2e.test_partners import onboard
 from tests.fakes.botapi import FakeMessage, FakeUser
+from tests.support.process import RunningBot, pair
+from tests.support.waiting import wait_for_message, wait_for_text
 
 pytestmark = pytest.mark.e2e
 
@@ -25,12 +23,7 @@ def ungated(monkeypatch: pytest.MonkeyPatch) -> None:
 
 async def wait_for_photo(user: FakeUser, timeout: float = 30.0) -> FakeMessage:  # noqa: ASYNC109
     """Read the user's new messages until a photo arrives."""
-    deadline = asyncio.get_running_loop().time() + timeout
-    while True:
-        left = deadline - asyncio.get_running_loop().time()
-        message = await user.next_message(timeout=max(left, 0.01))
-        if message.method == "sendPhoto":
-            return message
+    return await wait_for_message(user, lambda m: m.method == "sendPhoto", "a photo", timeout)
 
 
 async def check_in(user: FakeUser, scores: tuple[int, int, int], words: tuple[str, str]) -> None:
@@ -49,16 +42,7 @@ async def check_in(user: FakeUser, scores: tuple[int, int, int], words: tuple[st
 async def test_two_partners_check_in_weekly_and_get_their_chart(running_bot: RunningBot) -> None:
     api = running_bot.api
     alex, sam = api.user(701, "Alex"), api.user(702, "Sam")
-    await alex.start()
-    await onboard(alex, "Lisbon", "08:00", "21:00")
-    await alex.press_button("Invite your partner")
-    invite = await wait_for_text(alex, "private invite link")
-    payload = re.search(r"start=(inv_[\w-]+)", invite.text or "")
-    assert payload
-    await sam.start(payload.group(1))
-    await wait_for_text(sam, "has invited you")
-    await sam.press_button("Accept")
-    await onboard(sam, "London", "07:30", "21:00", choose="London, GB")
+    await pair(alex, sam, "London", "07:30", choose="London, GB")
 
     weeks = (
         (datetime(2026, 3, 8, 19, 0, 30, tzinfo=UTC), (4, 5, 4), (3, 5, 2)),

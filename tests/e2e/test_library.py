@@ -2,13 +2,12 @@
 
 from __future__ import annotations
 
-import re
 from datetime import UTC, datetime
 
 import pytest
 
-from tests.e2e.conftest import RunningBot, wait_for_text
-from tests.e2e.test_partners import onboard
+from tests.support.process import RunningBot, pair
+from tests.support.waiting import wait_for_text
 
 pytestmark = pytest.mark.e2e
 
@@ -18,16 +17,7 @@ async def test_excerpts_and_the_weekly_video_follow_the_couples_focus(
 ) -> None:
     api = running_bot.api
     alex, sam = api.user(701, "Alex"), api.user(702, "Sam")
-    await alex.start()
-    await onboard(alex, "Lisbon", "08:00", "21:00")
-    await alex.press_button("Invite your partner")
-    invite = await wait_for_text(alex, "private invite link")
-    payload = re.search(r"start=(inv_[\w-]+)", invite.text or "")
-    assert payload
-    await sam.start(payload.group(1))
-    await wait_for_text(sam, "has invited you")
-    await sam.press_button("Accept")
-    await onboard(sam, "Lisbon", "08:00", "21:00")
+    await pair(alex, sam, "Lisbon")
     for user in (alex, sam):
         await user.send_text("/focus")
         await wait_for_text(user, "Pick up to 3 areas")

@@ -7,29 +7,10 @@ from datetime import UTC, datetime
 
 import pytest
 
-from tests.e2e.conftest import RunningBot, wait_for_text
-from tests.fakes.botapi import FakeUser
+from tests.support.process import RunningBot, onboard, pair
+from tests.support.waiting import wait_for_text
 
 pytestmark = pytest.mark.e2e
-
-
-async def onboard(
-    user: FakeUser, city: str, morning: str, evening: str, choose: str | None = None
-) -> None:
-    await wait_for_text(user, "What should we call you?")
-    await user.press_button("Use “")
-    await wait_for_text(user, "Where in the world are you?")
-    await user.send_text(city)
-    if choose is not None:
-        await wait_for_text(user, "Which one is yours?")
-        await user.press_button(choose)
-    await wait_for_text(user, "morning nudge")
-    await user.send_text(morning)
-    await wait_for_text(user, "evening question")
-    await user.send_text(evening)
-    await wait_for_text(user, "Do you ever feel afraid of your partner")
-    await user.press_button("Skip for now")
-    await wait_for_text(user, "you're all set")
 
 
 async def test_two_partners_onboard_pair_change_settings_and_unpair(
@@ -71,16 +52,7 @@ async def test_two_partners_onboard_pair_change_settings_and_unpair(
 async def test_the_evening_question_round_trip_with_a_moving_clock(running_bot: RunningBot) -> None:
     api = running_bot.api
     alex, sam = api.user(601, "Alex"), api.user(602, "Sam")
-    await alex.start()
-    await onboard(alex, "Lisbon", "08:00", "21:00")
-    await alex.press_button("Invite your partner")
-    invite = await wait_for_text(alex, "private invite link")
-    payload = re.search(r"start=(inv_[\w-]+)", invite.text or "")
-    assert payload
-    await sam.start(payload.group(1))
-    await wait_for_text(sam, "has invited you")
-    await sam.press_button("Accept")
-    await onboard(sam, "London", "08:00", "21:00", choose="London, GB")
+    await pair(alex, sam, "London", choose="London, GB")
 
     running_bot.set_clock(datetime(2026, 3, 2, 21, 0, 30, tzinfo=UTC))
     alex_question = await wait_for_text(alex, "Tonight's question")

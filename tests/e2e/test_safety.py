@@ -3,7 +3,6 @@ bot process, simulated partners and a simulated staff chat on a fake Bot API."""
 
 from __future__ import annotations
 
-import asyncio
 import json
 import re
 import sqlite3
@@ -12,9 +11,9 @@ from pathlib import Path
 
 import pytest
 
-from tests.e2e.conftest import RunningBot, wait_for_text
-from tests.e2e.test_partners import onboard
-from tests.fakes.botapi import FakeBotApi, FakeGroup, FakeMessage, FakeUser
+from tests.fakes.botapi import FakeBotApi, FakeUser
+from tests.support.process import RunningBot, pair
+from tests.support.waiting import until, wait_for_text
 
 pytestmark = pytest.mark.e2e
 
@@ -34,21 +33,6 @@ def bot_env() -> dict[str, str]:
     }
 
 
-async def wait_in(group: FakeGroup, needle: str, timeout: float = 15.0) -> FakeMessage:  # noqa: ASYNC109
-    """Read the staff chat's new messages until one contains `needle`."""
-    seen: list[str | None] = []
-    deadline = asyncio.get_running_loop().time() + timeout
-    while True:
-        left = max(deadline - asyncio.get_running_loop().time(), 0.01)
-        try:
-            message = await group.next_message(timeout=left)
-        except TimeoutError:
-            raise AssertionError(f"the staff chat never got {needle!r}; got {seen}") from None
-        seen.append(message.text)
-        if needle in (message.text or ""):
-            return message
-
-
 async def answered(api: FakeBotApi, query_id: str) -> str:
     """Wait for the bot to answer a button press; return the alert text it showed."""
     await api.wait_until(lambda: api.callback_answer(query_id) is not None)
@@ -57,31 +41,11 @@ async def answered(api: FakeBotApi, query_id: str) -> str:
     return str(answer.get("text") or "")
 
 
-async def pair(api: FakeBotApi, *, sam_signals: bool = False) -> tuple[FakeUser, FakeUser]:
+async def _couple(api: FakeBotApi, *, sam_signals: bool = False) -> tuple[FakeUser, FakeUser]:
     """Alex onboards and invites Sam, who accepts and onboards (answering the safety check)."""
     alex, sam = api.user(ALEX, "Alex"), api.user(SAM, "Sam", username="sam_m")
-    await alex.start()
-    await onboard(alex, "Lisbon", "08:00", "21:00")
-    await alex.press_button("Invite your partner")
-    invite = await wait_for_text(alex, "private invite link")
-    payload = re.search(r"start=(inv_[\w-]+)", invite.text or "")
-    assert payload
-    await sam.start(payload.group(1))
-    await wait_for_text(sam, "has invited you")
-    await sam.press_button("Accept")
-    await wait_for_text(sam, "What should we call you?")
-    await sam.press_button("Use “")
-    await wait_for_text(sam, "Where in the world are you?")
-    await sam.send_text("London")
-    await wait_for_text(sam, "Which one is yours?")
-    await sam.press_button("London, GB")
-    await wait_for_text(sam, "morning nudge")
-    await sam.send_text("08:00")
-    await wait_for_text(sam, "evening question")
-    await sam.send_text("21:00")
-    await wait_for_text(sam, "Do you ever feel afraid of your partner")
-    await sam.press_button("Yes, sometimes" if sam_signals else "Skip for now")
-    await wait_for_text(sam, "you're all set")
+    safety_answer = "Yes, sometimes" if sam_signals else "Skip for now"
+    await pair(alex, sam, "London", choose="London, GB", safety_answer=safety_answer)
     return alex, sam
 
 
@@ -114,11 +78,11 @@ async def test_a_request_goes_from_intake_to_claim_reply_and_resolve(
     api = running_bot.api
     staff = api.group(STAFF_CHAT, "Remainly counsellors")
     robin, pat = api.user(ROBIN, "Robin"), api.user(PAT, "Pat")
-    alex, sam = await pair(api)
+    alex, sam = await _couple(api)
 
     await intake(sam, named=True, message="It has been a hard month")
     await wait_for_text(sam, "is with us")
-    card = await wait_in(staff, "Request #1")
+    card = await wait_for_text(staff, "Request #1")
     assert "Sam (@sam_m)" in (card.text or "") and "hard month" in (card.text or "")
 
     # Pat is in the staff chat but not staff: pressing, or forging, changes nothing.
@@ -137,13 +101,13 @@ async def test_a_request_goes_from_intake_to_claim_reply_and_resolve(
     await staff.send_text(robin, "Hi Sam, does Thursday evening suit you?", reply_to_message=card)
     relayed = await wait_for_text(sam, "From Remainly's counsellor team")
     assert "Thursday evening" in (relayed.text or "")
-    await wait_in(staff, "Sent to the person behind request #1")
+    await wait_for_text(staff, "Sent to the person behind request #1")
 
     await sam.press_button("Reply to the counsellor")
     await wait_for_text(sam, "Type your reply")
     await sam.send_text("Thursday works, thank you")
     await wait_for_text(sam, "Sent to the counsellor team")
-    from_sam = await wait_in(staff, "Reply on request #1")
+    from_sam = await wait_for_text(staff, "Reply on request #1")
     assert "Thursday works" in (from_sam.text or "")
     assert from_sam.reply_to is not None and from_sam.reply_to.message_id == card.message_id
 
@@ -153,9 +117,9 @@ async def test_a_request_goes_from_intake_to_claim_reply_and_resolve(
 
     # A second request nobody claims is posted again after an hour.
     await intake(sam, named=False, message=None)
-    await wait_in(staff, "Request #2")
+    await wait_for_text(staff, "Request #2")
     running_bot.set_clock(datetime(2026, 3, 2, 10, 0, 30, tzinfo=UTC))
-    await wait_in(staff, "Request #2 is still waiting")
+    await wait_for_text(staff, "Request #2 is still waiting")
 
     await sam.send_text("/requests")
     listing = await wait_for_text(sam, "Your counsellor requests")
@@ -174,19 +138,11 @@ def _evening_dates(database: Path) -> list[str]:
     return [str(row[0]) for row in rows]
 
 
-async def until(condition: object, timeout: float = 15.0) -> None:  # noqa: ASYNC109
-    """Poll something outside the fake Bot API (the database file) until it holds."""
-    assert callable(condition)
-    async with asyncio.timeout(timeout):
-        while not condition():  # noqa: ASYNC110 - the database has no event to wait on
-            await asyncio.sleep(0.1)
-
-
 async def test_a_safety_signal_pauses_couple_exercises_without_telling_the_partner(
     running_bot: RunningBot, tmp_path: Path
 ) -> None:
     api = running_bot.api
-    alex, sam = await pair(api, sam_signals=True)
+    alex, sam = await _couple(api, sam_signals=True)
     [support] = [m for m in sam.messages if "Thank you for telling us" in (m.text or "")]
     assert "999" in (support.text or "")
     assert any("Talk to a counsellor" in button.text for button in support.buttons)
@@ -214,7 +170,7 @@ async def test_a_safety_signal_pauses_couple_exercises_without_telling_the_partn
 
 async def test_hide_export_and_erasure(running_bot: RunningBot, tmp_path: Path) -> None:
     api = running_bot.api
-    alex, sam = await pair(api)
+    alex, sam = await _couple(api)
     before_hide = [m for m in sam.messages if not m.deleted]
     assert before_hide
 
