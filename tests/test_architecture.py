@@ -36,3 +36,44 @@ def test_only_the_telegram_package_imports_telegram(path: Path) -> None:
 def test_the_check_sees_the_modules() -> None:
     assert len(PURE) >= 40
     assert BOT / "nudges" / "engine.py" in PURE
+
+
+def _borrowed(source: str, package: tuple[str, ...]) -> set[str]:
+    """Return the test modules (`test_*`) and conftest modules that `source` imports from."""
+    imported: set[str] = set()
+    for node in ast.walk(ast.parse(source)):
+        if isinstance(node, ast.Import):
+            imported.update(alias.name for alias in node.names)
+        elif isinstance(node, ast.ImportFrom):
+            # A relative import counts from the file's package: one dot is the package itself.
+            base = package[: len(package) - node.level + 1] if node.level else ()
+            module = (*base, *(node.module.split(".") if node.module else ()))
+            imported.add(".".join(module))
+            # `from tests.e2e import test_partners` names a module, not an attribute.
+            imported.update(".".join((*module, alias.name)) for alias in node.names)
+    return {
+        name
+        for name in imported
+        if name.split(".")[0] == "tests"
+        and any(part.startswith("test_") or part == "conftest" for part in name.split(".")[1:])
+    }
+
+
+def test_test_code_borrows_helpers_from_tests_support_never_from_test_modules() -> None:
+    # The check sees each way of borrowing, and lets tests/support and tests/fakes through.
+    assert _borrowed("from tests.services.test_nudges import pair", ("tests", "handlers"))
+    assert _borrowed("from tests.e2e import test_partners", ("tests",))
+    assert _borrowed("import tests.test_cli", ("tests",))
+    assert _borrowed("from .conftest import TOKEN", ("tests", "handlers"))
+    assert _borrowed("from ..services.test_nudges import pair", ("tests", "handlers"))
+    assert not _borrowed("from tests.support.factories import pair", ("tests", "services"))
+    assert not _borrowed("from .botapi import FakeBotApi", ("tests", "fakes"))
+
+    files = sorted((ROOT / "tests").rglob("*.py"))
+    assert len(files) >= 50 and ROOT / "tests" / "support" / "app.py" in files
+    borrowing: dict[str, set[str]] = {}
+    for path in files:
+        package = path.relative_to(ROOT).parent.parts
+        if found := _borrowed(path.read_text(encoding="utf-8"), package):
+            borrowing[str(path.relative_to(ROOT))] = found
+    assert borrowing == {}, "import shared helpers from tests/support instead"
