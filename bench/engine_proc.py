@@ -23,9 +23,10 @@ from sqlalchemy.engine import Engine
 
 from bot.app import build_application
 from bot.core.clock import FixedClock
+from bot.outbox.pacing import Pacer
 from bot.settings import load_settings
 from bot.telegram.context import services_of
-from bot.telegram.sender import Pacer, TelegramSender
+from bot.telegram.sender import TelegramSender
 
 
 def cpu_seconds() -> float:

@@ -18,11 +18,12 @@ from bot.db.engine import create_engine, create_sessions
 from bot.nudges import schedules
 from bot.nudges.engine import EngineConfig, NudgeEngine
 from bot.nudges.schedules import Rhythm
+from bot.outbox.pacing import Pacer
 from bot.settings import Settings
 from bot.telegram import handlers
 from bot.telegram.context import BotContext, Services, attach_services
 from bot.telegram.handlers.help import publish_commands
-from bot.telegram.sender import Pacer, TelegramSender
+from bot.telegram.sender import TelegramSender
 from bot.telegram.transport import api_request, updates_request
 
 BotApplication = Application[Any, BotContext, Any, Any, Any, Any]

@@ -20,7 +20,8 @@ from bot.core.clock import Clock
 from bot.db.billing import NoticeKind, NoticeStatus
 from bot.db.engine import Sessions
 from bot.db.models import User
-from bot.nudges.engine import Outcome, Outgoing, Sender, mark_unreachable
+from bot.nudges.engine import mark_unreachable
+from bot.outbox.messages import Outcome, Outgoing, Sender
 
 log = logging.getLogger(__name__)
 

@@ -20,16 +20,9 @@ from bot.core.clock import Clock
 from bot.db.checkins import Checkin, CheckinEntry, CheckinJob, CheckinStatus
 from bot.db.engine import Sessions
 from bot.db.models import Delivery, DeliveryStatus, User
-from bot.nudges.engine import (
-    Outcome,
-    Outgoing,
-    Sender,
-    SendResult,
-    TickReport,
-    ledger_entry,
-    mark_unreachable,
-)
+from bot.nudges.engine import TickReport, ledger_entry, mark_unreachable
 from bot.nudges.timing import local_to_utc
+from bot.outbox.messages import Outcome, Outgoing, Sender, SendResult
 from bot.safety import signals as safety
 
 log = logging.getLogger(__name__)

@@ -4,12 +4,10 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import enum
 import logging
 from collections.abc import AsyncGenerator, Collection, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import date, datetime, time, timedelta
-from typing import Protocol
 
 from sqlalchemy import bindparam, update
 from sqlmodel import col, select
@@ -31,6 +29,7 @@ from bot.db.models import (
 )
 from bot.nudges import questions, rotation, schedules
 from bot.nudges.schedules import Claim
+from bot.outbox.messages import Outcome, Outgoing, Sender, SendResult
 from bot.people import profiles as people
 from bot.reading import library
 from bot.safety import signals as safety
@@ -38,38 +37,6 @@ from bot.safety import signals as safety
 log = logging.getLogger(__name__)
 
 DECK_OF = {NudgeKind.MORNING: "affirmations", NudgeKind.EVENING: "curiosity"}
-
-
-@dataclass(frozen=True)
-class Outgoing:
-    """A message ready for Telegram: rendered HTML text and rows of (label, callback data)."""
-
-    chat_id: int
-    text: str
-    buttons: tuple[tuple[tuple[str, str], ...], ...] = ()
-
-
-class Outcome(enum.Enum):
-    """How a send ended, as far as scheduling cares."""
-
-    SENT = "sent"
-    BLOCKED = "blocked"  # the person blocked the bot: stop until they come back
-    RETRY = "retry"  # Telegram or the network failed for now: try again later
-    REJECTED = "rejected"  # Telegram refused this message for good
-
-
-@dataclass(frozen=True)
-class SendResult:
-    """The outcome of one send, with Telegram's message id when it was accepted."""
-
-    outcome: Outcome
-    message_id: int | None = None
-
-
-class Sender(Protocol):
-    """Deliver one message; pacing and retries within Telegram's limits are its job."""
-
-    async def send(self, message: Outgoing) -> SendResult: ...
 
 
 @dataclass(frozen=True)

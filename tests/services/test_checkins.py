@@ -28,7 +28,7 @@ from bot.db.checkins import (
 )
 from bot.db.engine import Sessions
 from bot.db.models import User
-from bot.nudges.engine import Outcome
+from bot.outbox.messages import Outcome
 from bot.people import data_rights, pairing
 from bot.safety import signals as safety
 from tests.support.factories import CONTENT, onboard, pair

@@ -122,7 +122,7 @@ async def test_excerpts_and_videos_arrive_on_the_rhythm_tailored_to_the_couple(
 async def test_a_retried_excerpt_is_the_same_part_not_the_next(
     nudger: NudgeEngine, sessions: Sessions, clock: FixedClock, sender: FakeSender, couple: int
 ) -> None:
-    from bot.nudges.engine import Outcome
+    from bot.outbox.messages import Outcome
 
     await run_until(nudger, clock, datetime(2026, 3, 3, 12, 0, tzinfo=UTC))
     sender.script[ALEX] = [Outcome.RETRY, Outcome.RETRY]

@@ -12,7 +12,8 @@ from sqlmodel import col, select
 from bot.core.clock import FixedClock
 from bot.db.engine import Sessions
 from bot.db.models import Delivery, DeliveryStatus
-from bot.nudges.engine import EngineConfig, Outcome, Outgoing, SendResult
+from bot.nudges.engine import EngineConfig
+from bot.outbox.messages import Outcome, Outgoing, SendResult
 from tests.support.factories import nudge_engine, onboard, pair
 from tests.support.senders import FakeSender
 

@@ -18,7 +18,8 @@ from bot.core.clock import FixedClock
 from bot.db.engine import Sessions
 from bot.db.models import CoupleQuestion, Delivery, DeliveryStatus, NudgeSchedule, User
 from bot.nudges import questions
-from bot.nudges.engine import EngineConfig, NudgeEngine, Outcome, Outgoing, SendResult
+from bot.nudges.engine import EngineConfig, NudgeEngine
+from bot.outbox.messages import Outcome, Outgoing, SendResult
 from bot.people import pairing
 from bot.people import profiles as people
 from tests.support.factories import ALEX, CONTENT, SAM, nudge_engine, onboard, pair

@@ -7,7 +7,7 @@ from datetime import timedelta
 from bot.core.clock import FixedClock
 from bot.core.workers import Presence
 from bot.db.engine import Sessions
-from bot.telegram.sender import Pacer
+from bot.outbox.pacing import Pacer
 
 TTL = timedelta(seconds=60)
 

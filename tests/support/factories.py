@@ -16,7 +16,8 @@ from bot.content.library import Library
 from bot.content.texts import Texts
 from bot.core.clock import FixedClock
 from bot.db.engine import Sessions
-from bot.nudges.engine import EngineConfig, NudgeEngine, Sender
+from bot.nudges.engine import EngineConfig, NudgeEngine
+from bot.outbox.messages import Sender
 from bot.people import pairing
 from bot.people import profiles as people
 from bot.safety import counsellor

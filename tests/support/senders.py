@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
-from bot.nudges.engine import Outcome, Outgoing, SendResult
+from bot.outbox.messages import Outcome, Outgoing, SendResult
 
 
 @dataclass
