@@ -18,6 +18,7 @@ from bot.db.engine import create_engine, create_sessions
 from bot.nudges import schedules
 from bot.nudges.engine import EngineConfig, NudgeEngine
 from bot.nudges.schedules import Rhythm
+from bot.outbox.outbox import Outbox
 from bot.outbox.pacing import Pacer
 from bot.settings import Settings
 from bot.telegram import handlers
@@ -90,6 +91,7 @@ def build_application(
     if engine.dialect.name == "postgresql":
         # Several workers may share one PostgreSQL database: they share the send rate too.
         presence = Presence(sessions, clock, on_count=pacer.share)
+    sender = TelegramSender(application.bot, pacer)
     attach_services(
         application,
         Services(
@@ -103,9 +105,10 @@ def build_application(
                 texts=texts,
                 library=library,
                 clock=clock,
-                sender=TelegramSender(application.bot, pacer),
+                sender=sender,
                 config=engine_config,
             ),
+            outbox=Outbox(sessions=sessions, texts=texts, clock=clock, carrier=sender),
             presence=presence,
         ),
     )

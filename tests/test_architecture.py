@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import ast
+import re
 from pathlib import Path
 
 import pytest
@@ -77,3 +78,38 @@ def test_test_code_borrows_helpers_from_tests_support_never_from_test_modules() 
         if found := _borrowed(path.read_text(encoding="utf-8"), package):
             borrowing[str(path.relative_to(ROOT))] = found
     assert borrowing == {}, "import shared helpers from tests/support instead"
+
+
+# Bot API methods (and Message shortcuts) that put something in a chat, change it or remove it.
+_MESSAGE_CALL = re.compile(
+    r"^(send_\w+|edit_message_\w+|delete_messages?|copy_messages?|forward_messages?"
+    r"|create_invoice_link|edit_text|edit_caption|edit_media|edit_reply_markup|reply_\w+)$"
+)
+OUTBOX_CARRIER = BOT / "telegram" / "sender.py"
+
+
+def _message_calls(path: Path) -> list[str]:
+    found = []
+    for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"))):
+        if (
+            isinstance(node, ast.Call)
+            and isinstance(node.func, ast.Attribute)
+            and _MESSAGE_CALL.match(node.func.attr)
+        ):
+            found.append(f"{path.relative_to(ROOT)}:{node.lineno} .{node.func.attr}()")
+    return found
+
+
+def test_only_the_outbox_sends_edits_or_deletes_messages() -> None:
+    calls = [
+        call
+        for path in sorted(BOT.rglob("*.py"))
+        if path != OUTBOX_CARRIER
+        for call in _message_calls(path)
+    ]
+    assert calls == []
+
+
+def test_the_outbox_check_finds_direct_calls() -> None:
+    sample = ROOT / "bot" / "telegram" / "sender.py"
+    assert len(_message_calls(sample)) >= 5  # the carrier itself makes every kind of call

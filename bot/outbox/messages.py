@@ -3,17 +3,69 @@
 from __future__ import annotations
 
 import enum
+from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Protocol
+
+# Rows of (label, target): an https target is a link button, anything else callback data.
+Buttons = tuple[tuple[tuple[str, str], ...], ...]
+
+
+def buttons_of(rows: Sequence[Sequence[tuple[str, str]]]) -> Buttons:
+    """Freeze rows of (label, target) pairs into the form messages carry."""
+    return tuple(tuple((label, target) for label, target in row) for row in rows if row)
+
+
+class Priority(enum.IntEnum):
+    """Who is waiting: a person who just acted goes ahead of a scheduled round."""
+
+    REPLY = 0
+    BULK = 1
+
+
+@dataclass(frozen=True)
+class Attachment:
+    """A file that goes with a message: a picture, or a document with its file name."""
+
+    content: bytes
+    filename: str | None = None  # set for a document; a picture has none
 
 
 @dataclass(frozen=True)
 class Outgoing:
-    """A message ready for Telegram: rendered HTML text and rows of (label, callback data)."""
+    """A message ready for Telegram: rendered HTML text and rows of (label, target) buttons."""
 
     chat_id: int
     text: str
-    buttons: tuple[tuple[tuple[str, str], ...], ...] = ()
+    buttons: Buttons = ()
+    # With an attachment, the text is its caption.
+    attachment: Attachment | None = None
+    reply_to: int | None = None
+    priority: Priority = Priority.BULK
+
+
+@dataclass(frozen=True)
+class Edit:
+    """A change to a message the bot sent: new text (None keeps it) and new buttons."""
+
+    chat_id: int
+    message_id: int
+    text: str | None = None
+    buttons: Buttons = ()
+    priority: Priority = Priority.REPLY
+
+
+@dataclass(frozen=True)
+class Invoice:
+    """A Telegram Stars invoice, as plain text fields and an amount in Stars."""
+
+    title: str
+    description: str
+    payload: str
+    price_label: str
+    amount: int
+    currency: str
+    subscription_period: int | None = None
 
 
 class Outcome(enum.Enum):
@@ -32,8 +84,23 @@ class SendResult:
     outcome: Outcome
     message_id: int | None = None
 
+    @property
+    def sent(self) -> bool:
+        """Return whether Telegram accepted the message."""
+        return self.outcome is Outcome.SENT
+
 
 class Sender(Protocol):
     """Deliver one message; pacing and retries within Telegram's limits are its job."""
 
     async def send(self, message: Outgoing) -> SendResult: ...
+
+
+class Carrier(Sender, Protocol):
+    """Everything the bot asks of Telegram's messages: send, edit, delete, invoice links."""
+
+    async def edit(self, edit: Edit) -> SendResult: ...
+
+    async def delete(self, chat_id: int, message_ids: Sequence[int]) -> SendResult: ...
+
+    async def invoice_link(self, invoice: Invoice, *, chat_id: int) -> str | None: ...

@@ -3,8 +3,12 @@
 from __future__ import annotations
 
 import asyncio
+import heapq
+import itertools
 import math
 import time
+
+from bot.outbox.messages import Priority
 
 # How far back the Pacer still takes missed slots (seconds): a burst after a late wake-up is at
 # most this long's worth of sends.
@@ -17,7 +21,8 @@ class Pacer:
     Sends are spread evenly, one every 1/rate seconds, rather than burst: Telegram counts per
     second, and a burst at the start of a round is what trips it. Waiting senders queue in
     order and each slot is worked out when its turn comes, so a new share of the rate (another
-    worker joined or left) holds from the very next send.
+    worker joined or left) holds from the very next send. A reply to someone's own action takes
+    the next free slot ahead of every waiting bulk send, so nobody waits behind a fan-out.
     """
 
     def __init__(self, *, per_second: float, per_chat_interval: float = 1.0) -> None:
@@ -26,7 +31,7 @@ class Pacer:
         self._per_chat_interval = per_chat_interval
         self._next_for_chat: dict[int, float] = {}
         self._paused_until = 0.0
-        self._turns = asyncio.Lock()
+        self._turns = _Turns()
         self._last_slot = -math.inf
 
     @property
@@ -42,7 +47,7 @@ class Pacer:
         """Hold every send for a while (Telegram asked us to, with retry_after)."""
         self._paused_until = max(self._paused_until, time.monotonic() + seconds)
 
-    async def wait_turn(self, chat_id: int) -> None:
+    async def wait_turn(self, chat_id: int, priority: Priority = Priority.BULK) -> None:
         """Wait until a message to this chat may go out."""
         delay = self._paused_until - time.monotonic()
         if delay > 0:
@@ -50,15 +55,18 @@ class Pacer:
         now = time.monotonic()
         ready = self._next_for_chat.get(chat_id, 0.0)
         self._next_for_chat[chat_id] = max(now, ready) + self._per_chat_interval
-        if ready > now:
+        # An answer to someone's own action goes at once: a person who taps a button expects a
+        # reply, and Telegram lets a chat have a short burst. Scheduled sends keep the spacing.
+        if ready > now and priority is not Priority.REPLY:
             await asyncio.sleep(ready - now)
         if self._per_second > 0:
-            await self._overall_slot()
+            await self._overall_slot(priority)
         if len(self._next_for_chat) > 10_000:
             self._forget_idle_chats()
 
-    async def _overall_slot(self) -> None:
-        async with self._turns:
+    async def _overall_slot(self, priority: Priority) -> None:
+        await self._turns.acquire(priority)
+        try:
             while True:
                 interval = 1 / self.rate
                 due = self._last_slot + interval
@@ -70,7 +78,39 @@ class Pacer:
                     self._last_slot = due if now - due < max(interval, CATCH_UP) else now
                     return
                 await asyncio.sleep(due - now)
+        finally:
+            self._turns.release()
 
     def _forget_idle_chats(self) -> None:
         now = time.monotonic()
         self._next_for_chat = {c: t for c, t in self._next_for_chat.items() if t > now}
+
+
+class _Turns:
+    """A lock whose waiters are served by priority, then in arrival order."""
+
+    def __init__(self) -> None:
+        self._held = False
+        self._waiting: list[tuple[int, int, asyncio.Future[None]]] = []
+        self._arrivals = itertools.count()
+
+    async def acquire(self, priority: Priority) -> None:
+        if not self._held:
+            self._held = True
+            return
+        turn: asyncio.Future[None] = asyncio.get_running_loop().create_future()
+        heapq.heappush(self._waiting, (int(priority), next(self._arrivals), turn))
+        try:
+            await turn
+        except asyncio.CancelledError:
+            if turn.done() and not turn.cancelled():
+                self.release()  # handed the turn just as it was cancelled: pass it on
+            raise
+
+    def release(self) -> None:
+        while self._waiting:
+            _, _, turn = heapq.heappop(self._waiting)
+            if not turn.done():
+                turn.set_result(None)  # the lock passes straight to the next in line
+                return
+        self._held = False

@@ -13,6 +13,7 @@ from bot.core.clock import Clock
 from bot.core.workers import Presence
 from bot.db.engine import Sessions
 from bot.nudges.engine import NudgeEngine
+from bot.outbox.outbox import Outbox
 from bot.settings import Settings
 
 _SERVICES_KEY = "services"
@@ -28,6 +29,8 @@ class Services:
     library: Library
     clock: Clock
     nudges: NudgeEngine
+    # The one path out: every message, edit and deletion a handler makes.
+    outbox: Outbox
     # Set when several workers may share the database (PostgreSQL): they share the send rate.
     presence: Presence | None = None
 

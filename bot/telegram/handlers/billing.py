@@ -8,8 +8,7 @@ from datetime import timedelta
 from typing import Any
 
 from sqlalchemy.exc import IntegrityError
-from telegram import LabeledPrice, Update
-from telegram.constants import ParseMode
+from telegram import Update
 from telegram.error import TelegramError
 from telegram.ext import (
     Application,
@@ -24,6 +23,7 @@ from bot.billing import entitlements
 from bot.billing import payments as billing
 from bot.billing.delivery import NoticeConfig, NoticeEngine
 from bot.core.errors import DomainError
+from bot.outbox.messages import Invoice, Outgoing
 from bot.settings import Settings
 from bot.telegram.context import BotContext, Services, services_of
 from bot.telegram.handlers.replies import (
@@ -101,27 +101,25 @@ async def subscribe(update: Update, context: BotContext) -> None:
         await reply(update, context, problem.key, **problem.values)
         return
     locale = locale_of(update)
-    try:
-        link = await context.bot.create_invoice_link(
-            title=_plain(context, "billing.invoice_title", locale=locale),
-            description=_plain(
-                context,
-                "billing.invoice_description",
-                locale=locale,
-                partner=offer.partner,
-                price=offer.amount,
-            ),
-            payload=offer.payload,
-            currency=billing.CURRENCY,
-            prices=[
-                LabeledPrice(_plain(context, "billing.price_label", locale=locale), offer.amount)
-            ],
-            # Telegram Stars need no payment provider.
-            provider_token="",
-            subscription_period=billing.PERIOD_SECONDS,
-        )
-    except TelegramError as error:
-        log.warning("could not create an invoice link: %s", type(error).__name__)
+    chat = update.effective_chat
+    assert chat is not None
+    invoice = Invoice(
+        title=_plain(context, "billing.invoice_title", locale=locale),
+        description=_plain(
+            context,
+            "billing.invoice_description",
+            locale=locale,
+            partner=offer.partner,
+            price=offer.amount,
+        ),
+        payload=offer.payload,
+        price_label=_plain(context, "billing.price_label", locale=locale),
+        amount=offer.amount,
+        currency=billing.CURRENCY,
+        subscription_period=billing.PERIOD_SECONDS,
+    )
+    link = await context.services.outbox.invoice_link(invoice, chat_id=chat.id)
+    if link is None:
         await reply(update, context, "billing.offer_failed")
         return
     await reply(
@@ -395,10 +393,9 @@ async def _notify_refund(application: AnyApplication, done: billing.Refunded) ->
         amount=done.amount,
         covered_until=done.covered_until,
     )
-    try:
-        await application.bot.send_message(done.payer.chat_id, message, parse_mode=ParseMode.HTML)
-    except TelegramError as error:
-        log.warning("could not tell the payer about a refund: %s", type(error).__name__)
+    result = await services.outbox.send(Outgoing(done.payer.chat_id, message))
+    if not result.sent:
+        log.warning("could not tell the payer about a refund: %s", result.outcome.value)
 
 
 async def tick(context: BotContext) -> None:

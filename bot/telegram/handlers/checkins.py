@@ -9,7 +9,6 @@ from typing import Any
 from zoneinfo import ZoneInfo
 
 from telegram import Update
-from telegram.constants import ParseMode
 from telegram.error import TelegramError
 from telegram.ext import Application, CallbackQueryHandler, CommandHandler, filters
 
@@ -22,19 +21,20 @@ from bot.content.checkins import CheckinContent, CheckinDeck
 from bot.core.errors import DomainError, StaleAction
 from bot.db.models import User
 from bot.nudges.timing import local_date_of
+from bot.outbox.messages import Attachment
 from bot.people import conversation
 from bot.people.pairing import HISTORY_GRACE
 from bot.telegram.context import BotContext, services_of
 from bot.telegram.handlers.replies import (
     Button,
     Rows,
+    edit_buttons,
     keyboard,
     locale_of,
     refuse_button,
     reply,
     send,
     settle_button,
-    text,
 )
 
 log = logging.getLogger(__name__)
@@ -429,13 +429,12 @@ async def history_command(update: Update, context: BotContext) -> None:
     spec = spec_of(past, context.services.texts, locale_of(update))
     # Drawing takes a good part of a second: keep the event loop free for everyone else.
     picture = await asyncio.to_thread(render_chart, spec)
-    await context.bot.send_photo(
-        chat.id,
-        photo=picture,
-        caption=text(
-            context, "checkins.chart_caption", locale=locale_of(update), partner=past.partner_name
-        ),
-        parse_mode=ParseMode.HTML,
+    await reply(
+        update,
+        context,
+        "checkins.chart_caption",
+        attachment=Attachment(picture),
+        partner=past.partner_name,
     )
 
 
@@ -549,8 +548,10 @@ async def topic_button(update: Update, context: BotContext) -> None:
         await refuse_button(update, context, problem.key, **problem.values)
         return
     await query.answer()
-    await query.edit_message_reply_markup(
-        keyboard(context, _topic_rows(content, toggled.topics), locale=locale_of(update))
+    await edit_buttons(
+        context,
+        query.message,
+        keyboard(context, _topic_rows(content, toggled.topics), locale=locale_of(update)),
     )
     if toggled.matched is None or me is None:
         return

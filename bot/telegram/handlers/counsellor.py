@@ -6,9 +6,7 @@ import logging
 from datetime import timedelta
 from typing import Any
 
-from telegram import Message, ReplyParameters, Update
-from telegram.constants import ParseMode
-from telegram.error import BadRequest, Forbidden, TelegramError
+from telegram import Message, Update
 from telegram.ext import (
     Application,
     CallbackQueryHandler,
@@ -20,6 +18,7 @@ from telegram.ext import (
 from bot.content.safety import load_topics
 from bot.core.errors import DomainError
 from bot.db.safety import PostKind, RequestStatus
+from bot.outbox.messages import Edit
 from bot.people.conversation import Awaiting
 from bot.people.profiles import require
 from bot.safety import counsellor
@@ -29,10 +28,12 @@ from bot.telegram.context import BotContext, services_of
 from bot.telegram.handlers.replies import (
     Button,
     Rows,
+    Undelivered,
     keyboard,
     locale_of,
     refuse_button,
     reply,
+    send,
     settle_button,
     text,
 )
@@ -100,20 +101,12 @@ async def _post_staff(
     rows: Rows | None = None,
     reply_to: int | None = None,
     **values: Any,
-) -> Message:
+) -> int:
     locale = context.services.settings.default_locale
-    return await context.bot.send_message(
-        chat_id,
-        text(context, key, locale=locale, **values),
-        parse_mode=ParseMode.HTML,
-        reply_markup=keyboard(context, rows, locale=locale) if rows else None,
-        reply_parameters=(
-            ReplyParameters(reply_to, allow_sending_without_reply=True) if reply_to else None
-        ),
-    )
+    return await send(context, chat_id, key, rows=rows, locale=locale, reply_to=reply_to, **values)
 
 
-async def _post_card(context: BotContext, chat_id: int, card: Card) -> Message:
+async def _post_card(context: BotContext, chat_id: int, card: Card) -> int:
     return await _post_staff(
         context,
         chat_id,
@@ -129,16 +122,15 @@ async def _refresh_card(context: BotContext, card: Card) -> None:
         return
     locale = context.services.settings.default_locale
     rows = _card_rows(card)
-    try:
-        await context.bot.edit_message_text(
-            text(context, "counsellor.staff_card", locale=locale, **_card_values(context, card)),
-            chat_id=card.staff_chat_id,
-            message_id=card.staff_message_id,
-            parse_mode=ParseMode.HTML,
-            reply_markup=keyboard(context, rows, locale=locale) if rows else None,
+    body = text(context, "counsellor.staff_card", locale=locale, **_card_values(context, card))
+    await context.services.outbox.edit(
+        Edit(
+            card.staff_chat_id,
+            card.staff_message_id,
+            text=body,
+            buttons=keyboard(context, rows, locale=locale) if rows else (),
         )
-    except BadRequest as error:
-        log.warning("could not update a request's card: %s", type(error).__name__)
+    )
 
 
 # The intake -------------------------------------------------------------------------------
@@ -343,9 +335,9 @@ async def _announce(context: BotContext, chat_id: int, card: Card, *, posted_her
             )
         else:
             message = await _post_card(context, chat_id, card)
-    except TelegramError as error:
+    except Undelivered as error:
         log.warning(
-            "could not post request %d to the staff chat: %s", card.request_id, type(error).__name__
+            "could not post request %d to the staff chat: %s", card.request_id, error.outcome.value
         )
         async with context.services.sessions.begin() as session:
             await counsellor.announce_later(session, card.request_id, at=now + RETRY_POST)
@@ -355,7 +347,7 @@ async def _announce(context: BotContext, chat_id: int, card: Card, *, posted_her
             session,
             card.request_id,
             chat_id=chat_id,
-            message_id=message.message_id,
+            message_id=message,
             card_posted=not posted_here,
             now=now,
             every=timedelta(minutes=context.services.settings.counsellor_reannounce_minutes),
@@ -492,7 +484,7 @@ async def _requester_reply(update: Update, context: BotContext) -> None:
             thread.request_id,
             PostKind.FROM_REQUESTER,
             chat_id=chat_id,
-            message_id=posted.message_id,
+            message_id=posted,
             now=now,
         )
     await reply(
@@ -552,7 +544,7 @@ async def staff_button(update: Update, context: BotContext) -> None:
 async def _tell_requester(context: BotContext, to: Recipient, key: str, **values: Any) -> bool:
     try:
         await notify(context, to, key, **values)
-    except Forbidden:
+    except Undelivered:
         return False
     return True
 
@@ -602,7 +594,7 @@ async def staff_reply(update: Update, context: BotContext) -> None:
             text=message.text,
         )
         key = "counsellor.relayed"
-    except Forbidden:
+    except Undelivered:
         key = "counsellor.relay_failed"
     log.info("counsellor request %d: a counsellor's reply was relayed", number)
     note = await _post_staff(
@@ -614,7 +606,7 @@ async def staff_reply(update: Update, context: BotContext) -> None:
             number,
             PostKind.NOTE,
             chat_id=message.chat_id,
-            message_id=note.message_id,
+            message_id=note,
             now=now,
         )
 

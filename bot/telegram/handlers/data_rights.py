@@ -5,21 +5,18 @@ from __future__ import annotations
 import logging
 
 from telegram import Update
-from telegram.constants import ParseMode
 from telegram.ext import Application, CallbackQueryHandler, CommandHandler, filters
 
 from bot.core.errors import DomainError
+from bot.outbox.messages import Attachment
 from bot.people import data_rights, pairing
 from bot.people.profiles import profile_of
 from bot.telegram.context import BotContext
 from bot.telegram.handlers.replies import (
     Button,
-    locale_of,
     refuse_button,
-    remember_sent,
     reply,
     settle_button,
-    text,
 )
 from bot.telegram.handlers.safety import notify
 
@@ -37,14 +34,10 @@ async def mydata(update: Update, context: BotContext) -> None:
     except DomainError as problem:
         await reply(update, context, problem.key, **problem.values)
         return
-    sent = await context.bot.send_document(
-        chat.id,
-        document=data_rights.export_json(exported),
-        filename=f"remainly-my-data-{now:%Y-%m-%d}.json",
-        caption=text(context, "data.export_caption", locale=locale_of(update)),
-        parse_mode=ParseMode.HTML,
+    document = Attachment(
+        data_rights.export_json(exported), filename=f"remainly-my-data-{now:%Y-%m-%d}.json"
     )
-    await remember_sent(context, sent)
+    await reply(update, context, "data.export_caption", attachment=document)
     log.info("sent a data export (%d tables)", len(exported["tables"]))
 
 

@@ -8,7 +8,7 @@ from telegram import Update
 from telegram.error import Forbidden, NetworkError, TelegramError
 
 from bot.telegram.context import BotContext
-from bot.telegram.handlers.replies import reply
+from bot.telegram.handlers.replies import Undelivered, reply
 
 log = logging.getLogger(__name__)
 
@@ -17,6 +17,12 @@ async def on_error(update: object, context: BotContext) -> None:
     """Log an unexpected error by type and update id only, then apologise to the person."""
     error = context.error
     update_id = update.update_id if isinstance(update, Update) else None
+    if isinstance(error, Undelivered):
+        # The outbox waited and retried already; there is no way left to tell the person.
+        log.warning(
+            "update %s: a reply could not be delivered (%s)", update_id, error.outcome.value
+        )
+        return
     if isinstance(error, Forbidden):
         log.info("update %s: the person has blocked the bot", update_id)
         return
@@ -35,5 +41,5 @@ async def on_error(update: object, context: BotContext) -> None:
     if isinstance(update, Update) and update.effective_chat is not None:
         try:
             await reply(update, context, "errors.unexpected")
-        except TelegramError:
+        except (Undelivered, TelegramError):
             log.warning("update %s: could not send the apology either", update_id)

@@ -4,17 +4,19 @@ from __future__ import annotations
 
 from typing import Any
 
-from telegram import InlineKeyboardButton, InlineKeyboardMarkup, Update
-from telegram.constants import ParseMode
+from telegram import Update
 from telegram.ext import Application, CallbackQueryHandler, CommandHandler, filters
 
 from bot.content.library import Video
 from bot.core.errors import DomainError, StaleAction
+from bot.outbox.messages import Outgoing, Priority
 from bot.people import profiles as people
 from bot.reading import library
 from bot.telegram.context import BotContext
 from bot.telegram.handlers.replies import (
     Button,
+    deliver,
+    edit_buttons,
     keyboard,
     locale_of,
     refuse_button,
@@ -25,28 +27,12 @@ from bot.telegram.handlers.replies import (
 SUGGESTIONS = 3
 
 
-def _markup(buttons: library.Buttons) -> InlineKeyboardMarkup:
-    return InlineKeyboardMarkup(
-        [
-            [
-                InlineKeyboardButton(label, url=target)
-                if target.startswith("https://")
-                else InlineKeyboardButton(label, callback_data=target)
-                for label, target in row
-            ]
-            for row in buttons
-        ]
-    )
-
-
 async def _send_rendered(
     update: Update, context: BotContext, text: str, buttons: library.Buttons
 ) -> None:
     chat = update.effective_chat
     assert chat is not None
-    await context.bot.send_message(
-        chat.id, text, parse_mode=ParseMode.HTML, reply_markup=_markup(buttons)
-    )
+    await deliver(context, Outgoing(chat.id, text, buttons, priority=Priority.REPLY))
 
 
 async def focus_command(update: Update, context: BotContext) -> None:
@@ -95,8 +81,8 @@ async def focus_button(update: Update, context: BotContext) -> None:
         await refuse_button(update, context, problem.key, **problem.values)
         return
     await query.answer()
-    await query.edit_message_reply_markup(
-        keyboard(context, _focus_rows(chosen), locale=locale_of(update))
+    await edit_buttons(
+        context, query.message, keyboard(context, _focus_rows(chosen), locale=locale_of(update))
     )
 
 

@@ -26,6 +26,7 @@ from bot.safety.signals import recipient_of
 from bot.telegram.context import BotContext, services_of
 from bot.telegram.handlers.replies import (
     Button,
+    edit_buttons,
     keyboard,
     locale_of,
     refuse_button,
@@ -254,8 +255,10 @@ async def days_button(update: Update, context: BotContext) -> None:
         await refuse_button(update, context, problem.key, **problem.values)
         return
     await query.answer()
-    await query.edit_message_reply_markup(
-        keyboard(context, _day_rows(stored.nudge_days), locale=locale_of(update))
+    await edit_buttons(
+        context,
+        query.message,
+        keyboard(context, _day_rows(stored.nudge_days), locale=locale_of(update)),
     )
 
 

@@ -8,11 +8,10 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from sqlalchemy.exc import SQLAlchemyError
-from telegram import InlineKeyboardButton, InlineKeyboardMarkup, Message, Update
-from telegram.constants import ParseMode
+from telegram import Message, Update
 
-from bot.safety import signals as safety
+from bot.outbox.messages import Attachment, Buttons, Edit, Outcome, Outgoing, Priority
+from bot.safety.signals import Recipient
 from bot.telegram.context import BotContext
 
 log = logging.getLogger(__name__)
@@ -45,22 +44,40 @@ def text(context: BotContext, key: str, *, locale: str | None = None, **values: 
     return context.services.texts.render(key, locale=locale, **values)
 
 
-def keyboard(context: BotContext, rows: Rows, *, locale: str | None = None) -> InlineKeyboardMarkup:
-    """Build an inline keyboard whose labels come from `content/`."""
-    built: list[list[InlineKeyboardButton]] = []
+def keyboard(context: BotContext, rows: Rows, *, locale: str | None = None) -> Buttons:
+    """Build rows of (label, target) whose labels come from `content/`."""
+    built: list[tuple[tuple[str, str], ...]] = []
     for row in rows:
-        line: list[InlineKeyboardButton] = []
+        line: list[tuple[str, str]] = []
         for button in row:
             label = text(context, f"buttons.{button.label}", locale=locale, **(button.values or {}))
             if button.url is not None:
-                line.append(InlineKeyboardButton(label, url=button.url))
+                line.append((label, button.url))
             else:
                 data = button.data or ""
                 if len(data.encode()) > MAX_CALLBACK_BYTES:
                     raise ValueError(f"callback data over {MAX_CALLBACK_BYTES} bytes: {data!r}")
-                line.append(InlineKeyboardButton(label, callback_data=data))
-        built.append(line)
-    return InlineKeyboardMarkup(built)
+                line.append((label, data))
+        built.append(tuple(line))
+    return tuple(built)
+
+
+class Undelivered(Exception):
+    """Telegram did not take a message even after the outbox's retries."""
+
+    def __init__(self, outcome: Outcome) -> None:
+        super().__init__(outcome.value)
+        self.outcome = outcome
+
+
+async def deliver(
+    context: BotContext, message: Outgoing, *, notify: Recipient | None = None
+) -> int:
+    """Send a built message through the outbox; return its id, or raise `Undelivered`."""
+    result = await context.services.outbox.send(message, notify=notify)
+    if result.outcome is not Outcome.SENT or result.message_id is None:
+        raise Undelivered(result.outcome)
+    return result.message_id
 
 
 async def send(
@@ -70,41 +87,56 @@ async def send(
     *,
     rows: Rows | None = None,
     locale: str | None = None,
+    notify: Recipient | None = None,
+    reply_to: int | None = None,
+    attachment: Attachment | None = None,
     **values: Any,
-) -> Message:
-    """Send a rendered template to a chat."""
-    message = await context.bot.send_message(
+) -> int:
+    """Send a rendered template to a chat through the outbox; return the message's id.
+
+    `notify` marks a notification for that person (discreet mode may hold its words back);
+    anything a handler sends answers someone's action, so it goes ahead of scheduled rounds.
+    """
+    message = Outgoing(
         chat_id,
         text(context, key, locale=locale, **values),
-        parse_mode=ParseMode.HTML,
-        reply_markup=keyboard(context, rows, locale=locale) if rows else None,
-        link_preview_options=None,
+        keyboard(context, rows, locale=locale) if rows else (),
+        attachment=attachment,
+        reply_to=reply_to,
+        priority=Priority.REPLY,
     )
-    await remember_sent(context, message)
-    return message
-
-
-async def remember_sent(context: BotContext, message: Message) -> None:
-    """Note a message sent to a person's private chat, so /hide can delete it later."""
-    if message.chat_id <= 0:
-        return  # a group (the staff chat): nothing to hide there
-    try:
-        async with context.services.sessions.begin() as session:
-            await safety.record_sent(
-                session, message.chat_id, message.message_id, now=context.services.clock.now()
-            )
-    except SQLAlchemyError as error:
-        # The message is out already; failing the update over this would help nobody.
-        log.warning("could not note a sent message for discreet mode: %s", type(error).__name__)
+    return await deliver(context, message, notify=notify)
 
 
 async def reply(
-    update: Update, context: BotContext, key: str, *, rows: Rows | None = None, **values: Any
-) -> Message:
+    update: Update,
+    context: BotContext,
+    key: str,
+    *,
+    rows: Rows | None = None,
+    attachment: Attachment | None = None,
+    **values: Any,
+) -> int:
     """Answer the chat an update came from."""
     chat = update.effective_chat
     assert chat is not None
-    return await send(context, chat.id, key, rows=rows, locale=locale_of(update), **values)
+    return await send(
+        context,
+        chat.id,
+        key,
+        rows=rows,
+        locale=locale_of(update),
+        attachment=attachment,
+        **values,
+    )
+
+
+async def edit_buttons(context: BotContext, message: object, buttons: Buttons = ()) -> None:
+    """Replace the buttons under one of the bot's messages (none: take them away)."""
+    if isinstance(message, Message):
+        await context.services.outbox.edit(
+            Edit(message.chat_id, message.message_id, text=None, buttons=buttons)
+        )
 
 
 async def settle_button(
@@ -120,7 +152,7 @@ async def settle_button(
     if keep:
         return
     if isinstance(query.message, Message) and query.message.reply_markup is not None:
-        await query.message.edit_reply_markup(reply_markup=None)
+        await edit_buttons(context, query.message)
 
 
 async def refuse_button(update: Update, context: BotContext, key: str, **values: Any) -> None:

@@ -5,13 +5,12 @@ from __future__ import annotations
 import logging
 from typing import Any
 
-from telegram import InlineKeyboardButton, InlineKeyboardMarkup, Message, Update
-from telegram.constants import ParseMode
-from telegram.error import BadRequest
+from telegram import Message, Update
 from telegram.ext import Application, CallbackQueryHandler, CommandHandler, filters
 
 from bot.content.safety import resources_for
 from bot.core.errors import DomainError
+from bot.outbox.messages import Edit, buttons_of
 from bot.people import conversation
 from bot.people import profiles as people
 from bot.people.profiles import profile_of
@@ -22,17 +21,13 @@ from bot.telegram.handlers.profile import ONBOARDING, SAFETY, continue_onboardin
 from bot.telegram.handlers.replies import (
     Button,
     Rows,
-    keyboard,
     refuse_button,
     reply,
     send,
     settle_button,
-    text,
 )
 
 log = logging.getLogger(__name__)
-# deleteMessages takes at most 100 ids at a time.
-DELETE_BATCH = 100
 
 
 def crisis_values(context: BotContext, zone: str | None) -> dict[str, Any]:
@@ -43,27 +38,9 @@ def crisis_values(context: BotContext, zone: str | None) -> dict[str, Any]:
 
 async def notify(
     context: BotContext, to: Recipient, key: str, *, rows: Rows | None = None, **values: Any
-) -> Message:
+) -> int:
     """Send a notification; in discreet mode only a neutral line, with the words behind Show."""
-    if not to.discreet:
-        return await send(context, to.chat_id, key, rows=rows, locale=to.locale, **values)
-    body = text(context, key, locale=to.locale, **values)
-    markup = keyboard(context, rows, locale=to.locale) if rows else None
-    buttons = [
-        [(b.text, str(b.callback_data)) for b in line if b.callback_data is not None]
-        for line in (markup.inline_keyboard if markup else ())
-    ]
-    async with context.services.sessions.begin() as session:
-        held_id = await safety.hold(
-            session, to.user_id, body, buttons, now=context.services.clock.now()
-        )
-    return await send(
-        context,
-        to.chat_id,
-        "safety.neutral_notice",
-        rows=[[Button("show_message", f"dm:show:{held_id}")]],
-        locale=to.locale,
-    )
+    return await send(context, to.chat_id, key, rows=rows, locale=to.locale, notify=to, **values)
 
 
 async def safety_command(update: Update, context: BotContext) -> None:
@@ -167,11 +144,7 @@ async def hide(update: Update, context: BotContext) -> None:
         return
     # A bot may delete incoming messages in a private chat too: the /hide itself goes.
     ids.append(message.message_id)
-    for start in range(0, len(ids), DELETE_BATCH):
-        try:
-            await context.bot.delete_messages(message.chat_id, ids[start : start + DELETE_BATCH])
-        except BadRequest as error:
-            log.warning("could not delete some messages for /hide: %s", type(error).__name__)
+    await context.services.outbox.delete(message.chat_id, ids)
     log.info("discreet mode: deleted up to %d messages", len(ids))
     await reply(update, context, "safety.hidden", rows=[[Button("discreet_off", "dm:off")]])
 
@@ -210,17 +183,15 @@ async def show(update: Update, context: BotContext) -> None:
         await refuse_button(update, context, problem.key, **problem.values)
         return
     await query.answer()
-    rows = [
-        [InlineKeyboardButton(label, callback_data=data) for label, data in line]
-        for line in held.buttons
-        if line
-    ]
     if isinstance(query.message, Message):
         # Edited, not sent again: an edit makes no notification.
-        await query.message.edit_text(
-            held.text,
-            parse_mode=ParseMode.HTML,
-            reply_markup=InlineKeyboardMarkup(rows) if rows else None,
+        await context.services.outbox.edit(
+            Edit(
+                query.message.chat_id,
+                query.message.message_id,
+                text=held.text,
+                buttons=buttons_of(held.buttons),
+            )
         )
 
 

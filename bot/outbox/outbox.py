@@ -1,0 +1,86 @@
+"""The one path out: every message, edit, deletion and invoice link the bot makes."""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Sequence
+
+from sqlalchemy.exc import SQLAlchemyError
+
+from bot.content.texts import Texts
+from bot.core.clock import Clock
+from bot.db.engine import Sessions
+from bot.nudges.engine import set_reachable
+from bot.outbox.discreet import keep_back
+from bot.outbox.messages import Carrier, Edit, Invoice, Outcome, Outgoing, SendResult
+from bot.safety import signals as safety
+from bot.safety.signals import Recipient
+
+log = logging.getLogger(__name__)
+
+
+class Outbox:
+    """Send through the one paced, retrying carrier, and keep what discreet mode needs.
+
+    Scheduled rounds hand their messages to `carrier` directly: they record message ids in
+    their own ledger, in groups. Everything else comes through `send`, which records the id of
+    each message to a private chat so `/hide` can delete it, holds a notification's words back
+    for a person in discreet mode, and stops scheduling a person who blocked the bot.
+    """
+
+    def __init__(self, *, sessions: Sessions, texts: Texts, clock: Clock, carrier: Carrier) -> None:
+        self.sessions = sessions
+        self.texts = texts
+        self.clock = clock
+        self.carrier = carrier
+
+    async def send(self, message: Outgoing, *, notify: Recipient | None = None) -> SendResult:
+        """Send a message; `notify` names the person a notification is for (discreet-aware)."""
+        if notify is not None and notify.discreet:
+            async with self.sessions.begin() as session:
+                message = await keep_back(
+                    session,
+                    self.texts,
+                    message,
+                    user_id=notify.user_id,
+                    locale=notify.locale,
+                    now=self.clock.now(),
+                )
+        result = await self.carrier.send(message)
+        if result.outcome is Outcome.SENT and result.message_id is not None:
+            await self._remember(message.chat_id, result.message_id)
+        elif result.outcome is Outcome.BLOCKED:
+            await self._park(message.chat_id)
+        return result
+
+    async def edit(self, edit: Edit) -> SendResult:
+        """Change a message the bot sent (its text, its buttons, or both)."""
+        return await self.carrier.edit(edit)
+
+    async def delete(self, chat_id: int, message_ids: Sequence[int]) -> SendResult:
+        """Delete messages in one chat."""
+        return await self.carrier.delete(chat_id, message_ids)
+
+    async def invoice_link(self, invoice: Invoice, *, chat_id: int) -> str | None:
+        """Create an invoice link for someone in this chat (None if Telegram would not)."""
+        return await self.carrier.invoice_link(invoice, chat_id=chat_id)
+
+    async def _remember(self, chat_id: int, message_id: int) -> None:
+        if chat_id <= 0:
+            return  # a group (the staff chat): nothing to hide there
+        try:
+            async with self.sessions.begin() as session:
+                await safety.record_sent(session, chat_id, message_id, now=self.clock.now())
+        except SQLAlchemyError as error:
+            # The message is out already; failing the caller over this would help nobody.
+            log.warning("could not note a sent message for discreet mode: %s", type(error).__name__)
+
+    async def _park(self, chat_id: int) -> None:
+        if chat_id <= 0:
+            return
+        try:
+            async with self.sessions.begin() as session:
+                # In a private chat the chat id is the person's id.
+                await set_reachable(session, chat_id, reachable=False, now=self.clock.now())
+        except SQLAlchemyError as error:
+            log.warning("could not park a person who blocked the bot: %s", type(error).__name__)
