@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from zoneinfo import ZoneInfo
@@ -21,9 +22,15 @@ from bot.db.billing import NoticeKind, NoticeStatus
 from bot.db.engine import Sessions
 from bot.db.models import User
 from bot.nudges.engine import mark_unreachable
-from bot.outbox.messages import Outcome, Outgoing, Sender
+from bot.outbox.discreet import keep_back
+from bot.outbox.messages import Outcome, Outgoing, Sender, SendResult
+from bot.outbox.runner import Runner, RunnerConfig, Sent, each
+from bot.safety import signals as safety
 
 log = logging.getLogger(__name__)
+
+
+_Ready = tuple[NoticeClaim, Outgoing]
 
 
 @dataclass(frozen=True)
@@ -33,6 +40,7 @@ class NoticeConfig:
     price: int
     default_timezone: str = "Europe/London"
     batch_size: int = 200
+    concurrency: int = 64
     lease: timedelta = timedelta(minutes=10)
     max_attempts: int = 5
     retry_delay: timedelta = timedelta(minutes=1)
@@ -82,39 +90,58 @@ class NoticeEngine:
                 session, now=now, limit=self.config.batch_size, lease=self.config.lease
             )
         report.claimed = len(claims)
-        for claim in claims:
-            await self._handle(claim, now, report)
+        if not claims:
+            return report
+        ready: list[tuple[NoticeClaim, Outgoing]] = []
+        async with self.sessions.begin() as session:
+            for claim in claims:
+                message = await self._prepare(session, claim, now, report)
+                if message is not None:
+                    ready.append((claim, message))
+
+        async def record(session: AsyncSession, items: Sequence[Sent[_Ready]]) -> None:
+            for sent in items:
+                await self._settle(session, sent.item[0], sent.item[1], sent.result, now, report)
+
+        runner: Runner[_Ready] = Runner(
+            sessions=self.sessions,
+            sender=self.sender,
+            message_of=lambda item: item[1],
+            record=record,
+            config=RunnerConfig(concurrency=self.config.concurrency),
+            what="billing notice",
+        )
+        await runner.run(each(ready))
         return report
 
-    async def _handle(self, claim: NoticeClaim, now: datetime, report: NoticeReport) -> None:
-        async with self.sessions.begin() as session:
-            message = await self._prepare(session, claim, now, report)
-        if message is None:
-            return
-        try:
-            result = await self.sender.send(message)
-        except Exception:
-            log.exception("sending a billing notice failed unexpectedly")
-            result = None
-        async with self.sessions.begin() as session:
-            if result is not None and result.outcome is Outcome.SENT:
-                await billing_notices.settle(session, claim, NoticeStatus.SENT, now=now)
-                report.sent += 1
-            elif result is not None and result.outcome is Outcome.BLOCKED:
-                user = await session.get(User, claim.user_id)
-                if user is not None:
-                    await mark_unreachable(session, user, now=now)
-                await billing_notices.settle(session, claim, NoticeStatus.DROPPED, now=now)
-                report.dropped += 1
-            elif (
-                result is None or result.outcome is Outcome.RETRY
-            ) and claim.attempts + 1 < self.config.max_attempts:
-                later = now + self.config.retry_delay * (claim.attempts + 1)
-                await billing_notices.postpone(session, claim, until=later, attempted=True)
-                report.postponed += 1
-            else:
-                await billing_notices.settle(session, claim, NoticeStatus.DROPPED, now=now)
-                report.dropped += 1
+    async def _settle(
+        self,
+        session: AsyncSession,
+        claim: NoticeClaim,
+        message: Outgoing,
+        result: SendResult,
+        now: datetime,
+        report: NoticeReport,
+    ) -> None:
+        if result.outcome is Outcome.SENT:
+            await billing_notices.settle(session, claim, NoticeStatus.SENT, now=now)
+            if result.message_id is not None:
+                # /hide deletes these too.
+                await safety.record_sent(session, message.chat_id, result.message_id, now=now)
+            report.sent += 1
+        elif result.outcome is Outcome.BLOCKED:
+            user = await session.get(User, claim.user_id)
+            if user is not None:
+                await mark_unreachable(session, user, now=now)
+            await billing_notices.settle(session, claim, NoticeStatus.DROPPED, now=now)
+            report.dropped += 1
+        elif result.outcome is Outcome.RETRY and claim.attempts + 1 < self.config.max_attempts:
+            later = now + self.config.retry_delay * (claim.attempts + 1)
+            await billing_notices.postpone(session, claim, until=later, attempted=True)
+            report.postponed += 1
+        else:
+            await billing_notices.settle(session, claim, NoticeStatus.DROPPED, now=now)
+            report.dropped += 1
 
     async def _prepare(
         self, session: AsyncSession, claim: NoticeClaim, now: datetime, report: NoticeReport
@@ -140,7 +167,12 @@ class NoticeEngine:
             report.postponed += 1
             return None
         partner = await self._partner(session, user)
-        return self._compose(claim, user, partner, access, zone)
+        message = self._compose(claim, user, partner, access, zone)
+        if user.discreet_since is not None:
+            message = await keep_back(
+                session, self.texts, message, user_id=user.id, locale=user.locale, now=now
+            )
+        return message
 
     def _applies(self, claim: NoticeClaim, access: Access, now: datetime) -> bool:
         if access.trial_couple_id != claim.couple_id:

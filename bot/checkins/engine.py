@@ -2,8 +2,8 @@
 
 from __future__ import annotations
 
-import asyncio
 import logging
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import date, datetime, time, timedelta
 
@@ -22,7 +22,9 @@ from bot.db.engine import Sessions
 from bot.db.models import Delivery, DeliveryStatus, User
 from bot.nudges.engine import TickReport, ledger_entry, mark_unreachable
 from bot.nudges.timing import local_to_utc
+from bot.outbox.discreet import keep_back
 from bot.outbox.messages import Outcome, Outgoing, Sender, SendResult
+from bot.outbox.runner import Runner, RunnerConfig, Sent, each
 from bot.safety import signals as safety
 
 log = logging.getLogger(__name__)
@@ -187,7 +189,13 @@ class CheckinEngine:
         delivery.attempts += 1
         session.add(delivery)
         assert delivery.id is not None
-        return Prepared(job, delivery.id, *composed)
+        message, checkin_id, note_ids = composed
+        if user.discreet_since is not None:
+            # Every check-in message is a notification: discreet mode keeps its words back.
+            message = await keep_back(
+                session, self.texts, message, user_id=user.id, locale=user.locale, now=now
+            )
+        return Prepared(job, delivery.id, message, checkin_id, note_ids)
 
     async def _open_is_due(
         self, session: AsyncSession, job: Job, user: User, now: datetime
@@ -309,42 +317,21 @@ class CheckinEngine:
         return Outgoing(user.chat_id, text, (((label, f"ci:go:{checkin.id}"),),)), checkin.id, ()
 
     async def _deliver(self, batch: _Batch) -> None:
-        """Send concurrently; one writer records results in small groups as they arrive."""
-        results: asyncio.Queue[tuple[Prepared, SendResult] | None] = asyncio.Queue()
-        gate = asyncio.Semaphore(self.config.concurrency)
+        """Send concurrently; the outbox's runner records results in groups as they arrive."""
 
-        async def send(item: Prepared) -> None:
-            async with gate:
-                try:
-                    result = await self.sender.send(item.message)
-                except Exception:
-                    log.exception("sending check-in work failed unexpectedly")
-                    result = SendResult(Outcome.RETRY)
-                await results.put((item, result))
+        async def record(session: AsyncSession, items: Sequence[Sent[Prepared]]) -> None:
+            for sent in items:
+                await self._complete(session, sent.item, sent.result, batch.report)
 
-        recorder = asyncio.create_task(self._record(results, batch.report))
-        try:
-            async with asyncio.TaskGroup() as group:
-                for item in batch.prepared:
-                    group.create_task(send(item))
-        finally:
-            await results.put(None)
-            await recorder
-
-    async def _record(
-        self, results: asyncio.Queue[tuple[Prepared, SendResult] | None], report: TickReport
-    ) -> None:
-        done = False
-        while not done:
-            group = [await results.get()]
-            while not results.empty() and len(group) < 200:
-                group.append(results.get_nowait())
-            done = None in group
-            items = [entry for entry in group if entry is not None]
-            if items:
-                async with self.sessions.begin() as session:
-                    for prepared, result in items:
-                        await self._complete(session, prepared, result, report)
+        runner: Runner[Prepared] = Runner(
+            sessions=self.sessions,
+            sender=self.sender,
+            message_of=lambda item: item.message,
+            record=record,
+            config=RunnerConfig(concurrency=self.config.concurrency),
+            what="check-in message",
+        )
+        await runner.run(each(batch.prepared))
 
     async def _complete(
         self, session: AsyncSession, prepared: Prepared, result: SendResult, report: TickReport

@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import asyncio
-import contextlib
 import logging
 from collections.abc import AsyncGenerator, Collection, Mapping, Sequence
 from dataclasses import dataclass
@@ -29,7 +27,8 @@ from bot.db.models import (
 )
 from bot.nudges import questions, rotation, schedules
 from bot.nudges.schedules import Claim
-from bot.outbox.messages import Outcome, Outgoing, Sender, SendResult
+from bot.outbox.messages import Outcome, Outgoing, Sender
+from bot.outbox.runner import Runner, RunnerConfig, Sent
 from bot.people import profiles as people
 from bot.reading import library
 from bot.safety import signals as safety
@@ -100,13 +99,6 @@ class Preview:
     kind: str
     run_at: datetime
     text: str
-
-
-@dataclass(frozen=True)
-class _Result:
-    prepared: Prepared
-    result: SendResult
-    recorded: asyncio.Event
 
 
 def _name(user: User) -> str:
@@ -492,94 +484,28 @@ class NudgeEngine:
         )
 
     async def _deliver(self, messages: AsyncGenerator[Prepared, None], report: TickReport) -> None:
-        """Send concurrently as messages become ready; one writer records results in groups.
+        """Send as messages become ready; the outbox's runner records results in groups."""
 
-        A send keeps its slot until its result is committed, so however far sending runs ahead
-        of the database, a crash leaves at most `concurrency` messages sent but not recorded
-        (those are the ones sent again once their lease ends).
-        """
-        results: asyncio.Queue[_Result | None] = asyncio.Queue()
-        gate = asyncio.Semaphore(self.config.concurrency)
+        async def record(session: AsyncSession, items: Sequence[Sent[Prepared]]) -> None:
+            await self._complete(session, items, report)
 
-        async def send(item: Prepared) -> None:
-            try:
-                try:
-                    result = await self.sender.send(item.message)
-                except Exception:
-                    log.exception("sending a nudge failed unexpectedly")
-                    result = SendResult(Outcome.RETRY)
-                recorded = asyncio.Event()
-                await results.put(_Result(item, result, recorded))
-                await recorded.wait()
-            finally:
-                gate.release()
-
-        broken = asyncio.Event()
-        recorder = asyncio.create_task(self._record(results, report, broken))
-        failure: Exception | None = None
-        try:
-            async with asyncio.TaskGroup() as group, contextlib.aclosing(messages) as ready:
-                try:
-                    async for item in ready:
-                        await gate.acquire()
-                        if broken.is_set():
-                            gate.release()
-                            break  # results can't be recorded: send nothing more
-                        group.create_task(send(item))
-                except Exception as error:
-                    # What is already on its way still gets sent and recorded; then report it.
-                    failure = error
-        finally:
-            await results.put(None)
-            await recorder
-        if failure is not None:
-            raise failure
-
-    async def _record(
-        self, results: asyncio.Queue[_Result | None], report: TickReport, broken: asyncio.Event
-    ) -> None:
-        failure: Exception | None = None
-        done = False
-        while not done:
-            group = await self._gather(results)
-            done = None in group
-            items = [entry for entry in group if entry is not None]
-            try:
-                if items and failure is None:
-                    async with self.sessions.begin() as session:
-                        await self._complete(session, items, report)
-            except Exception as error:
-                # Unrecorded rows stay claimed and are retried after their lease.
-                log.exception("recording nudge results failed")
-                failure = error
-                broken.set()
-            finally:
-                for item in items:
-                    item.recorded.set()  # never leave a sender waiting
-        if failure is not None:
-            raise failure
-
-    async def _gather(self, results: asyncio.Queue[_Result | None]) -> list[_Result | None]:
-        """Wait for a result, then take the ones that follow quickly, for one commit."""
-        group = [await results.get()]
-        loop = asyncio.get_running_loop()
-        deadline = loop.time() + self.config.record_linger.total_seconds()
-        gap = self.config.record_gap.total_seconds()
-        while len(group) < self.config.record_group and group[-1] is not None:
-            if not results.empty():
-                group.append(results.get_nowait())
-                continue
-            wait = min(gap, deadline - loop.time())
-            if wait <= 0:
-                break
-            try:
-                group.append(await asyncio.wait_for(results.get(), wait))
-            except TimeoutError:
-                break
-        return group
+        runner: Runner[Prepared] = Runner(
+            sessions=self.sessions,
+            sender=self.sender,
+            message_of=lambda item: item.message,
+            record=record,
+            config=RunnerConfig(
+                concurrency=self.config.concurrency,
+                record_group=self.config.record_group,
+                record_gap=self.config.record_gap,
+                record_linger=self.config.record_linger,
+            ),
+            what="nudge",
+        )
+        await runner.run(messages)
 
     async def _complete(
-        self, session: AsyncSession, items: Sequence[_Result], report: TickReport
+        self, session: AsyncSession, items: Sequence[Sent[Prepared]], report: TickReport
     ) -> None:
         """Record a group of send results: ledger, next runs and reminders, set by set."""
         now = self.clock.now()
@@ -587,7 +513,7 @@ class NudgeEngine:
         finished: list[tuple[Claim, tuple[date, datetime] | None]] = []
         reminders: list[tuple[int, str | None]] = []
         for item in items:
-            prepared, result, claim = item.prepared, item.result, item.prepared.claim
+            prepared, result, claim = item.item, item.result, item.item.claim
             if result.outcome is Outcome.SENT:
                 outcomes.append(_outcome(prepared, DeliveryStatus.SENT, now, result.message_id))
                 finished.append((claim, prepared.upcoming))

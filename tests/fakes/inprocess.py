@@ -30,7 +30,11 @@ class RecordingTransport(BaseRequest):
     """A `BaseRequest` that answers like the Bot API without any network, and records calls."""
 
     failures: dict[str, tuple[int, str]] = field(default_factory=dict)
+    # Faults answered once each, in order, before a method succeeds again:
+    # (status, description, retry_after or None).
+    faults: dict[str, list[tuple[int, str, int | None]]] = field(default_factory=dict)
     calls: list[Call] = field(default_factory=list)
+    faulted: list[Call] = field(default_factory=list)
     _ids: itertools.count[int] = field(default_factory=lambda: itertools.count(1000))
 
     async def initialize(self) -> None:
@@ -62,6 +66,14 @@ class RecordingTransport(BaseRequest):
                 for field, part in (request_data.multipart_data or {}).items()
                 if isinstance(part, tuple)
             }
+        if self.faults.get(name):
+            # A refused call delivered nothing: it is kept apart from what people received.
+            self.faulted.append(Call(name, params))
+            status, description, retry_after = self.faults[name].pop(0)
+            fault: dict[str, Any] = {"ok": False, "error_code": status, "description": description}
+            if retry_after is not None:
+                fault["parameters"] = {"retry_after": retry_after}
+            return status, json.dumps(fault).encode()
         self.calls.append(Call(name, params))
         if name in self.failures:
             status, description = self.failures[name]

@@ -31,6 +31,7 @@ from bot.db.models import Couple
 from bot.nudges.engine import NudgeEngine
 from bot.people import pairing
 from bot.people import profiles as people
+from bot.safety import signals as safety
 from tests.support.factories import ALEX, CONTENT, SAM, onboard, pair
 from tests.support.senders import FakeSender
 from tests.support.waiting import run_until
@@ -584,3 +585,26 @@ async def test_the_standing_of_many_couples_at_once_matches_each_one_alone(
     assert together[fresh].state is State.LAPSED and lapsed_at is not None
     assert lapsed_at > together[fresh].trial_ends_at  # the paid period ran out, not the trial
     assert 999_999 not in together
+
+
+async def test_billing_notices_can_be_hidden_and_are_neutral_in_discreet_mode(
+    sessions: Sessions, clock: FixedClock
+) -> None:
+    sender = FakeSender()
+    clock.set(datetime(2026, 3, 2, 13, 0, tzinfo=UTC))  # daytime in Lisbon
+    await onboard(sessions, clock, ALEX, "Alex", "Europe/Lisbon")
+    await onboard(sessions, clock, SAM, "Sam", "Europe/Lisbon")
+    async with sessions.begin() as session:
+        await safety.set_discreet(session, SAM, on=True, now=clock.now())
+    await pair(sessions, clock)
+
+    await _notices(sessions, clock, sender).tick()
+
+    (to_alex,) = sender.texts_to(ALEX)
+    (to_sam,) = sender.texts_to(SAM)
+    assert "begun" in to_alex
+    assert to_sam == Texts(CONTENT).render("safety.neutral_notice")
+    async with sessions.begin() as session:
+        # /hide finds the notice it must delete.
+        hideable = await safety.take_recent_messages(session, ALEX, now=clock.now())
+    assert len(hideable) == 1

@@ -684,3 +684,68 @@ async def test_two_workers_ticking_at_once_send_each_message_once(
     ]
     async with sessions() as session:
         assert (await session.exec(select(func.count()).select_from(Checkin))).one() == 1
+
+
+async def test_discreet_mode_holds_the_courier_note_behind_show(
+    sessions: Sessions, clock: FixedClock, couple: int, ticker: CheckinEngine, sender: FakeSender
+) -> None:
+    async with sessions.begin() as session:
+        await safety.set_discreet(session, SAM, on=True, now=clock.now())
+        await appreciations.write(
+            session,
+            ALEX,
+            "Thank you for the garden",
+            now=clock.now(),
+            default_morning=time(8, 0),
+            default_zone="Europe/London",
+        )
+
+    await run_until(ticker, clock, datetime(2026, 3, 2, 22, 1, tzinfo=UTC))
+
+    (neutral,) = sender.sent
+    assert neutral.chat_id == SAM and "garden" not in neutral.text
+    assert neutral.text == Texts(CONTENT).render("safety.neutral_notice")
+    ((show,),) = neutral.buttons
+    async with sessions.begin() as session:
+        held = await safety.show_held(session, SAM, int(show[1].rsplit(":", 1)[1]))
+    assert "Thank you for the garden" in held.text
+
+
+async def test_check_ins_stop_sending_when_results_cannot_be_recorded(
+    sessions: Sessions, clock: FixedClock, sender: FakeSender, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    people = range(11, 11 + 24)
+    for person in people:
+        await onboard(sessions, clock, person, f"P{person}", "Asia/Tokyo", time(7, 0))
+    for first in people[::2]:
+        await pair(sessions, clock, first, first + 1)
+    async with sessions.begin() as session:
+        for first in people[::2]:
+            await appreciations.write(
+                session,
+                first,
+                "Thanks",
+                now=clock.now(),
+                default_morning=time(8, 0),
+                default_zone="Europe/London",
+            )
+    engine = CheckinEngine(
+        sessions=sessions,
+        texts=Texts(CONTENT),
+        deck=DECK,
+        clock=clock,
+        sender=sender,
+        config=CheckinConfig(concurrency=3),
+    )
+
+    async def broken(*_: object) -> None:
+        raise RuntimeError("the database went away")
+
+    monkeypatch.setattr(engine, "_complete", broken)
+    clock.set(datetime(2026, 3, 2, 22, 1, tzinfo=UTC))
+
+    with pytest.raises(RuntimeError, match="went away"):
+        await engine.tick()
+
+    # Twelve notes were due; only what was already in flight went out.
+    assert 0 < sender.calls <= 3
