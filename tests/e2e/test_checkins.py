@@ -8,9 +8,8 @@ from io import BytesIO
 import pytest
 from PIL import Image
 
-from tests.fakes.botapi import FakeMessage, FakeUser
-from tests.support.process import RunningBot, pair
-from tests.support.waiting import wait_for_message, wait_for_text
+from tests.support.process import RunningBot, check_in, pair, wait_for_photo
+from tests.support.waiting import wait_for_text
 
 pytestmark = pytest.mark.e2e
 
@@ -19,24 +18,6 @@ pytestmark = pytest.mark.e2e
 def ungated(monkeypatch: pytest.MonkeyPatch) -> None:
     """The weeks here run past the free week: the bot process starts with check-ins ungated."""
     monkeypatch.setenv("GATED_FEATURES", "nudges,articles,paid_videos")
-
-
-async def wait_for_photo(user: FakeUser, timeout: float = 30.0) -> FakeMessage:  # noqa: ASYNC109
-    """Read the user's new messages until a photo arrives."""
-    return await wait_for_message(user, lambda m: m.method == "sendPhoto", "a photo", timeout)
-
-
-async def check_in(user: FakeUser, scores: tuple[int, int, int], words: tuple[str, str]) -> None:
-    """Answer this week's check-in from its invitation, the way a person taps and types."""
-    await user.press_button("Let's begin")
-    for number, score in enumerate(scores, start=1):
-        await wait_for_text(user, f"{number} of 5")
-        await user.press_button(str(score))
-    for number, word in enumerate(words, start=4):
-        await wait_for_text(user, f"{number} of 5")
-        await user.send_text(word)
-    await wait_for_text(user, "Your answers")
-    await user.press_button("Send my answers")
 
 
 async def test_two_partners_check_in_weekly_and_get_their_chart(running_bot: RunningBot) -> None:

@@ -12,8 +12,8 @@ from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
 
-from tests.fakes.botapi import FakeBotApi, FakeUser
-from tests.support.waiting import wait_for_text
+from tests.fakes.botapi import FakeBotApi, FakeMessage, FakeUser
+from tests.support.waiting import wait_for_message, wait_for_text
 
 ROOT = Path(__file__).resolve().parents[2]
 TOKEN = "7000001:e2e-secret-token"
@@ -122,3 +122,21 @@ async def pair(
     await onboard(alex, "Lisbon", "08:00", "21:00")
     await invite(alex, sam)
     await onboard(sam, city, morning, evening, choose, safety_answer=safety_answer)
+
+
+async def wait_for_photo(user: FakeUser, timeout: float = 30.0) -> FakeMessage:  # noqa: ASYNC109
+    """Read the user's new messages until a photo arrives."""
+    return await wait_for_message(user, lambda m: m.method == "sendPhoto", "a photo", timeout)
+
+
+async def check_in(user: FakeUser, scores: tuple[int, int, int], words: tuple[str, str]) -> None:
+    """Answer this week's check-in from its invitation, the way a person taps and types."""
+    await user.press_button("Let's begin")
+    for number, score in enumerate(scores, start=1):
+        await wait_for_text(user, f"{number} of 5")
+        await user.press_button(str(score))
+    for number, word in enumerate(words, start=4):
+        await wait_for_text(user, f"{number} of 5")
+        await user.send_text(word)
+    await wait_for_text(user, "Your answers")
+    await user.press_button("Send my answers")
