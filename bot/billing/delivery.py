@@ -13,7 +13,7 @@ from sqlmodel.ext.asyncio.session import AsyncSession
 from bot.billing import entitlements
 from bot.billing import notices as billing_notices
 from bot.billing import payments as billing
-from bot.billing.entitlements import Access, State
+from bot.billing.entitlements import Access, Policy, State
 from bot.billing.notices import NoticeClaim
 from bot.content.texts import Texts
 from bot.core.clock import Clock
@@ -62,12 +62,14 @@ class NoticeEngine:
         texts: Texts,
         clock: Clock,
         sender: Sender,
+        policy: Policy,
         config: NoticeConfig,
     ) -> None:
         self.sessions = sessions
         self.texts = texts
         self.clock = clock
         self.sender = sender
+        self.policy = policy
         self.config = config
 
     async def tick(self) -> NoticeReport:
@@ -121,7 +123,7 @@ class NoticeEngine:
         user = await session.get(User, claim.user_id)
         access = None
         if user is not None and user.couple_id is not None and user.unreachable_since is None:
-            access = await entitlements.access_of(session, user.couple_id, now)
+            access = await entitlements.access_of(session, user.couple_id, now, policy=self.policy)
         if user is None or access is None or not self._applies(claim, access, now):
             # Unpaired, paired with someone else, blocked, or no longer true: say nothing.
             await billing_notices.settle(session, claim, NoticeStatus.DROPPED, now=now)

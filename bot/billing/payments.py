@@ -165,9 +165,9 @@ async def offer(
     price: int,
     key: bytes,
     default_zone: str,
+    policy: Policy,
 ) -> Offer:
     """Prepare a signed invoice for this person's couple, unless it is already covered."""
-    policy = entitlements.policy_of(session)
     user = await require(session, user_id)
     partner = await _partner(session, user)
     if user.couple_id is None or partner is None:
@@ -226,6 +226,7 @@ async def check_checkout(
     now: datetime,
     key: bytes,
     default_zone: str,
+    policy: Policy,
 ) -> None:
     """Approve a pre-checkout query, or raise the reason it must be declined.
 
@@ -252,7 +253,6 @@ async def check_checkout(
     couple = await session.get(Couple, terms.couple_id)
     if user.couple_id != terms.couple_id or couple is None or couple.ended_at is not None:
         raise DomainError("billing.checkout_not_paired")
-    policy = entitlements.policy_of(session)
     cover = await _covered(session, user, now, policy)
     if cover is not None:
         raise await _covered_error(session, user, cover, _zone(user, default_zone))
@@ -328,6 +328,7 @@ async def record_payment(
     now: datetime,
     key: bytes,
     default_zone: str,
+    policy: Policy,
 ) -> Recorded:
     """Record a successful payment once, and extend (or start) the payer's subscription."""
     subscription = await _started_by(session, charge.payload)
@@ -360,7 +361,6 @@ async def record_payment(
         _add_payment(session, charge, subscription, user, period_end, now)
         return Recorded(Outcome.RENEWED, payer, partner, subscription.paid_until)
     assert terms is not None
-    policy = entitlements.policy_of(session)
     already = await _covered(session, user, now, policy)
     subscription = Subscription(
         payer_id=user_id,
@@ -446,10 +446,15 @@ class Overview:
 
 
 async def overview(
-    session: AsyncSession, user_id: int, *, now: datetime, price: int, default_zone: str
+    session: AsyncSession,
+    user_id: int,
+    *,
+    now: datetime,
+    price: int,
+    default_zone: str,
+    policy: Policy,
 ) -> Overview:
     """Describe where this person's couple stands, and their own subscription."""
-    policy = entitlements.policy_of(session)
     user = await require(session, user_id)
     zone = _zone(user, default_zone)
     partner = await _partner(session, user)

@@ -10,6 +10,7 @@ from datetime import date, datetime, time, timedelta
 from sqlmodel import select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
+from bot.billing.entitlements import Policy
 from bot.checkins import appreciations
 from bot.checkins import schedules as checkin_schedules
 from bot.checkins import weekly as checkins
@@ -95,6 +96,7 @@ class CheckinEngine:
         deck: CheckinDeck,
         clock: Clock,
         sender: Sender,
+        policy: Policy,
         config: CheckinConfig | None = None,
     ) -> None:
         self.sessions = sessions
@@ -102,6 +104,7 @@ class CheckinEngine:
         self.deck = deck
         self.clock = clock
         self.sender = sender
+        self.policy = policy
         self.config = config or CheckinConfig()
 
     async def tick(self) -> TickReport:
@@ -245,7 +248,8 @@ class CheckinEngine:
         if job.kind == CheckinJob.REMIND:
             if checkin.status != CheckinStatus.OPEN or entry.submitted_at is not None:
                 return None
-            if await checkins.resting(session, checkin.couple_id, now) is not None:
+            resting = await checkins.resting(session, checkin.couple_id, now, policy=self.policy)
+            if resting is not None:
                 return None
             text = self.texts.render(
                 "checkins.reminder",
@@ -296,6 +300,7 @@ class CheckinEngine:
             now=now,
             question_ids=[question.id for question in content.questions],
             windows=self.config.windows,
+            policy=self.policy,
         )
         if checkin is None:
             return None

@@ -14,6 +14,7 @@ from sqlmodel import col, select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
 from bot.billing import entitlements
+from bot.billing.entitlements import Policy
 from bot.checkins import schedules as checkin_schedules
 from bot.checkins.schedules import Plan, zone_of
 from bot.content.checkins import CheckinContent, CheckinQuestion
@@ -209,7 +210,9 @@ async def lock_couple(session: AsyncSession, couple_id: int) -> None:
         await session.exec(select(Couple.id).where(Couple.id == couple_id).with_for_update())
 
 
-async def resting(session: AsyncSession, couple_id: int, now: datetime) -> str | None:
+async def resting(
+    session: AsyncSession, couple_id: int, now: datetime, *, policy: Policy
+) -> str | None:
     """Return why the couple's check-ins rest right now (a message key), or None if they don't.
 
     A safety signal pauses everything the two do together, and says nothing about why; a
@@ -217,7 +220,9 @@ async def resting(session: AsyncSession, couple_id: int, now: datetime) -> str |
     """
     if await safety.exercises_paused(session, couple_id):
         return PAUSED
-    if not await entitlements.is_entitled(session, couple_id, entitlements.CHECKINS, now):
+    if not await entitlements.is_entitled(
+        session, couple_id, entitlements.CHECKINS, now, policy=policy
+    ):
         return "checkins.resting"
     return None
 
@@ -316,6 +321,7 @@ async def checkin_to_offer(
     now: datetime,
     question_ids: Sequence[str],
     windows: Windows,
+    policy: Policy,
 ) -> Checkin | None:
     """Return the check-in a scheduled run brings this person, or None if nothing is new."""
     if user.couple_id is None:
@@ -330,7 +336,7 @@ async def checkin_to_offer(
     await close_overdue(
         session, now=now, default_zone=windows.default_zone, couple_id=user.couple_id
     )
-    if await resting(session, user.couple_id, now) is not None:
+    if await resting(session, user.couple_id, now, policy=policy) is not None:
         return None
     latest = (
         await session.exec(
@@ -447,11 +453,12 @@ async def start(
     content: CheckinContent,
     question_ids: Sequence[str],
     windows: Windows,
+    policy: Policy,
 ) -> Started:
     """Start (or continue) the couple's check-in on demand, with /checkin."""
     user, partner = await couple_of(session, user_id)
     assert user.couple_id is not None
-    reason = await resting(session, user.couple_id, now)
+    reason = await resting(session, user.couple_id, now, policy=policy)
     if reason is not None:
         raise DomainError(reason)
     await lock_couple(session, user.couple_id)

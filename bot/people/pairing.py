@@ -15,6 +15,7 @@ from sqlmodel.ext.asyncio.session import AsyncSession
 from bot.core.errors import DomainError, StaleAction
 from bot.db.models import Couple, CoupleQuestion, Invite, InviteStatus, User
 from bot.nudges import schedules
+from bot.nudges.schedules import Rhythm
 from bot.people import conversation
 from bot.people.profiles import require
 
@@ -249,7 +250,9 @@ async def purge_ended_history(session: AsyncSession, *, now: datetime) -> int:
     return int(result.rowcount or 0)
 
 
-async def accept(session: AsyncSession, user_id: int, invite_id: int, *, now: datetime) -> Paired:
+async def accept(
+    session: AsyncSession, user_id: int, invite_id: int, *, now: datetime, rhythm: Rhythm
+) -> Paired:
     """Pair the invited person with the inviter, if both are still free."""
     invitee, invite = await _invite_being_viewed(session, user_id, invite_id, now=now)
     inviter = await require(session, invite.inviter_id)
@@ -283,7 +286,7 @@ async def accept(session: AsyncSession, user_id: int, invite_id: int, *, now: da
     await session.refresh(inviter)
     await session.refresh(invitee)
     for person in (inviter, invitee):
-        await schedules.reschedule(session, person, now=now)
+        await schedules.reschedule(session, person, now=now, rhythm=rhythm)
     return Paired(couple_id=couple.id, inviter=inviter, invitee=invitee)
 
 
@@ -299,7 +302,7 @@ async def decline(
 
 
 async def unpair(
-    session: AsyncSession, user_id: int, couple_id: int, *, now: datetime
+    session: AsyncSession, user_id: int, couple_id: int, *, now: datetime, rhythm: Rhythm
 ) -> User | None:
     """End this person's couple; return the former partner so they can be told."""
     user = await require(session, user_id)
@@ -316,8 +319,8 @@ async def unpair(
     )
     await _revoke_active(session, [user_id] + ([partner.id] if partner else []), now)
     await session.refresh(user)
-    await schedules.reschedule(session, user, now=now)
+    await schedules.reschedule(session, user, now=now, rhythm=rhythm)
     if partner is not None:
         await session.refresh(partner)
-        await schedules.reschedule(session, partner, now=now)
+        await schedules.reschedule(session, partner, now=now, rhythm=rhythm)
     return partner

@@ -11,6 +11,7 @@ from sqlmodel import col, delete, select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
 from bot.billing import entitlements
+from bot.billing.entitlements import Policy
 from bot.content.library import Article, Video
 from bot.content.texts import Texts, markdown_to_telegram
 from bot.core.errors import DomainError, StaleAction
@@ -305,13 +306,14 @@ def video_message(
     return text, (tuple(row),)
 
 
-async def video_access(session: AsyncSession, user: User, video: Video, *, now: datetime) -> str:
+async def video_access(
+    session: AsyncSession, user: User, video: Video, *, now: datetime, policy: Policy
+) -> str:
     """Say whether a video is open to this person's couple, and why.
 
     Free videos are always open; a paid one is open during the trial ("trial") or while the
     couple is covered ("included"), and "locked" otherwise.
     """
-    policy = entitlements.policy_of(session)
     if not video.paid or entitlements.PAID_VIDEOS not in policy.gated:
         return "free"
     if user.couple_id is None:
@@ -322,8 +324,10 @@ async def video_access(session: AsyncSession, user: User, video: Video, *, now: 
     return "trial" if access.state is entitlements.State.TRIAL else "included"
 
 
-async def may_read(session: AsyncSession, user: User, *, now: datetime) -> bool:
+async def may_read(session: AsyncSession, user: User, *, now: datetime, policy: Policy) -> bool:
     """Tell whether this person's couple may read articles now (trial or subscription)."""
     if user.couple_id is None:
-        return entitlements.ARTICLES not in entitlements.policy_of(session).gated
-    return await entitlements.is_entitled(session, user.couple_id, entitlements.ARTICLES, now)
+        return entitlements.ARTICLES not in policy.gated
+    return await entitlements.is_entitled(
+        session, user.couple_id, entitlements.ARTICLES, now, policy=policy
+    )

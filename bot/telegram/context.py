@@ -7,12 +7,16 @@ from typing import Any
 
 from telegram.ext import Application, CallbackContext, ExtBot
 
+from bot.billing.delivery import NoticeEngine
+from bot.billing.entitlements import Policy
+from bot.checkins.engine import CheckinEngine
 from bot.content.library import Library
 from bot.content.texts import Texts
 from bot.core.clock import Clock
 from bot.core.workers import Presence
 from bot.db.engine import Sessions
 from bot.nudges.engine import NudgeEngine
+from bot.nudges.schedules import Rhythm
 from bot.settings import Settings
 
 _SERVICES_KEY = "services"
@@ -20,14 +24,20 @@ _SERVICES_KEY = "services"
 
 @dataclass(frozen=True)
 class Services:
-    """What every handler may use: settings, database sessions, texts, content and the clock."""
+    """What every handler may use, built once by the composition root (bot/app.py)."""
 
     settings: Settings
     sessions: Sessions
     texts: Texts
     library: Library
     clock: Clock
+    # When excerpts and videos arrive: every change to a person's schedule follows it.
+    rhythm: Rhythm
+    # What is paid for, and the grace a late renewal gets.
+    policy: Policy
     nudges: NudgeEngine
+    checkins: CheckinEngine
+    notices: NoticeEngine
     # Set when several workers may share the database (PostgreSQL): they share the send rate.
     presence: Presence | None = None
 

@@ -15,7 +15,7 @@ from sqlmodel.ext.asyncio.session import AsyncSession
 from bot.billing import entitlements
 from bot.billing import payments as billing
 from bot.billing.delivery import NoticeConfig, NoticeEngine
-from bot.billing.entitlements import State
+from bot.billing.entitlements import Policy, State
 from bot.content.texts import Texts
 from bot.core.clock import FixedClock
 from bot.core.errors import DomainError
@@ -34,6 +34,8 @@ from bot.people import pairing
 from bot.people import profiles as people
 from tests.services.test_nudges import (
     ALEX,
+    POLICY,
+    RHYTHM,
     SAM,
     FakeSender,
     make_engine,
@@ -68,7 +70,7 @@ async def _offer(sessions: Sessions, clock: FixedClock, user_id: int) -> billing
     return await _in(
         sessions,
         lambda s: billing.offer(
-            s, user_id, now=clock.now(), price=PRICE, key=KEY, default_zone="UTC"
+            s, user_id, now=clock.now(), price=PRICE, key=KEY, default_zone="UTC", policy=POLICY
         ),
     )
 
@@ -86,7 +88,15 @@ async def _checkout(
         await _in(
             sessions,
             lambda s: billing.check_checkout(
-                s, user_id, payload, currency, amount, now=clock.now(), key=KEY, default_zone="UTC"
+                s,
+                user_id,
+                payload,
+                currency,
+                amount,
+                now=clock.now(),
+                key=KEY,
+                default_zone="UTC",
+                policy=POLICY,
             ),
         )
     except DomainError as problem:
@@ -125,7 +135,7 @@ async def _pay(
     return await _in(
         sessions,
         lambda s: billing.record_payment(
-            s, user_id, charge, now=clock.now(), key=key, default_zone="UTC"
+            s, user_id, charge, now=clock.now(), key=key, default_zone="UTC", policy=POLICY
         ),
     )
 
@@ -134,7 +144,7 @@ async def _access(sessions: Sessions, clock: FixedClock, user_id: int) -> entitl
     async with sessions() as session:
         user = await people.require(session, user_id)
         assert user.couple_id is not None
-        access = await entitlements.access_of(session, user.couple_id, clock.now())
+        access = await entitlements.access_of(session, user.couple_id, clock.now(), policy=POLICY)
     assert access is not None
     return access
 
@@ -156,7 +166,7 @@ async def _unpair(sessions: Sessions, clock: FixedClock, user_id: int) -> None:
     async with sessions.begin() as session:
         user = await people.require(session, user_id)
         assert user.couple_id is not None
-        await pairing.unpair(session, user_id, user.couple_id, now=clock.now())
+        await pairing.unpair(session, user_id, user.couple_id, now=clock.now(), rhythm=RHYTHM)
 
 
 async def test_the_trial_belongs_to_the_pair_and_never_restarts(
@@ -339,7 +349,9 @@ async def test_stopping_renewal_keeps_the_paid_period_and_drops_the_grace(
     )
     view = await _in(
         sessions,
-        lambda s: billing.overview(s, SAM, now=clock.now(), price=PRICE, default_zone="UTC"),
+        lambda s: billing.overview(
+            s, SAM, now=clock.now(), price=PRICE, default_zone="UTC", policy=POLICY
+        ),
     )
     assert (view.state, view.payer, view.you_pay, view.renewing) == ("paid", "Alex", False, False)
     clock.set(end - timedelta(seconds=1))
@@ -366,7 +378,9 @@ async def test_the_subscription_stays_with_the_payer_after_unpairing(
     assert alex_jo.cover.payer_id == ALEX
     view = await _in(
         sessions,
-        lambda s: billing.overview(s, ALEX, now=clock.now(), price=PRICE, default_zone="UTC"),
+        lambda s: billing.overview(
+            s, ALEX, now=clock.now(), price=PRICE, default_zone="UTC", policy=POLICY
+        ),
     )
     assert view.you_pay and view.partner == "Jo" and view.own_subscription_id is not None
 
@@ -426,6 +440,7 @@ def _notices(sessions: Sessions, clock: FixedClock, sender: FakeSender) -> Notic
         texts=Texts(CONTENT),
         clock=clock,
         sender=sender,
+        policy=POLICY,
         config=NoticeConfig(price=PRICE, default_timezone="Europe/London"),
     )
 
@@ -563,14 +578,16 @@ async def test_gated_nudges_stop_after_the_trial_with_one_warm_word_until_someon
 
 
 async def test_the_gated_features_setting_is_honoured(
-    nudger: NudgeEngine, clock: FixedClock, sender: FakeSender, couple: int, sessions: Sessions
+    clock: FixedClock, sender: FakeSender, couple: int, sessions: Sessions
 ) -> None:
-    entitlements.configure(sessions, entitlements.Policy(gated=frozenset({"checkins"})))
+    policy = Policy(gated=frozenset({"checkins"}))
+    nudger = make_engine(sessions, clock, sender, policy=policy)
     clock.set(datetime(2026, 3, 20, 7, 0, tzinfo=UTC))
     async with sessions() as session:
-        assert await entitlements.is_entitled(session, couple, "nudges", clock.now())
-        assert not await entitlements.is_entitled(session, couple, "checkins", clock.now())
-        assert await entitlements.is_entitled(session, couple, "settings", clock.now())
+        now = clock.now()
+        assert await entitlements.is_entitled(session, couple, "nudges", now, policy=policy)
+        assert not await entitlements.is_entitled(session, couple, "checkins", now, policy=policy)
+        assert await entitlements.is_entitled(session, couple, "settings", now, policy=policy)
     await run_until(nudger, clock, datetime(2026, 3, 20, 8, 30, tzinfo=UTC))
     assert "Good morning" in _nudges(sender, ALEX)[-1]
 
@@ -593,8 +610,9 @@ async def test_the_standing_of_many_couples_at_once_matches_each_one_alone(
     clock.advance(timedelta(days=1, hours=1))  # Kim's period and its grace are over
     ids = [couple, repaired, fresh, 999_999]
     async with sessions() as session:
-        together = await entitlements.access_of_many(session, ids, clock.now())
-        alone = {i: await entitlements.access_of(session, i, clock.now()) for i in ids}
+        now = clock.now()
+        together = await entitlements.access_of_many(session, ids, now, policy=POLICY)
+        alone = {i: await entitlements.access_of(session, i, now, policy=POLICY) for i in ids}
     assert together == {i: access for i, access in alone.items() if access is not None}
     assert together[repaired].state is State.LAPSED
     assert together[repaired].trial_couple_id == couple

@@ -11,7 +11,7 @@ import pytest
 from sqlalchemy import func
 from sqlmodel import col, select
 
-from bot.billing import entitlements
+from bot.billing.entitlements import Policy
 from bot.checkins import appreciations, topics
 from bot.checkins import weekly as checkins
 from bot.checkins.engine import CheckinConfig, CheckinEngine
@@ -33,7 +33,7 @@ from bot.db.models import User
 from bot.nudges.engine import Outcome, Outgoing, SendResult
 from bot.people import data_rights, pairing
 from bot.safety import signals as safety
-from tests.services.test_nudges import onboard, pair
+from tests.services.test_nudges import RHYTHM, onboard, pair
 
 CONTENT = Path(__file__).resolve().parents[2] / "content"
 DECK = CheckinDeck(CONTENT)
@@ -42,6 +42,8 @@ WINDOWS = checkins.Windows(timedelta(hours=72), timedelta(hours=24), "Europe/Lon
 ALEX, SAM, KIM, LEE = 1, 2, 3, 4
 # Monday 2 March 2026, 09:00 UTC: the shared test clock's start.
 SUNDAY = date(2026, 3, 8)
+# Most tests here span weeks, past the free week: check-ins are not gated for them.
+UNGATED = Policy(gated=frozenset())
 
 
 @dataclass
@@ -63,13 +65,16 @@ class FakeSender:
         return [m.text for m in self.sent if m.chat_id == chat_id]
 
 
-def make_engine(sessions: Sessions, clock: FixedClock, sender: FakeSender) -> CheckinEngine:
+def make_engine(
+    sessions: Sessions, clock: FixedClock, sender: FakeSender, *, policy: Policy = UNGATED
+) -> CheckinEngine:
     return CheckinEngine(
         sessions=sessions,
         texts=Texts(CONTENT),
         deck=DECK,
         clock=clock,
         sender=sender,
+        policy=policy,
         config=CheckinConfig(
             default_plan=Plan(6, time(19, 0)),
             window=WINDOWS.window,
@@ -82,12 +87,6 @@ def make_engine(sessions: Sessions, clock: FixedClock, sender: FakeSender) -> Ch
 @pytest.fixture
 def sender() -> FakeSender:
     return FakeSender()
-
-
-@pytest.fixture(autouse=True)
-def ungated(sessions: Sessions) -> None:
-    """Most tests here span weeks, past the free week: check-ins are not gated for them."""
-    entitlements.configure(sessions, entitlements.Policy(gated=frozenset()))
 
 
 @pytest.fixture
@@ -103,10 +102,18 @@ async def couple(sessions: Sessions, clock: FixedClock) -> int:
     return await pair(sessions, clock, ALEX, SAM)
 
 
-async def start(sessions: Sessions, clock: FixedClock, user_id: int) -> checkins.Started:
+async def start(
+    sessions: Sessions, clock: FixedClock, user_id: int, *, policy: Policy = UNGATED
+) -> checkins.Started:
     async with sessions.begin() as session:
         return await checkins.start(
-            session, user_id, now=clock.now(), content=DECK.get(), question_ids=IDS, windows=WINDOWS
+            session,
+            user_id,
+            now=clock.now(),
+            content=DECK.get(),
+            question_ids=IDS,
+            windows=WINDOWS,
+            policy=policy,
         )
 
 
@@ -582,7 +589,7 @@ async def test_the_courier_retries_and_never_delivers_after_unpairing(
             default_zone="Europe/London",
         )
     async with sessions.begin() as session:
-        await pairing.unpair(session, ALEX, couple, now=clock.now())
+        await pairing.unpair(session, ALEX, couple, now=clock.now(), rhythm=RHYTHM)
     await run_until(ticker, clock, datetime(2026, 3, 5, 9, 0, tzinfo=UTC))
     assert len(sender.texts_to(ALEX)) == 1
 
@@ -594,7 +601,7 @@ async def test_ended_couples_check_in_records_are_purged_after_the_grace_period(
     await answer_all(sessions, clock, ALEX, cid, (4, 4, 4), ("a", "b"))
     async with sessions.begin() as session:
         await topics.toggle(session, ALEX, "money", known=["money"], now=clock.now())
-        await pairing.unpair(session, ALEX, couple, now=clock.now())
+        await pairing.unpair(session, ALEX, couple, now=clock.now(), rhythm=RHYTHM)
     async with sessions.begin() as session:
         assert await checkins.purge_ended(session, now=clock.now(), grace=timedelta(days=30)) == 0
     clock.advance(timedelta(days=31))
@@ -609,11 +616,11 @@ async def test_check_ins_rest_after_an_unpaid_trial_and_history_stays(
     sessions: Sessions,
     clock: FixedClock,
     couple: int,
-    ticker: CheckinEngine,
     sender: FakeSender,
 ) -> None:
-    entitlements.configure(sessions, entitlements.Policy())  # the default: check-ins are gated
-    cid = (await start(sessions, clock, ALEX)).step.checkin_id
+    gated = Policy()  # the default: check-ins are gated
+    ticker = make_engine(sessions, clock, sender, policy=gated)
+    cid = (await start(sessions, clock, ALEX, policy=gated)).step.checkin_id
     for person in (ALEX, SAM):
         await answer_all(sessions, clock, person, cid, (4, 4, 4), ("a", "b"))
         await submit(sessions, clock, person, cid)
@@ -624,7 +631,7 @@ async def test_check_ins_rest_after_an_unpaid_trial_and_history_stays(
     assert len([t for t in sender.texts_to(ALEX) if "weekly check-in" in t]) == 1
     assert not any("gentle nudge" in t for t in sender.texts_to(ALEX)), "no reminder while resting"
     with pytest.raises(DomainError, match=r"^checkins\.resting$"):
-        await start(sessions, clock, SAM)
+        await start(sessions, clock, SAM, policy=gated)
     async with sessions() as session:
         past = await checkins.history(session, SAM, content=DECK.get(), today=date(2026, 3, 15))
     assert [p.checkin_id for p in past.past] == [cid]

@@ -23,7 +23,7 @@ from bot.people import data_rights
 from bot.safety import counsellor
 from bot.safety import signals as safety
 from tests.services.test_counsellor import _request
-from tests.services.test_nudges import FakeSender, make_engine, onboard, pair, run_until
+from tests.services.test_nudges import RHYTHM, FakeSender, make_engine, onboard, pair, run_until
 
 T = TypeVar("T")
 # Ids no counter in the schema reaches, so a scan of every integer column can look for them.
@@ -92,11 +92,11 @@ async def test_erasing_needs_the_confirmation_step(
     sessions: Sessions, clock: FixedClock, lived_in: int
 ) -> None:
     with pytest.raises(StaleAction):
-        await _in(sessions, lambda s: data_rights.erase(s, ME, now=clock.now()))
+        await _in(sessions, lambda s: data_rights.erase(s, ME, now=clock.now(), rhythm=RHYTHM))
     await _in(sessions, lambda s: data_rights.ask_to_erase(s, ME, now=clock.now()))
     await _in(sessions, lambda s: data_rights.keep(s, ME))
     with pytest.raises(StaleAction):
-        await _in(sessions, lambda s: data_rights.erase(s, ME, now=clock.now()))
+        await _in(sessions, lambda s: data_rights.erase(s, ME, now=clock.now(), rhythm=RHYTHM))
     async with sessions() as session:
         assert await session.get(User, ME) is not None
 
@@ -134,7 +134,7 @@ async def test_after_erasing_nothing_names_the_person_anywhere(
         "conversations",
     }
     await _in(sessions, lambda s: data_rights.ask_to_erase(s, ME, now=clock.now()))
-    erased = await _in(sessions, lambda s: data_rights.erase(s, ME, now=clock.now()))
+    erased = await _in(sessions, lambda s: data_rights.erase(s, ME, now=clock.now(), rhythm=RHYTHM))
     assert erased.partner is not None and erased.partner.user_id == PARTNER
 
     async with sessions() as session:

@@ -17,7 +17,7 @@ from bot.db.models import User
 from bot.nudges.engine import NudgeEngine
 from bot.reading import library
 from bot.reading.library import Plan
-from tests.services.test_nudges import ALEX, SAM, FakeSender, make_engine, run_until
+from tests.services.test_nudges import ALEX, POLICY, SAM, FakeSender, make_engine, run_until
 
 CONTENT = Path(__file__).resolve().parents[2] / "content"
 BOOKS = Library(CONTENT)
@@ -148,14 +148,26 @@ async def test_paid_videos_and_articles_follow_the_couples_entitlement(
     free = next(v for v in BOOKS.videos() if not v.paid)
     alex = await _user(sessions, ALEX)
     async with sessions() as session:
-        assert await library.video_access(session, alex, paid, now=clock.now()) == "trial"
-        assert await library.video_access(session, alex, free, now=clock.now()) == "free"
-        assert await library.may_read(session, alex, now=clock.now())
+        assert (
+            await library.video_access(session, alex, paid, now=clock.now(), policy=POLICY)
+            == "trial"
+        )
+        assert (
+            await library.video_access(session, alex, free, now=clock.now(), policy=POLICY)
+            == "free"
+        )
+        assert await library.may_read(session, alex, now=clock.now(), policy=POLICY)
     after_trial = datetime(2026, 3, 10, 9, 0, tzinfo=UTC)
     async with sessions() as session:
-        assert await library.video_access(session, alex, paid, now=after_trial) == "locked"
-        assert await library.video_access(session, alex, free, now=after_trial) == "free"
-        assert not await library.may_read(session, alex, now=after_trial)
+        assert (
+            await library.video_access(session, alex, paid, now=after_trial, policy=POLICY)
+            == "locked"
+        )
+        assert (
+            await library.video_access(session, alex, free, now=after_trial, policy=POLICY)
+            == "free"
+        )
+        assert not await library.may_read(session, alex, now=after_trial, policy=POLICY)
     text, buttons = library.video_message(
         nudger.texts, paid, base_url="https://v.example", locale="en", reason=None, access="locked"
     )

@@ -18,7 +18,16 @@ from bot.db.safety import HeldMessage, SentMessage
 from bot.nudges.engine import NudgeEngine
 from bot.people import pairing
 from bot.safety import signals as safety
-from tests.services.test_nudges import ALEX, SAM, FakeSender, make_engine, onboard, pair, run_until
+from tests.services.test_nudges import (
+    ALEX,
+    RHYTHM,
+    SAM,
+    FakeSender,
+    make_engine,
+    onboard,
+    pair,
+    run_until,
+)
 
 T = TypeVar("T")
 KIM = 3
@@ -184,7 +193,7 @@ async def test_feeling_safe_after_unpairing_leaves_no_pause_for_a_later_reunion(
     sessions: Sessions, clock: FixedClock, couple: int
 ) -> None:
     await _in(sessions, lambda s: safety.signal(s, SAM, now=clock.now()))
-    await _in(sessions, lambda s: pairing.unpair(s, SAM, couple, now=clock.now()))
+    await _in(sessions, lambda s: pairing.unpair(s, SAM, couple, now=clock.now(), rhythm=RHYTHM))
     assert not await _in(sessions, lambda s: safety.feel_safe_again(s, SAM))
     # The same two pair again within the grace period: their couple comes back, unpaused.
     assert await pair(sessions, clock) == couple

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from datetime import datetime, time, timedelta
+from datetime import datetime, time
 from typing import Any
 from zoneinfo import ZoneInfo
 
@@ -16,9 +16,7 @@ from telegram.ext import Application, CallbackQueryHandler, CommandHandler, filt
 from bot.checkins import appreciations, topics
 from bot.checkins import weekly as checkins
 from bot.checkins.chart import render_chart, spec_of
-from bot.checkins.engine import CheckinConfig, CheckinEngine
-from bot.checkins.schedules import Plan
-from bot.content.checkins import CheckinContent, CheckinDeck
+from bot.content.checkins import CheckinContent
 from bot.core.errors import DomainError, StaleAction
 from bot.db.models import User
 from bot.nudges.timing import local_date_of
@@ -39,10 +37,8 @@ from bot.telegram.handlers.replies import (
 
 log = logging.getLogger(__name__)
 
-_ENGINE_KEY = "checkins"
 TYPED_STATES = (checkins.REFLECTING, appreciations.APPRECIATING)
 PLAN_TIMES = ("09:00", "12:00", "18:00", "19:00", "20:30", "21:30")
-DEFAULT_MORNING = time(8, 0)
 HISTORY_WEEKS_LISTED = 6
 # Validation problems with a typed answer keep the step; anything else ends it.
 _RETYPE = (
@@ -53,20 +49,8 @@ _RETYPE = (
 )
 
 
-def engine_of(application: Application[Any, Any, Any, Any, Any, Any]) -> CheckinEngine:
-    """Return the check-in engine this application was built with."""
-    engine = application.bot_data.get(_ENGINE_KEY)
-    if not isinstance(engine, CheckinEngine):
-        raise RuntimeError("check-ins are not registered on this application")
-    return engine
-
-
-def _engine(context: BotContext) -> CheckinEngine:
-    return engine_of(context.application)
-
-
 def _content(update: Update, context: BotContext) -> CheckinContent:
-    return _engine(context).deck.get(locale_of(update))
+    return context.services.checkins.deck.get(locale_of(update))
 
 
 def _local(at: datetime, zone: str | None) -> datetime:
@@ -150,7 +134,7 @@ async def checkin_command(update: Update, context: BotContext) -> None:
     """Handle /checkin: start the couple's check-in on demand, or carry on with the open one."""
     user = update.effective_user
     assert user is not None
-    engine = _engine(context)
+    engine = context.services.checkins
     try:
         async with context.services.sessions.begin() as session:
             started = await checkins.start(
@@ -160,6 +144,7 @@ async def checkin_command(update: Update, context: BotContext) -> None:
                 content=_content(update, context),
                 question_ids=[q.id for q in engine.deck.get().questions],
                 windows=engine.config.windows,
+                policy=context.services.policy,
             )
             plan = await checkins.current_plan(session, user.id, default=engine.config.default_plan)
     except DomainError as problem:
@@ -277,7 +262,7 @@ def _video_url(context: BotContext, summary: checkins.Summary) -> str | None:
 
 async def _reveal(context: BotContext, checkin_id: int, viewers: tuple[User, ...]) -> None:
     """Send each partner the side-by-side summary, in their own language."""
-    engine = _engine(context)
+    engine = context.services.checkins
     for viewer in viewers:
         async with context.services.sessions() as session:
             summary = await checkins.summary_for(
@@ -300,7 +285,7 @@ async def _past_button(update: Update, context: BotContext, numbers: list[int]) 
     user = update.effective_user
     if len(numbers) != 1 or user is None:
         raise StaleAction()
-    engine = _engine(context)
+    engine = context.services.checkins
     async with context.services.sessions() as session:
         summary = await checkins.summary_for(
             session,
@@ -321,7 +306,7 @@ async def _plan_button(
 ) -> None:
     user = update.effective_user
     assert user is not None
-    engine = _engine(context)
+    engine = context.services.checkins
     if action == "plan" and not numbers:
         async with context.services.sessions() as session:
             plan = await checkins.current_plan(session, user.id, default=engine.config.default_plan)
@@ -465,7 +450,7 @@ async def appreciate_command(update: Update, context: BotContext) -> None:
 async def _write_appreciation(update: Update, context: BotContext, typed: str) -> None:
     user = update.effective_user
     assert user is not None
-    settings = context.services.settings
+    config = context.services.checkins.config
     try:
         async with context.services.sessions.begin() as session:
             written = await appreciations.write(
@@ -473,8 +458,8 @@ async def _write_appreciation(update: Update, context: BotContext, typed: str) -
                 user.id,
                 typed,
                 now=context.services.clock.now(),
-                default_morning=DEFAULT_MORNING,
-                default_zone=settings.default_timezone,
+                default_morning=config.default_morning,
+                default_zone=config.default_zone,
             )
     except DomainError as problem:
         await _typed_problem(update, context, problem)
@@ -555,7 +540,7 @@ async def topic_button(update: Update, context: BotContext) -> None:
     if toggled.matched is None or me is None:
         return
     for viewer, other in ((me, toggled.partner), (toggled.partner, me)):
-        topic = _engine(context).deck.get(viewer.locale).topic(toggled.matched)
+        topic = context.services.checkins.deck.get(viewer.locale).topic(toggled.matched)
         if topic is not None:
             await _tell(
                 context,
@@ -568,7 +553,7 @@ async def topic_button(update: Update, context: BotContext) -> None:
 
 async def tick(context: BotContext) -> None:
     """Run one check-in tick: open, remind, close and carry what is due."""
-    report = await _engine(context).tick()
+    report = await context.services.checkins.tick()
     if report.claimed:
         log.info(
             "check-in tick: claimed %d, sent %d, already sent %d, dropped %d, blocked %d, "
@@ -593,27 +578,8 @@ async def purge(context: BotContext) -> None:
 
 
 def register(application: Application) -> None:  # type: ignore[type-arg]
-    """Build the check-in engine and add the check-in handlers and ticks."""
-    services = services_of(application)
-    settings = services.settings
-    deck = CheckinDeck(settings.content_dir, default_locale=settings.default_locale)
-    config = CheckinConfig(
-        default_plan=Plan(settings.checkin_weekday, settings.checkin_time),
-        window=timedelta(hours=settings.checkin_window_hours),
-        reminder_after=timedelta(hours=settings.checkin_reminder_hours),
-        default_zone=settings.default_timezone,
-        default_morning=DEFAULT_MORNING,
-        batch_size=settings.nudge_batch_size,
-    )
-    # One pacer for every outgoing message: reuse the nudges' sender.
-    application.bot_data[_ENGINE_KEY] = CheckinEngine(
-        sessions=services.sessions,
-        texts=services.texts,
-        deck=deck,
-        clock=services.clock,
-        sender=services.nudges.sender,
-        config=config,
-    )
+    """Add the check-in handlers and ticks."""
+    settings = services_of(application).settings
     private = filters.ChatType.PRIVATE
     application.add_handler(CommandHandler("checkin", checkin_command, filters=private))
     application.add_handler(CommandHandler("history", history_command, filters=private))

@@ -81,7 +81,12 @@ async def delete_button(update: Update, context: BotContext) -> None:
                 await data_rights.keep(session, user.id)
                 erased = None
             else:
-                erased = await data_rights.erase(session, user.id, now=context.services.clock.now())
+                erased = await data_rights.erase(
+                    session,
+                    user.id,
+                    now=context.services.clock.now(),
+                    rhythm=context.services.rhythm,
+                )
     except DomainError as problem:
         await refuse_button(update, context, problem.key, **problem.values)
         return

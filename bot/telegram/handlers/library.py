@@ -109,7 +109,9 @@ async def articles_command(update: Update, context: BotContext) -> None:
     articles = context.services.library.articles(locale_of(update))
     async with context.services.sessions() as session:
         stored = await people.require(session, user.id)
-        allowed = await library.may_read(session, stored, now=context.services.clock.now())
+        allowed = await library.may_read(
+            session, stored, now=context.services.clock.now(), policy=context.services.policy
+        )
         plan = await library.plan_for(session, stored)
         progress = await library.progress_of(session, user.id)
     if not allowed:
@@ -140,7 +142,10 @@ async def article_button(update: Update, context: BotContext) -> None:
         article = library.find_article(context.services.library.articles(locale), article_id)
         async with context.services.sessions.begin() as session:
             stored = await people.require(session, user.id)
-            if not await library.may_read(session, stored, now=context.services.clock.now()):
+            allowed = await library.may_read(
+                session, stored, now=context.services.clock.now(), policy=context.services.policy
+            )
+            if not allowed:
                 raise DomainError("library.gated")
             plan = await library.plan_for(session, stored)
             progress = (await library.progress_of(session, user.id)).get(article_id)
@@ -181,7 +186,9 @@ async def _video_list(
             {
                 "video": video,
                 "reason": plan.reason(video.topics),
-                "access": await library.video_access(session, stored, video, now=now),
+                "access": await library.video_access(
+                    session, stored, video, now=now, policy=context.services.policy
+                ),
             }
             for video in videos[:SUGGESTIONS]
         ]

@@ -189,7 +189,11 @@ async def _pause(update: Update, context: BotContext, days: int) -> None:
     try:
         async with context.services.sessions.begin() as session:
             stored = await people.pause(
-                session, user.id, days=days or None, now=context.services.clock.now()
+                session,
+                user.id,
+                days=days or None,
+                now=context.services.clock.now(),
+                rhythm=context.services.rhythm,
             )
     except DomainError as problem:
         await reply(update, context, problem.key, **problem.values)
@@ -205,7 +209,9 @@ async def resume_command(update: Update, context: BotContext) -> None:
     user = update.effective_user
     assert user is not None
     async with context.services.sessions.begin() as session:
-        was_paused = await people.resume(session, user.id, now=context.services.clock.now())
+        was_paused = await people.resume(
+            session, user.id, now=context.services.clock.now(), rhythm=context.services.rhythm
+        )
     await reply(update, context, "nudges.resumed", was_paused=was_paused)
 
 
@@ -214,7 +220,9 @@ async def skip_command(update: Update, context: BotContext) -> None:
     user = update.effective_user
     assert user is not None
     async with context.services.sessions.begin() as session:
-        await people.skip_today(session, user.id, now=context.services.clock.now())
+        await people.skip_today(
+            session, user.id, now=context.services.clock.now(), rhythm=context.services.rhythm
+        )
     await reply(update, context, "nudges.skipped_today")
 
 
@@ -248,7 +256,11 @@ async def days_button(update: Update, context: BotContext) -> None:
     try:
         async with context.services.sessions.begin() as session:
             stored = await people.toggle_day(
-                session, user.id, weekday, now=context.services.clock.now()
+                session,
+                user.id,
+                weekday,
+                now=context.services.clock.now(),
+                rhythm=context.services.rhythm,
             )
     except DomainError as problem:
         await refuse_button(update, context, problem.key, **problem.values)
@@ -273,6 +285,7 @@ async def membership(update: Update, context: BotContext) -> None:
             change.from_user.id,
             reachable=status == ChatMember.MEMBER,
             now=context.services.clock.now(),
+            rhythm=context.services.rhythm,
         )
 
 

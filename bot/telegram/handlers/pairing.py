@@ -40,6 +40,7 @@ async def _register(update: Update, context: BotContext) -> people.Profile:
             username=user.username,
             locale=locale_of(update) or context.services.settings.default_locale,
             now=context.services.clock.now(),
+            rhythm=context.services.rhythm,
         )
         return profile_of(stored)
 
@@ -170,7 +171,7 @@ async def answer_invite(update: Update, context: BotContext) -> None:
         async with context.services.sessions.begin() as session:
             if accepting:
                 result: pairing.Paired | pairing.Declined = await pairing.accept(
-                    session, user.id, invite_id, now=now
+                    session, user.id, invite_id, now=now, rhythm=context.services.rhythm
                 )
             else:
                 result = await pairing.decline(session, user.id, invite_id, now=now)
@@ -227,7 +228,11 @@ async def answer_unpair(update: Update, context: BotContext) -> None:
     try:
         async with context.services.sessions.begin() as session:
             partner = await pairing.unpair(
-                session, user.id, couple_id, now=context.services.clock.now()
+                session,
+                user.id,
+                couple_id,
+                now=context.services.clock.now(),
+                rhythm=context.services.rhythm,
             )
     except DomainError as problem:
         await refuse_button(update, context, problem.key, **problem.values)

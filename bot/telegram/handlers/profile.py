@@ -90,7 +90,9 @@ async def continue_onboarding(
     now = context.services.clock.now()
     async with context.services.sessions.begin() as session:
         await conversation.forget(session, profile.user_id)
-        user = await people.finish_onboarding(session, profile.user_id, now=now)
+        user = await people.finish_onboarding(
+            session, profile.user_id, now=now, rhythm=context.services.rhythm
+        )
         done = profile_of(user)
     rows = [[Button("choose_focus", "focus:open")]]
     if not done.couple_id:
@@ -141,18 +143,20 @@ async def settings_button(update: Update, context: BotContext) -> None:
 async def _save(update: Update, context: BotContext, mode: str, step: str, value: str) -> None:
     user = update.effective_user
     assert user is not None
-    now = context.services.clock.now()
+    now, rhythm = context.services.clock.now(), context.services.rhythm
     try:
         async with context.services.sessions.begin() as session:
             if step == "name":
                 saved = await people.set_name(session, user.id, value, now=now)
             elif step == "timezone":
-                saved = await people.set_timezone(session, user.id, value, now=now)
+                saved = await people.set_timezone(session, user.id, value, now=now, rhythm=rhythm)
             else:
                 at = parse_time_of_day(value)
                 if at is None:
                     raise DomainError("onboarding.time_invalid", example=TIME_CHOICES[step][0])
-                saved = await people.set_nudge_time(session, user.id, step, at, now=now)
+                saved = await people.set_nudge_time(
+                    session, user.id, step, at, now=now, rhythm=rhythm
+                )
             profile = profile_of(saved)
     except DomainError as problem:
         await reply(update, context, problem.key, **problem.values)
