@@ -17,7 +17,7 @@ from dataclasses import replace
 from datetime import UTC, datetime, time, timedelta
 from pathlib import Path
 
-from bot.app import policy_of, rhythm_of
+from bot.app import checkin_config_of, policy_of, rhythm_of
 from bot.checkins import weekly as checkins
 from bot.checkins.chart import render_chart, spec_of
 from bot.content.checkins import CheckinDeck
@@ -98,6 +98,7 @@ async def _answer(
     checkin_id: int,
     scores: tuple[int, ...],
     words: tuple[str | None, ...],
+    zone: str,
 ) -> None:
     scales, reflections = iter(scores), iter(words)
     for index, question in enumerate(deck.get().questions):
@@ -115,6 +116,7 @@ async def _answer(
                 typed=typed,
                 now=clock.now(),
                 content=deck.get(),
+                default_zone=zone,
             )
     async with sessions.begin() as session:
         await checkins.submit(session, user_id, checkin_id, now=clock.now(), content=deck.get())
@@ -130,7 +132,8 @@ async def play(database_url: str, out_dir: Path) -> None:
     policy = replace(policy_of(settings), gated=frozenset())
     clock = FixedClock(datetime(2026, 3, 2, 9, 0, tzinfo=UTC))
     deck, texts = CheckinDeck(CONTENT), Texts(CONTENT)
-    windows = checkins.Windows(timedelta(hours=72), timedelta(hours=24), "Europe/London")
+    windows = checkin_config_of(settings).windows
+    zone = windows.default_zone
     try:
         await _person(sessions, clock, rhythm, ALEX, "Alex", "Europe/Lisbon")
         await _person(sessions, clock, rhythm, SAM, "Sam", "Asia/Tokyo")
@@ -149,9 +152,9 @@ async def play(database_url: str, out_dir: Path) -> None:
                     policy=policy,
                 )
             checkin_id = started.step.checkin_id
-            await _answer(sessions, clock, deck, ALEX, checkin_id, alex, alex_words)
+            await _answer(sessions, clock, deck, ALEX, checkin_id, alex, alex_words, zone)
             clock.advance(timedelta(hours=3))
-            await _answer(sessions, clock, deck, SAM, checkin_id, sam, sam_words)
+            await _answer(sessions, clock, deck, SAM, checkin_id, sam, sam_words, zone)
         async with sessions() as session:
             summary = await checkins.summary_for(
                 session, checkin_id, ALEX, content=deck.get(), videos=deck.videos()

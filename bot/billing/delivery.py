@@ -7,7 +7,6 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from zoneinfo import ZoneInfo
 
-from sqlmodel import select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
 from bot.billing import entitlements
@@ -21,6 +20,7 @@ from bot.db.billing import NoticeKind, NoticeStatus
 from bot.db.engine import Sessions
 from bot.db.models import User
 from bot.nudges.engine import Outcome, Outgoing, Sender, mark_unreachable
+from bot.people.profiles import name_of, partner_of, zone_of
 
 log = logging.getLogger(__name__)
 
@@ -46,10 +46,6 @@ class NoticeReport:
     sent: int = 0
     dropped: int = 0
     postponed: int = 0
-
-
-def _name(user: User) -> str:
-    return user.display_name or user.telegram_name
 
 
 class NoticeEngine:
@@ -129,7 +125,7 @@ class NoticeEngine:
             await billing_notices.settle(session, claim, NoticeStatus.DROPPED, now=now)
             report.dropped += 1
             return None
-        zone = ZoneInfo(user.timezone or self.config.default_timezone)
+        zone = zone_of(user, default=self.config.default_timezone)
         later = None
         if claim.kind == NoticeKind.TRIAL_STARTED and user.onboarded_at is None:
             later = now + billing_notices.SETUP_WAIT
@@ -140,7 +136,7 @@ class NoticeEngine:
             await billing_notices.postpone(session, claim, until=later)
             report.postponed += 1
             return None
-        partner = await self._partner(session, user)
+        partner = await partner_of(session, user)
         return self._compose(claim, user, partner, access, zone)
 
     def _applies(self, claim: NoticeClaim, access: Access, now: datetime) -> bool:
@@ -156,19 +152,13 @@ class NoticeEngine:
             return access.state is State.TRIAL
         return access.state is State.LAPSED and access.lapsed_at == claim.about
 
-    async def _partner(self, session: AsyncSession, user: User) -> User | None:
-        result = await session.exec(
-            select(User).where(User.couple_id == user.couple_id, User.id != user.id)
-        )
-        return result.first()
-
     def _compose(
         self, claim: NoticeClaim, user: User, partner: User | None, access: Access, zone: ZoneInfo
     ) -> Outgoing:
         text = self.texts.render(
             f"billing.notice_{claim.kind}",
             locale=user.locale,
-            partner=_name(partner) if partner is not None else "",
+            partner=name_of(partner) if partner is not None else "",
             ends=access.trial_ends_at.astimezone(zone),
             price=self.config.price,
         )

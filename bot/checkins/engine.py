@@ -14,7 +14,7 @@ from bot.billing.entitlements import Policy
 from bot.checkins import appreciations
 from bot.checkins import schedules as checkin_schedules
 from bot.checkins import weekly as checkins
-from bot.checkins.schedules import Job, Plan, is_eligible, zone_of
+from bot.checkins.schedules import Job, Plan, is_eligible
 from bot.content.checkins import CheckinDeck
 from bot.content.texts import Texts
 from bot.core.clock import Clock
@@ -31,6 +31,7 @@ from bot.nudges.engine import (
     mark_unreachable,
 )
 from bot.nudges.timing import local_to_utc
+from bot.people.profiles import name_of, partner_of, zone_of
 from bot.safety import signals as safety
 
 log = logging.getLogger(__name__)
@@ -82,7 +83,7 @@ class _Batch:
 
 
 def _when(at: datetime, user: User, default_zone: str) -> datetime:
-    return at.astimezone(zone_of(user, default_zone))
+    return at.astimezone(zone_of(user, default=default_zone))
 
 
 class CheckinEngine:
@@ -212,7 +213,9 @@ class CheckinEngine:
                 session, job, upcoming=checkin_schedules.next_open(user, plan, after=now)
             )
             return False
-        intended = local_to_utc(job.local_date, plan.at, zone_of(user, self.config.default_zone))
+        intended = local_to_utc(
+            job.local_date, plan.at, zone_of(user, default=self.config.default_zone)
+        )
         if intended - now > OPEN_EARLY_SLACK:
             # The person moved to a zone where it is not that time yet.
             await checkin_schedules.retry_later(session, job, at=intended)
@@ -305,15 +308,11 @@ class CheckinEngine:
         if checkin is None:
             return None
         assert checkin.id is not None
-        partner = (
-            await session.exec(
-                select(User).where(User.couple_id == user.couple_id, User.id != user.id)
-            )
-        ).first()
+        partner = await partner_of(session, user)
         text = self.texts.render(
             "checkins.invitation",
             locale=user.locale,
-            partner=checkins.name_of(partner) if partner else "",
+            partner=name_of(partner) if partner else "",
             count=len(checkins.questions_of(checkin, self.deck.get(user.locale))),
             closes_at=_when(checkin.closes_at, user, zone),
         )

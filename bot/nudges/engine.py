@@ -143,10 +143,6 @@ class _Result:
     recorded: asyncio.Event
 
 
-def _name(user: User) -> str:
-    return user.display_name or user.telegram_name
-
-
 @dataclass(frozen=True)
 class _Known:
     """What a group of rows shares, loaded once: rotation histories and couples' questions."""
@@ -428,7 +424,10 @@ class NudgeEngine:
                 prompt = rotation.choose(deck, history, salt=str(user.id))
                 delivery.prompt_id = prompt.id
             text = self.texts.render(
-                "nudges.morning", locale=user.locale, prompt=prompt.text, partner=_name(partner)
+                "nudges.morning",
+                locale=user.locale,
+                prompt=prompt.text,
+                partner=people.name_of(partner),
             )
             return Outgoing(user.chat_id, text)
         if claim.kind == NudgeKind.EVENING:
@@ -499,7 +498,10 @@ class NudgeEngine:
         if prompt is None:
             return None
         text = self.texts.render(
-            f"nudges.{key}", locale=user.locale, question=prompt.text, partner=_name(partner)
+            f"nudges.{key}",
+            locale=user.locale,
+            question=prompt.text,
+            partner=people.name_of(partner),
         )
         buttons = (
             (

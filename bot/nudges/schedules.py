@@ -48,11 +48,12 @@ def is_schedulable(user: User) -> bool:
 
 def is_quiet(user: User, *, now: datetime) -> bool:
     """Tell whether this person asked for no nudges right now (pause, skipped day, day off)."""
-    if not is_schedulable(user):
+    # Nobody without a time zone of their own is scheduled, so no default zone is needed here.
+    if not is_schedulable(user) or user.timezone is None:
         return True
     if user.paused_until is not None and user.paused_until > now:
         return True
-    today = local_date_of(now, ZoneInfo(user.timezone or "UTC"))
+    today = local_date_of(now, ZoneInfo(user.timezone))
     return today == user.skip_date or today.weekday() not in weekdays_of(user.nudge_days)
 
 

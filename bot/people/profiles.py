@@ -41,12 +41,37 @@ class Profile:
     onboarded: bool
 
 
+def name_of(user: User) -> str:
+    """Return what the bot and the partner call this person: the chosen name, else Telegram's."""
+    return user.display_name or user.telegram_name
+
+
+def zone_of(user: User, *, default: str) -> ZoneInfo:
+    """Return this person's time zone, or `default` (DEFAULT_TIMEZONE) until they choose one.
+
+    Everything shown or planned for someone without a zone yet (a partner who paired before
+    finishing onboarding) uses the same configured default, never UTC in one place and the
+    default in another.
+    """
+    return ZoneInfo(user.timezone or default)
+
+
+async def partner_of(session: AsyncSession, user: User) -> User | None:
+    """Return the partner of this person's current couple, if they have one."""
+    if user.couple_id is None:
+        return None
+    result = await session.exec(
+        select(User).where(User.couple_id == user.couple_id, User.id != user.id)
+    )
+    return result.first()
+
+
 def profile_of(user: User) -> Profile:
     """Describe a stored person as plain values."""
     return Profile(
         user_id=user.id,
         chat_id=user.chat_id,
-        name=user.display_name or user.telegram_name,
+        name=name_of(user),
         telegram_name=user.telegram_name,
         chosen_name=user.display_name is not None,
         username=user.username,
@@ -225,11 +250,12 @@ async def resume(session: AsyncSession, user_id: int, *, now: datetime, rhythm: 
     return was_paused
 
 
-async def skip_today(session: AsyncSession, user_id: int, *, now: datetime, rhythm: Rhythm) -> date:
+async def skip_today(
+    session: AsyncSession, user_id: int, *, now: datetime, rhythm: Rhythm, default_zone: str
+) -> date:
     """Skip the rest of today's nudges (in this person's time zone); return that date."""
     user = await require(session, user_id)
-    zone = ZoneInfo(user.timezone or "UTC")
-    today = local_date_of(now, zone)
+    today = local_date_of(now, zone_of(user, default=default_zone))
     user.skip_date, user.updated_at = today, now
     session.add(user)
     await schedules.reschedule(session, user, now=now, rhythm=rhythm)

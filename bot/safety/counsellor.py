@@ -15,8 +15,7 @@ from bot.core.errors import DomainError, StaleAction
 from bot.db.models import User
 from bot.db.safety import CounsellorPost, CounsellorRequest, PostKind, RequestStatus
 from bot.people import conversation
-from bot.people.pairing import active_couple_partner
-from bot.people.profiles import require
+from bot.people.profiles import name_of, partner_of, require
 from bot.safety.signals import Recipient, recipient_of
 
 INTAKE, REPLYING = "counsellor.intake", "counsellor.reply"
@@ -112,10 +111,6 @@ class Summary:
     created_at: datetime
 
 
-def _name(user: User) -> str:
-    return user.display_name or user.telegram_name
-
-
 def _next_step(answers: dict[str, Any], paired: bool) -> str:
     for step in STEPS:
         if step == "tell" and (answers.get("for") != "us" or not paired):
@@ -128,11 +123,11 @@ def _next_step(answers: dict[str, Any], paired: bool) -> str:
 async def _step(
     session: AsyncSession, user: User, answers: dict[str, Any], *, now: datetime
 ) -> IntakeStep:
-    partner = await active_couple_partner(session, user)
+    partner = await partner_of(session, user)
     answers["step"] = _next_step(answers, partner is not None)
     await conversation.expect(session, user.id, INTAKE, now=now, data=answers)
     shown = {k: v for k, v in answers.items() if k != "step"}
-    return IntakeStep(answers["step"], shown, _name(partner) if partner else None)
+    return IntakeStep(answers["step"], shown, name_of(partner) if partner else None)
 
 
 async def begin_intake(
@@ -204,7 +199,7 @@ async def submit(
     ):
         raise StaleAction()
     user = await require(session, user_id)
-    partner = await active_couple_partner(session, user)
+    partner = await partner_of(session, user)
     tell = answers.get("for") == "us" and answers.get("tell") == "yes" and partner is not None
     request = CounsellorRequest(
         user_id=user_id,
@@ -223,7 +218,7 @@ async def submit(
     await conversation.forget(session, user_id)
     await session.flush()
     assert request.id is not None
-    return Submitted(request.id, _name(user), recipient_of(partner) if tell and partner else None)
+    return Submitted(request.id, name_of(user), recipient_of(partner) if tell and partner else None)
 
 
 async def cancel_intake(session: AsyncSession, user_id: int) -> None:
@@ -290,7 +285,7 @@ async def _for_staff(
     return request, await require(session, request.user_id)
 
 
-def _staff_name(name: str) -> str:
+def _staffname_of(name: str) -> str:
     return (" ".join(name.split()) or "A counsellor")[:NAME_MAX_LENGTH]
 
 
@@ -307,7 +302,7 @@ async def _take(
         .values(
             status=RequestStatus.CLAIMED,
             claimed_by_id=staff_id,
-            claimed_by_name=_staff_name(name),
+            claimed_by_name=_staffname_of(name),
             claimed_at=now,
             next_announce_at=None,
         )
@@ -347,7 +342,7 @@ async def resolve(
     """Let a counsellor close a request."""
     request, user = await _for_staff(session, request_id, staff_id, staff)
     request.status, request.resolved_at = RequestStatus.RESOLVED, now
-    request.resolved_by_name, request.next_announce_at = _staff_name(staff_name), None
+    request.resolved_by_name, request.next_announce_at = _staffname_of(staff_name), None
     session.add(request)
     await session.flush()
     return Changed(_card(request, user), recipient_of(user))

@@ -38,7 +38,8 @@ from tests.services.test_nudges import RHYTHM, onboard, pair
 CONTENT = Path(__file__).resolve().parents[2] / "content"
 DECK = CheckinDeck(CONTENT)
 IDS = [question.id for question in DECK.get().questions]
-WINDOWS = checkins.Windows(timedelta(hours=72), timedelta(hours=24), "Europe/London")
+ZONE = "Europe/London"
+WINDOWS = checkins.Windows(timedelta(hours=72), timedelta(hours=24), ZONE)
 ALEX, SAM, KIM, LEE = 1, 2, 3, 4
 # Monday 2 March 2026, 09:00 UTC: the shared test clock's start.
 SUNDAY = date(2026, 3, 8)
@@ -139,6 +140,7 @@ async def answer_all(
                     score=next(scales),
                     now=clock.now(),
                     content=DECK.get(),
+                    default_zone=ZONE,
                 )
             else:
                 step = await checkins.answer(
@@ -149,6 +151,7 @@ async def answer_all(
                     typed=next(reflections),
                     now=clock.now(),
                     content=DECK.get(),
+                    default_zone=ZONE,
                 )
     assert step is not None
     return step
@@ -247,7 +250,14 @@ async def test_a_lone_partners_answers_are_never_shown_and_the_window_closes(
     with pytest.raises(DomainError, match=r"^checkins\.closed$"):
         async with sessions.begin() as session:
             await checkins.answer(
-                session, SAM, cid, 0, score=4, now=clock.now(), content=DECK.get()
+                session,
+                SAM,
+                cid,
+                0,
+                score=4,
+                now=clock.now(),
+                content=DECK.get(),
+                default_zone=ZONE,
             )
     # A new /checkin opens a fresh check-in rather than the closed one.
     again = await start(sessions, clock, SAM)
@@ -262,7 +272,12 @@ async def test_an_expired_check_in_is_not_continued_before_the_tick_closes_it(
     with pytest.raises(DomainError, match=r"^checkins\.closed$"):
         async with sessions.begin() as session:
             await checkins.show(
-                session, SAM, first.step.checkin_id, now=clock.now(), content=DECK.get()
+                session,
+                SAM,
+                first.step.checkin_id,
+                now=clock.now(),
+                content=DECK.get(),
+                default_zone=ZONE,
             )
     again = await start(sessions, clock, SAM)
     assert again.step.checkin_id != first.step.checkin_id
@@ -360,17 +375,32 @@ async def test_answers_are_validated_and_foreign_ids_refused(
                     typed=typed,
                     now=clock.now(),
                     content=content,
+                    default_zone=ZONE,
                 )
     with pytest.raises(DomainError, match="reflection_too_long") as caught:
         async with sessions.begin() as session:
             await checkins.answer(
-                session, ALEX, cid, reflection, typed="x" * 301, now=clock.now(), content=content
+                session,
+                ALEX,
+                cid,
+                reflection,
+                typed="x" * 301,
+                now=clock.now(),
+                content=content,
+                default_zone=ZONE,
             )
     assert caught.value.values == {"limit": 300, "length": 301}
     with pytest.raises(DomainError, match="reflection_empty"):
         async with sessions.begin() as session:
             await checkins.answer(
-                session, ALEX, cid, reflection, typed="   ", now=clock.now(), content=content
+                session,
+                ALEX,
+                cid,
+                reflection,
+                typed="   ",
+                now=clock.now(),
+                content=content,
+                default_zone=ZONE,
             )
     for forged in (other, cid + other + 100):
         with pytest.raises(StaleAction):
@@ -387,18 +417,28 @@ async def test_going_back_changes_an_answer_until_sent_and_a_restart_loses_nothi
     cid = (await start(sessions, clock, ALEX)).step.checkin_id
     content = DECK.get()
     async with sessions.begin() as session:
-        await checkins.answer(session, ALEX, cid, 0, score=2, now=clock.now(), content=content)
-        step = await checkins.answer(session, ALEX, cid, 1, now=clock.now(), content=content)
+        await checkins.answer(
+            session, ALEX, cid, 0, score=2, now=clock.now(), content=content, default_zone=ZONE
+        )
+        step = await checkins.answer(
+            session, ALEX, cid, 1, now=clock.now(), content=content, default_zone=ZONE
+        )
     assert step.index == 2 and step.given.score is None
     async with sessions.begin() as session:
-        back = await checkins.move(session, ALEX, cid, 0, now=clock.now(), content=content)
+        back = await checkins.move(
+            session, ALEX, cid, 0, now=clock.now(), content=content, default_zone=ZONE
+        )
     assert back.index == 0 and back.given.score == 2
     async with sessions.begin() as session:
-        await checkins.answer(session, ALEX, cid, 0, score=5, now=clock.now(), content=content)
+        await checkins.answer(
+            session, ALEX, cid, 0, score=5, now=clock.now(), content=content, default_zone=ZONE
+        )
     # A new process on the same database picks up exactly where Alex was.
     restarted = make_engine(sessions, clock, FakeSender())
     async with restarted.sessions.begin() as session:
-        resumed = await checkins.show(session, ALEX, cid, now=clock.now(), content=content)
+        resumed = await checkins.show(
+            session, ALEX, cid, now=clock.now(), content=content, default_zone=ZONE
+        )
     assert resumed.index == 1
     assert [g.score for _, g in resumed.answers][:2] == [5, None]
     assert resumed.answers[1][1].skipped
@@ -406,7 +446,9 @@ async def test_going_back_changes_an_answer_until_sent_and_a_restart_loses_nothi
     await submit(sessions, clock, ALEX, cid)
     with pytest.raises(DomainError, match="already_submitted"):
         async with sessions.begin() as session:
-            await checkins.answer(session, ALEX, cid, 0, score=1, now=clock.now(), content=content)
+            await checkins.answer(
+                session, ALEX, cid, 0, score=1, now=clock.now(), content=content, default_zone=ZONE
+            )
     with pytest.raises(DomainError, match=r"^checkins\.waiting$"):
         await start(sessions, clock, ALEX)
 

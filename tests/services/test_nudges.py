@@ -341,7 +341,11 @@ async def test_pause_skip_days_and_resume(
 
     async with sessions.begin() as session:
         await people.skip_today(
-            session, ALEX, now=datetime(2026, 3, 5, 7, 0, tzinfo=UTC), rhythm=RHYTHM
+            session,
+            ALEX,
+            now=datetime(2026, 3, 5, 7, 0, tzinfo=UTC),
+            rhythm=RHYTHM,
+            default_zone="UTC",
         )
     await run_until(nudger, clock, datetime(2026, 3, 5, 22, 0, tzinfo=UTC))
     assert len(sender.nudges_to(ALEX)) == 1

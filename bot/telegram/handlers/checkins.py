@@ -4,9 +4,8 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from datetime import datetime, time
+from datetime import time
 from typing import Any
-from zoneinfo import ZoneInfo
 
 from telegram import Update
 from telegram.constants import ParseMode
@@ -21,7 +20,9 @@ from bot.core.errors import DomainError, StaleAction
 from bot.db.models import User
 from bot.nudges.timing import local_date_of
 from bot.people import conversation
+from bot.people import profiles as people
 from bot.people.pairing import HISTORY_GRACE
+from bot.people.profiles import name_of, zone_of
 from bot.telegram.context import BotContext, services_of
 from bot.telegram.handlers.replies import (
     Button,
@@ -51,10 +52,6 @@ _RETYPE = (
 
 def _content(update: Update, context: BotContext) -> CheckinContent:
     return context.services.checkins.deck.get(locale_of(update))
-
-
-def _local(at: datetime, zone: str | None) -> datetime:
-    return at.astimezone(ZoneInfo(zone or "UTC"))
 
 
 def _ints(parts: list[str]) -> list[int] | None:
@@ -171,7 +168,9 @@ async def checkin_command(update: Update, context: BotContext) -> None:
             "checkins.partner_started",
             rows=[[Button("checkin_go", f"ci:go:{step.checkin_id}", values={"started": False})]],
             partner=started.my_name,
-            closes_at=_local(step.closes_at, partner.timezone),
+            closes_at=step.closes_at.astimezone(
+                zone_of(partner, default=context.services.settings.default_timezone)
+            ),
         )
 
 
@@ -203,25 +202,39 @@ async def _step_button(
     user = update.effective_user
     assert user is not None
     now, content = context.services.clock.now(), _content(update, context)
+    zone = context.services.settings.default_timezone
     async with context.services.sessions.begin() as session:
         if action == "go" and len(numbers) == 1:
-            step = await checkins.show(session, user.id, numbers[0], now=now, content=content)
+            step = await checkins.show(
+                session, user.id, numbers[0], now=now, content=content, default_zone=zone
+            )
         elif action == "s" and len(numbers) == 3:
             cid, index, score = numbers
             step = await checkins.answer(
-                session, user.id, cid, index, score=score, now=now, content=content
+                session,
+                user.id,
+                cid,
+                index,
+                score=score,
+                now=now,
+                content=content,
+                default_zone=zone,
             )
         elif action == "k" and len(numbers) == 2:
-            step = await checkins.answer(session, user.id, *numbers, now=now, content=content)
+            step = await checkins.answer(
+                session, user.id, *numbers, now=now, content=content, default_zone=zone
+            )
         elif action in ("b", "n", "e") and len(numbers) == 2:
             cid, index = numbers
             target = index + {"b": -1, "n": 1, "e": 0}[action]
-            step = await checkins.move(session, user.id, cid, target, now=now, content=content)
+            step = await checkins.move(
+                session, user.id, cid, target, now=now, content=content, default_zone=zone
+            )
         else:
             raise StaleAction()
         _, partner = await checkins.couple_of(session, user.id)
     await settle_button(update, context)
-    await _show_step(update, context, step, checkins.name_of(partner))
+    await _show_step(update, context, step, name_of(partner))
 
 
 async def _submit_button(update: Update, context: BotContext, numbers: list[int]) -> None:
@@ -237,9 +250,7 @@ async def _submit_button(update: Update, context: BotContext, numbers: list[int]
     if done.revealed:
         await _reveal(context, done.checkin_id, (done.partner, done.user))
         return
-    await reply(
-        update, context, "checkins.submitted_waiting", partner=checkins.name_of(done.partner)
-    )
+    await reply(update, context, "checkins.submitted_waiting", partner=name_of(done.partner))
     if done.tell_partner:
         go = Button(
             "checkin_go", f"ci:go:{done.checkin_id}", values={"started": done.partner_started}
@@ -249,7 +260,7 @@ async def _submit_button(update: Update, context: BotContext, numbers: list[int]
             done.partner,
             "checkins.partner_submitted",
             rows=[[go]],
-            partner=checkins.name_of(done.user),
+            partner=name_of(done.user),
         )
 
 
@@ -344,13 +355,9 @@ async def _plan_button(
         )
         me = await session.get(User, user.id)
     await settle_button(update, context)
-    await reply(
-        update, context, "checkins.plan_saved", plan=plan, partner=checkins.name_of(partner)
-    )
+    await reply(update, context, "checkins.plan_saved", plan=plan, partner=name_of(partner))
     if me is not None:
-        await _tell(
-            context, partner, "checkins.plan_changed", plan=plan, partner=checkins.name_of(me)
-        )
+        await _tell(context, partner, "checkins.plan_changed", plan=plan, partner=name_of(me))
 
 
 async def on_text(update: Update, context: BotContext, state: str, data: dict[str, Any]) -> None:
@@ -370,12 +377,13 @@ async def on_text(update: Update, context: BotContext, state: str, data: dict[st
                 typed=message.text,
                 now=context.services.clock.now(),
                 content=_content(update, context),
+                default_zone=context.services.settings.default_timezone,
             )
             _, partner = await checkins.couple_of(session, user.id)
     except DomainError as problem:
         await _typed_problem(update, context, problem)
         return
-    await _show_step(update, context, step, checkins.name_of(partner))
+    await _show_step(update, context, step, name_of(partner))
 
 
 async def _typed_problem(update: Update, context: BotContext, problem: DomainError) -> None:
@@ -395,8 +403,10 @@ async def history_command(update: Update, context: BotContext) -> None:
     now = context.services.clock.now()
     try:
         async with context.services.sessions() as session:
-            me = await session.get(User, user.id)
-            today = local_date_of(now, ZoneInfo((me.timezone if me else None) or "UTC"))
+            me = await people.require(session, user.id)
+            today = local_date_of(
+                now, zone_of(me, default=context.services.settings.default_timezone)
+            )
             past = await checkins.history(
                 session, user.id, content=_content(update, context), today=today
             )
@@ -508,7 +518,7 @@ async def topics_command(update: Update, context: BotContext) -> None:
         context,
         "checkins.topics",
         rows=_topic_rows(_content(update, context), seen),
-        partner=checkins.name_of(partner),
+        partner=name_of(partner),
     )
 
 
@@ -546,7 +556,7 @@ async def topic_button(update: Update, context: BotContext) -> None:
                 context,
                 viewer,
                 "checkins.topics_match",
-                partner=checkins.name_of(other),
+                partner=name_of(other),
                 topic=topic.text,
             )
 

@@ -9,8 +9,8 @@ from telegram.constants import ParseMode
 from telegram.ext import Application, CallbackQueryHandler, CommandHandler, filters
 
 from bot.core.errors import DomainError
-from bot.people import data_rights, pairing
-from bot.people.profiles import profile_of
+from bot.people import data_rights
+from bot.people.profiles import partner_of, profile_of
 from bot.telegram.context import BotContext
 from bot.telegram.handlers.replies import (
     Button,
@@ -57,7 +57,7 @@ async def deleteme(update: Update, context: BotContext) -> None:
             stored = await data_rights.ask_to_erase(
                 session, user.id, now=context.services.clock.now()
             )
-            partner = await pairing.active_couple_partner(session, stored)
+            partner = await partner_of(session, stored)
     except DomainError as problem:
         await reply(update, context, problem.key, **problem.values)
         return

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import logging
-from zoneinfo import ZoneInfo
 
 from telegram import ChatMember, Update
 from telegram.ext import (
@@ -22,6 +21,7 @@ from bot.nudges.questions import Reveal, Saved
 from bot.nudges.schedules import INDEFINITELY, weekdays_of
 from bot.people import pairing
 from bot.people import profiles as people
+from bot.people.profiles import zone_of
 from bot.safety.signals import recipient_of
 from bot.telegram.context import BotContext, services_of
 from bot.telegram.handlers.replies import (
@@ -200,7 +200,9 @@ async def _pause(update: Update, context: BotContext, days: int) -> None:
         return
     until = None
     if stored.paused_until is not None and stored.paused_until != INDEFINITELY:
-        until = stored.paused_until.astimezone(ZoneInfo(stored.timezone or "UTC"))
+        until = stored.paused_until.astimezone(
+            zone_of(stored, default=context.services.settings.default_timezone)
+        )
     await reply(update, context, "nudges.paused", days=days, until=until)
 
 
@@ -221,7 +223,11 @@ async def skip_command(update: Update, context: BotContext) -> None:
     assert user is not None
     async with context.services.sessions.begin() as session:
         await people.skip_today(
-            session, user.id, now=context.services.clock.now(), rhythm=context.services.rhythm
+            session,
+            user.id,
+            now=context.services.clock.now(),
+            rhythm=context.services.rhythm,
+            default_zone=context.services.settings.default_timezone,
         )
     await reply(update, context, "nudges.skipped_today")
 

@@ -198,7 +198,7 @@ async def unpair(update: Update, context: BotContext) -> None:
     assert user is not None
     async with context.services.sessions.begin() as session:
         stored = await people.require(session, user.id)
-        partner = await pairing.active_couple_partner(session, stored)
+        partner = await people.partner_of(session, stored)
     if stored.couple_id is None or partner is None:
         await reply(
             update, context, "pairing.not_paired", rows=[[Button("invite_partner", "pair:invite")]]
