@@ -54,7 +54,7 @@ async def start(update: Update, context: BotContext) -> None:
         return
     if not profile.onboarded:
         await reply(update, context, "start.welcome", name=profile.telegram_name)
-        await continue_onboarding(update, context, profile)
+        await continue_onboarding(update, context, profile.user_id)
         return
     async with context.services.sessions.begin() as session:
         await conversation.forget(session, profile.user_id)
@@ -189,7 +189,7 @@ async def answer_invite(update: Update, context: BotContext) -> None:
     )
     await reply(update, context, "pairing.paired", partner=inviter.name)
     if not invitee.onboarded:
-        await continue_onboarding(update, context, invitee)
+        await continue_onboarding(update, context, invitee.user_id)
 
 
 async def unpair(update: Update, context: BotContext) -> None:
