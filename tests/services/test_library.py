@@ -224,3 +224,64 @@ async def test_the_last_check_in_steers_video_picks_when_nobody_chose_that_area(
     # Both partners' own choice still comes first.
     both = library.Plan(frozenset({"trust"}), frozenset({"trust"}), needs=frozenset({"curiosity"}))
     assert "trust" in library.rank_videos(BOOKS.videos(), both)[0].topics
+
+
+@given(
+    mine=st.sets(st.sampled_from(library.FOCUS_CHOICES), max_size=3),
+    topic=st.sampled_from(library.VIDEO_TOPICS),
+)
+def test_a_topic_list_keeps_the_couples_order_and_only_that_topic(
+    mine: set[str], topic: str
+) -> None:
+    plan = Plan(frozenset(mine), frozenset())
+    ranked = library.rank_videos(BOOKS.videos(), plan)
+    on_topic = library.pick_videos(BOOKS.videos(), plan, topic=topic)
+    assert on_topic == [video for video in ranked if topic in video.topics]
+    assert library.pick_videos(BOOKS.videos(), plan) == ranked
+
+
+async def _suggest(
+    sessions: Sessions, clock: FixedClock, *, like: str | None = None, topic: str | None = None
+) -> library.Suggestions:
+    async with sessions() as session:
+        return await library.suggest_videos(
+            session,
+            ALEX,
+            BOOKS.videos(),
+            themes=BOOKS.checkin_themes(),
+            now=clock.now(),
+            policy=POLICY,
+            like=like,
+            topic=topic,
+        )
+
+
+async def test_video_suggestions_are_the_best_few_with_reasons_and_access(
+    sessions: Sessions, clock: FixedClock, couple: int
+) -> None:
+    await _pick(sessions, clock, ALEX, "trust")
+    await _pick(sessions, clock, SAM, "trust")
+    best = await _suggest(sessions, clock)
+    assert len(best.picks) == library.SUGGESTIONS and best.like is None
+    assert "trust" in best.picks[0].video.topics
+    assert best.picks[0].reason == library.Reason("both", "trust")
+    paid = {video.id for video in BOOKS.videos() if video.paid}
+    # In the trial, paid videos are open and say so.
+    assert all((pick.access == "trial") == (pick.video.id in paid) for pick in best.picks)
+
+    liked = best.picks[0].video
+    alike = await _suggest(sessions, clock, like=liked.id)
+    assert alike.like == liked
+    assert [pick.video for pick in alike.picks] == library.like_this(BOOKS.videos(), liked)[:3]
+
+    on_topic = await _suggest(sessions, clock, topic="conflict")
+    assert on_topic.picks and all("conflict" in pick.video.topics for pick in on_topic.picks)
+
+
+async def test_video_suggestions_refuse_what_names_nothing(
+    sessions: Sessions, clock: FixedClock, couple: int
+) -> None:
+    with pytest.raises(StaleAction):
+        await _suggest(sessions, clock, like="no-such-video")
+    with pytest.raises(StaleAction):
+        await _suggest(sessions, clock, topic="astrology")
