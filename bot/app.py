@@ -22,6 +22,7 @@ from bot.core.workers import Presence
 from bot.db.engine import create_engine, create_sessions
 from bot.nudges.engine import EngineConfig, NudgeEngine
 from bot.nudges.schedules import Rhythm
+from bot.safety.counsellor import Announcing
 from bot.settings import Settings
 from bot.telegram import handlers
 from bot.telegram.context import BotContext, Services, attach_services
@@ -127,6 +128,9 @@ def build_application(
             clock=clock,
             rhythm=rhythm,
             policy=policy,
+            staff_announcing=Announcing(
+                every=timedelta(minutes=settings.counsellor_reannounce_minutes)
+            ),
             nudges=NudgeEngine(
                 sessions=sessions,
                 texts=texts,

@@ -84,11 +84,32 @@ class Changed:
 
 
 @dataclass(frozen=True)
+class Announcing:
+    """When the staff chat hears about an unclaimed request: first, again, and after a failure."""
+
+    # An unclaimed request is posted again this often (COUNSELLOR_REANNOUNCE_MINUTES).
+    every: timedelta
+    # The submitting handler posts the card itself; the job only steps in if that failed.
+    post_grace: timedelta = timedelta(minutes=1)
+    retry: timedelta = timedelta(minutes=1)
+
+    def first_at(self, now: datetime, *, staff_chat: bool) -> datetime:
+        """Return when the job should post a request submitted at `now`, if it is still due.
+
+        Without a staff chat the request is due at once: it is posted as soon as one is set.
+        """
+        return now + self.post_grace if staff_chat else now
+
+
+@dataclass(frozen=True)
 class Due:
-    """A request the staff chat should hear about now."""
+    """A request the staff chat should hear about now: its card, or a reminder under it."""
 
     card: Card
+    # True when this staff chat has the card already: a reminder replies to it.
     posted_here: bool
+    # Whole minutes since the request came in, for the reminder.
+    waited_minutes: int = 0
 
 
 @dataclass(frozen=True)
@@ -429,41 +450,52 @@ async def record_post(
 
 async def mark_announced(
     session: AsyncSession,
-    request_id: int,
+    due: Due,
     *,
     chat_id: int,
     message_id: int,
-    card_posted: bool,
     now: datetime,
-    every: timedelta,
+    announcing: Announcing,
 ) -> None:
     """Record that the staff chat heard about a request, and when it should hear again."""
+    request_id = due.card.request_id
     request = await session.get(CounsellorRequest, request_id)
     if request is None:
         return
+    card_posted = not due.posted_here
     if card_posted:
         request.staff_chat_id, request.staff_message_id = chat_id, message_id
     request.announcements += 1
-    request.next_announce_at = now + every if request.status == RequestStatus.OPEN else None
+    if request.status == RequestStatus.OPEN:
+        request.next_announce_at = now + announcing.every
+    else:
+        request.next_announce_at = None
     session.add(request)
     kind = PostKind.CARD if card_posted else PostKind.REMINDER
     await record_post(session, request_id, kind, chat_id=chat_id, message_id=message_id, now=now)
 
 
-async def announce_later(session: AsyncSession, request_id: int, *, at: datetime) -> None:
-    """Try posting a request to the staff chat again at `at` (the last try failed)."""
+async def announce_later(
+    session: AsyncSession, request_id: int, *, now: datetime, announcing: Announcing
+) -> None:
+    """Try posting a request to the staff chat again a little later (the last try failed)."""
     await session.exec(
         update(CounsellorRequest)
         .where(
             col(CounsellorRequest.id) == request_id,
             col(CounsellorRequest.status) == RequestStatus.OPEN,
         )
-        .values(next_announce_at=at)
+        .values(next_announce_at=now + announcing.retry)
     )
 
 
 async def claim_due(
-    session: AsyncSession, *, chat_id: int, now: datetime, every: timedelta, limit: int = 20
+    session: AsyncSession,
+    *,
+    chat_id: int,
+    now: datetime,
+    announcing: Announcing,
+    limit: int = 20,
 ) -> list[Due]:
     """Take the unclaimed requests the staff chat should hear about now (never posted or
     waiting too long); each moves its next announcement on, so two workers don't both post."""
@@ -484,10 +516,12 @@ async def claim_due(
                 col(CounsellorRequest.id) == request.id,
                 col(CounsellorRequest.next_announce_at) == request.next_announce_at,
             )
-            .values(next_announce_at=now + every)
+            .values(next_announce_at=now + announcing.every)
         )
         if moved.rowcount != 1:
             continue
         posted_here = request.staff_chat_id == chat_id and request.staff_message_id is not None
-        due.append(Due(_card(request, await require(session, request.user_id)), posted_here))
+        waited = max(0, int((now - request.created_at).total_seconds() // 60))
+        card = _card(request, await require(session, request.user_id))
+        due.append(Due(card, posted_here, waited))
     return due

@@ -17,6 +17,7 @@ from bot.core.workers import Presence
 from bot.db.engine import Sessions
 from bot.nudges.engine import NudgeEngine
 from bot.nudges.schedules import Rhythm
+from bot.safety.counsellor import Announcing
 from bot.settings import Settings
 
 _SERVICES_KEY = "services"
@@ -35,6 +36,8 @@ class Services:
     rhythm: Rhythm
     # What is paid for, and the grace a late renewal gets.
     policy: Policy
+    # When the counsellors' staff chat hears about an unclaimed request, and hears again.
+    staff_announcing: Announcing
     nudges: NudgeEngine
     checkins: CheckinEngine
     notices: NoticeEngine
