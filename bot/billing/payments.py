@@ -517,12 +517,13 @@ async def stop_renewal(
 
 
 @dataclass(frozen=True)
-class RefundTarget:
-    """A charge an operator may refund."""
+class RefundPlan:
+    """What refunding one charge takes: pay it back to its payer, then stop its renewal."""
 
     charge_id: str
     payer_id: int
     amount: int
+    # Telegram knows a subscription by its first charge; stopping that stops every renewal.
     subscription_charge_id: str
 
 
@@ -530,8 +531,8 @@ class RefundRefused(Exception):
     """An operator asked to refund a charge that can't be refunded; the message says why."""
 
 
-async def refund_target(session: AsyncSession, charge_id: str) -> RefundTarget:
-    """Find a charge to refund, or raise why it can't be."""
+async def plan_refund(session: AsyncSession, charge_id: str) -> RefundPlan:
+    """Decide what refunding a charge takes, or raise why it can't be refunded."""
     payment = (await session.exec(select(Payment).where(Payment.charge_id == charge_id))).first()
     if payment is None:
         raise RefundRefused(f"no charge {charge_id!r} is recorded")
@@ -541,22 +542,28 @@ async def refund_target(session: AsyncSession, charge_id: str) -> RefundTarget:
         raise RefundRefused(f"the payer of charge {charge_id!r} deleted their data")
     subscription = await session.get(Subscription, payment.subscription_id)
     assert subscription is not None
-    return RefundTarget(charge_id, payment.payer_id, payment.amount, subscription.charge_id)
+    return RefundPlan(charge_id, payment.payer_id, payment.amount, subscription.charge_id)
 
 
 @dataclass(frozen=True)
 class Refunded:
-    """A charge that was paid back, and whether the couple is still covered afterwards."""
+    """A charge that was paid back: whom to tell, and whether the couple is still covered."""
 
     payer: Person | None
     amount: int
     covered_until: datetime | None
 
 
-async def mark_refunded(
-    session: AsyncSession, charge_id: str, *, now: datetime, default_zone: str
+async def record_refund(
+    session: AsyncSession, plan: RefundPlan, *, now: datetime, default_zone: str
 ) -> Refunded:
-    """Record a refund: the period that charge paid for is taken back, and renewal stops."""
+    """Record a refund Telegram made: that charge's period is taken back, and renewal stops.
+
+    Only called once Telegram paid the charge back; whether it also stopped the renewal or
+    not, renewal stops here (a refunded subscription may already be over on its side).
+    Recording the same refund again changes nothing.
+    """
+    charge_id = plan.charge_id
     payment = (await session.exec(select(Payment).where(Payment.charge_id == charge_id))).first()
     if payment is None:
         raise RefundRefused(f"no charge {charge_id!r} is recorded")

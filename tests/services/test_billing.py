@@ -30,7 +30,7 @@ from bot.db.billing import (
 from bot.db.engine import Sessions
 from bot.db.models import Couple
 from bot.nudges.engine import NudgeEngine
-from bot.people import pairing
+from bot.people import data_rights, pairing
 from bot.people import profiles as people
 from tests.services.test_nudges import (
     ALEX,
@@ -137,6 +137,14 @@ async def _pay(
         lambda s: billing.record_payment(
             s, user_id, charge, now=clock.now(), key=key, default_zone="UTC", policy=POLICY
         ),
+    )
+
+
+async def _record_refund(
+    sessions: Sessions, clock: FixedClock, plan: billing.RefundPlan
+) -> billing.Refunded:
+    return await _in(
+        sessions, lambda s: billing.record_refund(s, plan, now=clock.now(), default_zone="UTC")
     )
 
 
@@ -400,18 +408,39 @@ async def test_a_refund_takes_back_the_period_it_paid_for(
         _charge(offer.payload, "ch-2", expires=second_end, recurring=True),
     )
     clock.set(first_end + timedelta(days=2))
-    target = await _in(sessions, lambda s: billing.refund_target(s, "ch-2"))
-    assert (target.payer_id, target.subscription_charge_id) == (ALEX, "ch-1")
-    refunded = await _in(
-        sessions, lambda s: billing.mark_refunded(s, "ch-2", now=clock.now(), default_zone="UTC")
-    )
+    plan = await _in(sessions, lambda s: billing.plan_refund(s, "ch-2"))
+    # The renewal pays back to Alex; the subscription to stop is known by its first charge.
+    assert plan == billing.RefundPlan("ch-2", ALEX, PRICE, "ch-1")
+    refunded = await _record_refund(sessions, clock, plan)
     assert refunded.amount == PRICE and refunded.covered_until is None
+    assert refunded.payer is not None and refunded.payer.user_id == ALEX
     access = await _access(sessions, clock, SAM)
     assert access.state is State.LAPSED and access.lapsed_at == clock.now()
     with pytest.raises(billing.RefundRefused, match="already refunded"):
-        await _in(sessions, lambda s: billing.refund_target(s, "ch-2"))
+        await _in(sessions, lambda s: billing.plan_refund(s, "ch-2"))
     with pytest.raises(billing.RefundRefused, match="no charge"):
-        await _in(sessions, lambda s: billing.refund_target(s, "nope"))
+        await _in(sessions, lambda s: billing.plan_refund(s, "nope"))
+    # Recording the same refund again (a retried command) changes nothing.
+    clock.advance(timedelta(hours=1))
+    again = await _record_refund(sessions, clock, plan)
+    assert again == refunded
+    async with sessions() as session:
+        payment = (await session.exec(select(Payment).where(Payment.charge_id == "ch-2"))).one()
+    assert payment.refunded_at == clock.now() - timedelta(hours=1)
+
+
+async def test_a_charge_whose_payer_erased_their_data_is_not_refunded(
+    sessions: Sessions, clock: FixedClock, couple: int
+) -> None:
+    offer = await _offer(sessions, clock, ALEX)
+    await _pay(sessions, clock, ALEX, _charge(offer.payload, "ch-1"))
+    async with sessions.begin() as session:
+        await data_rights.ask_to_erase(session, ALEX, now=clock.now())
+    async with sessions.begin() as session:
+        await data_rights.erase(session, ALEX, now=clock.now(), rhythm=RHYTHM)
+    # The payment stays for the accounts, but nobody is left to pay back.
+    with pytest.raises(billing.RefundRefused, match="deleted their data"):
+        await _in(sessions, lambda s: billing.plan_refund(s, "ch-1"))
 
 
 async def test_refunding_an_older_charge_keeps_the_current_paid_period(
@@ -425,9 +454,8 @@ async def test_refunding_an_older_charge_keeps_the_current_paid_period(
     await _pay(
         sessions, clock, ALEX, _charge(offer.payload, "ch-2", expires=second_end, recurring=True)
     )
-    refunded = await _in(
-        sessions, lambda s: billing.mark_refunded(s, "ch-1", now=clock.now(), default_zone="UTC")
-    )
+    plan = await _in(sessions, lambda s: billing.plan_refund(s, "ch-1"))
+    refunded = await _record_refund(sessions, clock, plan)
     assert refunded.covered_until == second_end
     access = await _access(sessions, clock, SAM)
     assert access.state is State.PAID and access.cover is not None

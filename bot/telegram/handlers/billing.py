@@ -314,27 +314,27 @@ async def _tell(update: Update, context: BotContext, recorded: billing.Recorded)
 
 
 async def refund(application: AnyApplication, charge_id: str) -> billing.Refunded | None:
-    """Pay a charge back, stop its subscription renewing, and record both; None on failure."""
+    """Ask Telegram to do what the billing service plans, then have it recorded; None on failure."""
     services = services_of(application)
     async with services.sessions.begin() as session:
-        target = await billing.refund_target(session, charge_id)
+        plan = await billing.plan_refund(session, charge_id)
     bot = application.bot
     try:
-        await bot.refund_star_payment(target.payer_id, charge_id)
+        await bot.refund_star_payment(plan.payer_id, plan.charge_id)
     except TelegramError as error:
         log.error("refunding charge %s failed: %s", charge_id, type(error).__name__)
         return None
     try:
         await bot.edit_user_star_subscription(
-            target.payer_id, target.subscription_charge_id, is_canceled=True
+            plan.payer_id, plan.subscription_charge_id, is_canceled=True
         )
     except TelegramError as error:
         # A refunded subscription may already be over on Telegram's side; the refund stands.
         log.info("charge %s: renewal not stopped (%s)", charge_id, type(error).__name__)
     async with services.sessions.begin() as session:
-        return await billing.mark_refunded(
+        return await billing.record_refund(
             session,
-            charge_id,
+            plan,
             now=services.clock.now(),
             default_zone=services.settings.default_timezone,
         )
