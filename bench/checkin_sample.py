@@ -13,10 +13,11 @@ import asyncio
 import statistics
 import tempfile
 import time as wallclock
+from dataclasses import replace
 from datetime import UTC, datetime, time, timedelta
 from pathlib import Path
 
-from bot.billing import entitlements
+from bot.app import checkin_config_of, policy_of, rhythm_of
 from bot.checkins import weekly as checkins
 from bot.checkins.chart import render_chart, spec_of
 from bot.content.checkins import CheckinDeck
@@ -24,6 +25,7 @@ from bot.content.texts import Texts
 from bot.core.clock import FixedClock
 from bot.db.engine import Sessions, create_engine, create_sessions
 from bot.db.migrate import upgrade
+from bot.nudges.schedules import Rhythm
 from bot.people import pairing
 from bot.people import profiles as people
 from bot.settings import PROJECT_ROOT, load_settings
@@ -52,7 +54,7 @@ WEEKS = (
 
 
 async def _person(
-    sessions: Sessions, clock: FixedClock, user_id: int, name: str, zone: str
+    sessions: Sessions, clock: FixedClock, rhythm: Rhythm, user_id: int, name: str, zone: str
 ) -> None:
     now = clock.now()
     async with sessions.begin() as session:
@@ -64,14 +66,15 @@ async def _person(
             username=None,
             locale="en",
             now=now,
+            rhythm=rhythm,
         )
-        await people.set_timezone(session, user_id, zone, now=now)
-        await people.set_nudge_time(session, user_id, "morning", time(8, 0), now=now)
-        await people.set_nudge_time(session, user_id, "evening", time(21, 0), now=now)
-        await people.finish_onboarding(session, user_id, now=now)
+        await people.set_timezone(session, user_id, zone, now=now, rhythm=rhythm)
+        for slot, at in (("morning", time(8, 0)), ("evening", time(21, 0))):
+            await people.set_nudge_time(session, user_id, slot, at, now=now, rhythm=rhythm)
+        await people.finish_onboarding(session, user_id, now=now, rhythm=rhythm)
 
 
-async def _pair(sessions: Sessions, clock: FixedClock) -> None:
+async def _pair(sessions: Sessions, clock: FixedClock, rhythm: Rhythm) -> None:
     async with sessions.begin() as session:
         made = await pairing.create_invite(session, ALEX, now=clock.now(), ttl=timedelta(days=2))
     async with sessions.begin() as session:
@@ -84,7 +87,7 @@ async def _pair(sessions: Sessions, clock: FixedClock) -> None:
             bad_code_window=timedelta(minutes=15),
         )
     async with sessions.begin() as session:
-        await pairing.accept(session, SAM, preview.invite_id, now=clock.now())
+        await pairing.accept(session, SAM, preview.invite_id, now=clock.now(), rhythm=rhythm)
 
 
 async def _answer(
@@ -95,6 +98,7 @@ async def _answer(
     checkin_id: int,
     scores: tuple[int, ...],
     words: tuple[str | None, ...],
+    zone: str,
 ) -> None:
     scales, reflections = iter(scores), iter(words)
     for index, question in enumerate(deck.get().questions):
@@ -112,6 +116,7 @@ async def _answer(
                 typed=typed,
                 now=clock.now(),
                 content=deck.get(),
+                default_zone=zone,
             )
     async with sessions.begin() as session:
         await checkins.submit(session, user_id, checkin_id, now=clock.now(), content=deck.get())
@@ -122,15 +127,17 @@ async def play(database_url: str, out_dir: Path) -> None:
     settings = load_settings(_env_file=None)
     engine = create_engine(database_url)
     sessions = create_sessions(engine)
+    rhythm = rhythm_of(settings)
     # Five weeks run past the free week; the sample shows check-ins, not the subscription.
-    entitlements.configure(sessions, entitlements.Policy(gated=frozenset()))
+    policy = replace(policy_of(settings), gated=frozenset())
     clock = FixedClock(datetime(2026, 3, 2, 9, 0, tzinfo=UTC))
     deck, texts = CheckinDeck(CONTENT), Texts(CONTENT)
-    windows = checkins.Windows(timedelta(hours=72), timedelta(hours=24), "Europe/London")
+    windows = checkin_config_of(settings).windows
+    zone = windows.default_zone
     try:
-        await _person(sessions, clock, ALEX, "Alex", "Europe/Lisbon")
-        await _person(sessions, clock, SAM, "Sam", "Asia/Tokyo")
-        await _pair(sessions, clock)
+        await _person(sessions, clock, rhythm, ALEX, "Alex", "Europe/Lisbon")
+        await _person(sessions, clock, rhythm, SAM, "Sam", "Asia/Tokyo")
+        await _pair(sessions, clock, rhythm)
         checkin_id = 0
         for week, (alex, sam, alex_words, sam_words) in enumerate(WEEKS):
             clock.set(FIRST_SUNDAY + timedelta(weeks=week))
@@ -142,11 +149,12 @@ async def play(database_url: str, out_dir: Path) -> None:
                     content=deck.get(),
                     question_ids=[q.id for q in deck.get().questions],
                     windows=windows,
+                    policy=policy,
                 )
             checkin_id = started.step.checkin_id
-            await _answer(sessions, clock, deck, ALEX, checkin_id, alex, alex_words)
+            await _answer(sessions, clock, deck, ALEX, checkin_id, alex, alex_words, zone)
             clock.advance(timedelta(hours=3))
-            await _answer(sessions, clock, deck, SAM, checkin_id, sam, sam_words)
+            await _answer(sessions, clock, deck, SAM, checkin_id, sam, sam_words, zone)
         async with sessions() as session:
             summary = await checkins.summary_for(
                 session, checkin_id, ALEX, content=deck.get(), videos=deck.videos()

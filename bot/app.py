@@ -10,16 +10,21 @@ from sqlalchemy.exc import SQLAlchemyError
 from telegram.ext import Application, ApplicationBuilder, ContextTypes
 from telegram.request import BaseRequest
 
+from bot.billing.delivery import NoticeConfig, NoticeEngine
+from bot.billing.entitlements import Policy
+from bot.checkins.engine import CheckinConfig, CheckinEngine
+from bot.checkins.schedules import Plan
+from bot.content.checkins import CheckinDeck
 from bot.content.library import Library
 from bot.content.texts import Texts
 from bot.core.clock import Clock, FileClock, SystemClock
 from bot.core.workers import Presence
 from bot.db.engine import create_engine, create_sessions
-from bot.nudges import schedules
 from bot.nudges.engine import EngineConfig, NudgeEngine
 from bot.nudges.schedules import Rhythm
 from bot.outbox.outbox import Outbox
 from bot.outbox.pacing import Pacer
+from bot.safety.counsellor import Announcing
 from bot.settings import Settings
 from bot.telegram import handlers
 from bot.telegram.context import BotContext, Services, attach_services
@@ -28,6 +33,35 @@ from bot.telegram.sender import TelegramSender
 from bot.telegram.transport import api_request, updates_request
 
 BotApplication = Application[Any, BotContext, Any, Any, Any, Any]
+
+
+def rhythm_of(settings: Settings) -> Rhythm:
+    """Return when excerpts and videos arrive, as the settings say."""
+    return Rhythm(
+        article_days=settings.article_weekdays,
+        article_time=settings.article_time,
+        video_days=settings.video_weekdays,
+        video_time=settings.video_time,
+    )
+
+
+def policy_of(settings: Settings) -> Policy:
+    """Return the entitlement policy the settings describe."""
+    return Policy(
+        gated=settings.gated_feature_set,
+        grace=timedelta(hours=settings.subscription_grace_hours),
+    )
+
+
+def checkin_config_of(settings: Settings) -> CheckinConfig:
+    """Return the check-in tick's knobs, as the settings say."""
+    return CheckinConfig(
+        default_plan=Plan(settings.checkin_weekday, settings.checkin_time),
+        window=timedelta(hours=settings.checkin_window_hours),
+        reminder_after=timedelta(hours=settings.checkin_reminder_hours),
+        default_zone=settings.default_timezone,
+        batch_size=settings.nudge_batch_size,
+    )
 
 
 def build_application(
@@ -80,18 +114,12 @@ def build_application(
         lease=timedelta(seconds=settings.nudge_lease_seconds),
         video_base_url=settings.video_base_url,
     )
-    schedules.use_rhythm(
-        Rhythm(
-            article_days=settings.article_weekdays,
-            article_time=settings.article_time,
-            video_days=settings.video_weekdays,
-            video_time=settings.video_time,
-        )
-    )
+    rhythm, policy = rhythm_of(settings), policy_of(settings)
+    # One carrier for the outbox and every engine, so all share one pace under Telegram's limits.
+    sender = TelegramSender(application.bot, pacer)
     if engine.dialect.name == "postgresql":
         # Several workers may share one PostgreSQL database: they share the send rate too.
         presence = Presence(sessions, clock, on_count=pacer.share)
-    sender = TelegramSender(application.bot, pacer)
     attach_services(
         application,
         Services(
@@ -100,13 +128,40 @@ def build_application(
             texts=texts,
             library=library,
             clock=clock,
+            rhythm=rhythm,
+            policy=policy,
+            staff_announcing=Announcing(
+                every=timedelta(minutes=settings.counsellor_reannounce_minutes)
+            ),
             nudges=NudgeEngine(
                 sessions=sessions,
                 texts=texts,
                 library=library,
                 clock=clock,
                 sender=sender,
+                rhythm=rhythm,
+                policy=policy,
                 config=engine_config,
+            ),
+            checkins=CheckinEngine(
+                sessions=sessions,
+                texts=texts,
+                deck=CheckinDeck(settings.content_dir, default_locale=settings.default_locale),
+                clock=clock,
+                sender=sender,
+                policy=policy,
+                config=checkin_config_of(settings),
+            ),
+            notices=NoticeEngine(
+                sessions=sessions,
+                texts=texts,
+                clock=clock,
+                sender=sender,
+                policy=policy,
+                config=NoticeConfig(
+                    price=settings.subscription_price_stars,
+                    default_timezone=settings.default_timezone,
+                ),
             ),
             outbox=Outbox(sessions=sessions, texts=texts, clock=clock, carrier=sender),
             presence=presence,

@@ -2,14 +2,16 @@
 
 from __future__ import annotations
 
-from datetime import timedelta
+from datetime import time, timedelta
 from pathlib import Path
 
 import pytest
 
 from bot.app import build_application
+from bot.billing.entitlements import Policy
+from bot.nudges.schedules import Rhythm
 from bot.settings import SettingsError, load_settings
-from bot.telegram.context import services_of
+from bot.telegram.context import Services, services_of
 
 
 def test_defaults_use_the_embedded_sqlite_file_and_telegram(
@@ -70,3 +72,30 @@ def test_the_nudge_lease_reaches_the_engine(
     monkeypatch.setenv("NUDGE_LEASE_SECONDS", "90")
     application = build_application(load_settings(_env_file=None))
     assert services_of(application).nudges.config.lease == timedelta(seconds=90)
+
+
+def test_each_application_keeps_the_rhythm_and_policy_of_its_own_settings(
+    tmp_path: Path,
+) -> None:
+    def built(**values: object) -> Services:
+        settings = load_settings(
+            _env_file=None,
+            telegram_bot_token="42:secret-value",
+            database_url=f"sqlite+aiosqlite:///{tmp_path / 'bot.db'}",
+            **values,
+        )
+        return services_of(build_application(settings))
+
+    early = built(article_days="mon", article_time="07:00", gated_features="checkins")
+    late = built(article_days="sat", article_time="20:00", subscription_grace_hours=0)
+    # Building the second application must leave the first one's configuration alone.
+    assert early.rhythm == Rhythm(article_days=frozenset({0}), article_time=time(7, 0))
+    assert late.rhythm == Rhythm(article_days=frozenset({5}), article_time=time(20, 0))
+    assert early.policy == Policy(gated=frozenset({"checkins"}), grace=timedelta(hours=24))
+    assert late.policy.grace == timedelta(0) and "nudges" in late.policy.gated
+    for services in (early, late):
+        assert services.nudges.rhythm is services.rhythm
+        engines = (services.nudges, services.checkins, services.notices)
+        assert all(engine.policy is services.policy for engine in engines)
+        # One sender for every engine: they share one pace under Telegram's limits.
+        assert services.checkins.sender is services.nudges.sender is services.notices.sender

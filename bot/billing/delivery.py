@@ -8,13 +8,12 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from zoneinfo import ZoneInfo
 
-from sqlmodel import select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
 from bot.billing import entitlements
 from bot.billing import notices as billing_notices
 from bot.billing import payments as billing
-from bot.billing.entitlements import Access, State
+from bot.billing.entitlements import Access, Policy, State
 from bot.billing.notices import NoticeClaim
 from bot.content.texts import Texts
 from bot.core.clock import Clock
@@ -25,6 +24,7 @@ from bot.nudges.engine import mark_unreachable
 from bot.outbox.discreet import keep_back
 from bot.outbox.messages import Outcome, Outgoing, Sender, SendResult
 from bot.outbox.runner import Runner, RunnerConfig, Sent, each
+from bot.people.profiles import name_of, partner_of, zone_of
 from bot.safety import signals as safety
 
 log = logging.getLogger(__name__)
@@ -57,10 +57,6 @@ class NoticeReport:
     postponed: int = 0
 
 
-def _name(user: User) -> str:
-    return user.display_name or user.telegram_name
-
-
 class NoticeEngine:
     """Plan new trials' notices, then send the due ones at each person's local daytime."""
 
@@ -71,12 +67,14 @@ class NoticeEngine:
         texts: Texts,
         clock: Clock,
         sender: Sender,
+        policy: Policy,
         config: NoticeConfig,
     ) -> None:
         self.sessions = sessions
         self.texts = texts
         self.clock = clock
         self.sender = sender
+        self.policy = policy
         self.config = config
 
     async def tick(self) -> NoticeReport:
@@ -149,13 +147,13 @@ class NoticeEngine:
         user = await session.get(User, claim.user_id)
         access = None
         if user is not None and user.couple_id is not None and user.unreachable_since is None:
-            access = await entitlements.access_of(session, user.couple_id, now)
+            access = await entitlements.access_of(session, user.couple_id, now, policy=self.policy)
         if user is None or access is None or not self._applies(claim, access, now):
             # Unpaired, paired with someone else, blocked, or no longer true: say nothing.
             await billing_notices.settle(session, claim, NoticeStatus.DROPPED, now=now)
             report.dropped += 1
             return None
-        zone = ZoneInfo(user.timezone or self.config.default_timezone)
+        zone = zone_of(user, default=self.config.default_timezone)
         later = None
         if claim.kind == NoticeKind.TRIAL_STARTED and user.onboarded_at is None:
             later = now + billing_notices.SETUP_WAIT
@@ -166,7 +164,7 @@ class NoticeEngine:
             await billing_notices.postpone(session, claim, until=later)
             report.postponed += 1
             return None
-        partner = await self._partner(session, user)
+        partner = await partner_of(session, user)
         message = self._compose(claim, user, partner, access, zone)
         if user.discreet_since is not None:
             message = await keep_back(
@@ -187,19 +185,13 @@ class NoticeEngine:
             return access.state is State.TRIAL
         return access.state is State.LAPSED and access.lapsed_at == claim.about
 
-    async def _partner(self, session: AsyncSession, user: User) -> User | None:
-        result = await session.exec(
-            select(User).where(User.couple_id == user.couple_id, User.id != user.id)
-        )
-        return result.first()
-
     def _compose(
         self, claim: NoticeClaim, user: User, partner: User | None, access: Access, zone: ZoneInfo
     ) -> Outgoing:
         text = self.texts.render(
             f"billing.notice_{claim.kind}",
             locale=user.locale,
-            partner=_name(partner) if partner is not None else "",
+            partner=name_of(partner) if partner is not None else "",
             ends=access.trial_ends_at.astimezone(zone),
             price=self.config.price,
         )

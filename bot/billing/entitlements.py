@@ -22,7 +22,6 @@ from sqlmodel import col, select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
 from bot.db.billing import Subscription
-from bot.db.engine import Sessions
 from bot.db.models import Couple, User
 
 TRIAL = timedelta(days=7)
@@ -34,9 +33,6 @@ CHECKINS = "checkins"
 ARTICLES = "articles"
 PAID_VIDEOS = "paid_videos"
 DEFAULT_GATED = frozenset({NUDGES, CHECKINS, ARTICLES, PAID_VIDEOS})
-
-# Sessions made by the application carry its policy here (see `configure`).
-POLICY_KEY = "remainly.entitlement_policy"
 
 
 class State(enum.StrEnum):
@@ -141,21 +137,6 @@ def trial_days_left(access: Access, now: datetime) -> int:
     return -(-left // timedelta(days=1))
 
 
-def configure(sessions: Sessions, policy: Policy) -> None:
-    """Give every session this factory makes the application's policy (in `Session.info`)."""
-    # The policy travels with the session, so `is_entitled(session, couple_id, feature, now)`
-    # honours GATED_FEATURES for every capability without each one passing settings around.
-    info = dict(sessions.kw.get("info") or {})
-    info[POLICY_KEY] = policy
-    sessions.configure(info=info)
-
-
-def policy_of(session: AsyncSession) -> Policy:
-    """Return the policy of the application this session belongs to (defaults otherwise)."""
-    policy = session.info.get(POLICY_KEY)
-    return policy if isinstance(policy, Policy) else Policy()
-
-
 def cover_of(subscription: Subscription) -> Cover:
     """Describe a stored subscription for the rules above."""
     assert subscription.id is not None and subscription.payer_id is not None
@@ -180,7 +161,7 @@ async def personal_covers(session: AsyncSession, user_id: int) -> list[Cover]:
 
 
 async def access_of(
-    session: AsyncSession, couple_id: int, now: datetime, *, policy: Policy | None = None
+    session: AsyncSession, couple_id: int, now: datetime, *, policy: Policy
 ) -> Access | None:
     """Return where a couple stands at `now`, or None if there is no such couple."""
     return (await access_of_many(session, [couple_id], now, policy=policy)).get(couple_id)
@@ -191,7 +172,7 @@ async def access_of_many(
     couple_ids: Collection[int],
     now: datetime,
     *,
-    policy: Policy | None = None,
+    policy: Policy,
 ) -> dict[int, Access]:
     """Return where each of these couples stands at `now`, by couple id, in three queries.
 
@@ -200,7 +181,6 @@ async def access_of_many(
     """
     if not couple_ids:
         return {}
-    grace = (policy or policy_of(session)).grace
     couples = list(
         (await session.exec(select(Couple).where(col(Couple.id).in_(set(couple_ids))))).all()
     )
@@ -226,7 +206,7 @@ async def access_of_many(
             trial_started_at=started,
             covers=covers.get(couple.id, []),  # loaded for couples that have not ended
             now=now,
-            grace=grace,
+            grace=policy.grace,
         )
     return standing
 
@@ -279,10 +259,9 @@ async def is_entitled(
     feature: str,
     now: datetime,
     *,
-    policy: Policy | None = None,
+    policy: Policy,
 ) -> bool:
     """Tell whether a couple may use a feature now (features not gated are always open)."""
-    policy = policy or policy_of(session)
     if feature not in policy.gated:
         return True
     access = await access_of(session, couple_id, now, policy=policy)

@@ -20,7 +20,7 @@ from sqlmodel import col, select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
 from bot.billing import entitlements
-from bot.billing.entitlements import TRIAL, Access
+from bot.billing.entitlements import TRIAL, Access, Policy
 from bot.db.billing import BillingNotice, NoticeKind, NoticeStatus
 from bot.db.engine import dialect_insert
 from bot.db.models import Couple, NudgeKind, User
@@ -164,20 +164,21 @@ async def note_lapse(session: AsyncSession, user_id: int, access: Access, *, now
     )
 
 
-async def admit(session: AsyncSession, user: User, kind: str, *, now: datetime) -> bool:
+async def admit(
+    session: AsyncSession, user: User, kind: str, *, now: datetime, policy: Policy
+) -> bool:
     """Tell whether a scheduled message of this kind may go to this person now.
 
     A gated message for a couple out of trial and unpaid is held back, and the person is told
     once, warmly, how to subscribe: never again for the same lapse.
     """
-    return (await admit_many(session, [(user, kind)], now=now))[0]
+    return (await admit_many(session, [(user, kind)], now=now, policy=policy))[0]
 
 
 async def admit_many(
-    session: AsyncSession, requests: Sequence[tuple[User, str]], *, now: datetime
+    session: AsyncSession, requests: Sequence[tuple[User, str]], *, now: datetime, policy: Policy
 ) -> list[bool]:
     """Tell for each (person, kind) whether it may go out now, as `admit` does, in one go."""
-    policy = entitlements.policy_of(session)
 
     def gated(user: User, kind: str) -> bool:
         feature = NUDGE_FEATURES.get(kind)

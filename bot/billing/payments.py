@@ -21,7 +21,7 @@ from bot.core.errors import DomainError, StaleAction
 from bot.db.billing import CheckoutHold, Payment, Subscription
 from bot.db.engine import dialect_insert
 from bot.db.models import Couple, User
-from bot.people.profiles import require
+from bot.people.profiles import name_of, partner_of, require, zone_of
 
 CURRENCY = "XTR"
 # Telegram Stars subscriptions renew every 30 days; it is the only period Telegram allows.
@@ -101,19 +101,6 @@ def button_data(action: str, subscription_id: int | None = None) -> str:
     return data
 
 
-def _name(user: User) -> str:
-    return user.display_name or user.telegram_name
-
-
-async def _partner(session: AsyncSession, user: User) -> User | None:
-    if user.couple_id is None:
-        return None
-    result = await session.exec(
-        select(User).where(User.couple_id == user.couple_id, User.id != user.id)
-    )
-    return result.first()
-
-
 def _live(covers: list[Cover], now: datetime, policy: Policy) -> list[Cover]:
     return [cover for cover in covers if cover.ends_at(policy.grace) > now]
 
@@ -137,14 +124,10 @@ async def _covered_error(
     return DomainError(
         "billing.already_covered",
         you=cover.payer_id == user.id,
-        payer=_name(payer) if payer is not None else "",
+        payer=name_of(payer) if payer is not None else "",
         until=cover.paid_until.astimezone(zone),
         renewing=cover.renewing,
     )
-
-
-def _zone(user: User, default_zone: str) -> ZoneInfo:
-    return ZoneInfo(user.timezone or default_zone)
 
 
 @dataclass(frozen=True)
@@ -165,16 +148,16 @@ async def offer(
     price: int,
     key: bytes,
     default_zone: str,
+    policy: Policy,
 ) -> Offer:
     """Prepare a signed invoice for this person's couple, unless it is already covered."""
-    policy = entitlements.policy_of(session)
     user = await require(session, user_id)
-    partner = await _partner(session, user)
+    partner = await partner_of(session, user)
     if user.couple_id is None or partner is None:
         raise DomainError("billing.subscribe_unpaired")
     cover = await _covered(session, user, now, policy)
     if cover is not None:
-        raise await _covered_error(session, user, cover, _zone(user, default_zone))
+        raise await _covered_error(session, user, cover, zone_of(user, default=default_zone))
     access = await entitlements.access_of(session, user.couple_id, now, policy=policy)
     left = entitlements.trial_days_left(access, now) if access is not None else 0
     terms = InvoiceTerms(
@@ -184,7 +167,7 @@ async def offer(
         expires_at=now + INVOICE_TTL,
         nonce=secrets.token_urlsafe(_NONCE_BYTES),
     )
-    return Offer(sign(terms, key), price, _name(partner), left)
+    return Offer(sign(terms, key), price, name_of(partner), left)
 
 
 async def _upsert_hold(session: AsyncSession, hold: CheckoutHold) -> None:
@@ -226,6 +209,7 @@ async def check_checkout(
     now: datetime,
     key: bytes,
     default_zone: str,
+    policy: Policy,
 ) -> None:
     """Approve a pre-checkout query, or raise the reason it must be declined.
 
@@ -252,14 +236,13 @@ async def check_checkout(
     couple = await session.get(Couple, terms.couple_id)
     if user.couple_id != terms.couple_id or couple is None or couple.ended_at is not None:
         raise DomainError("billing.checkout_not_paired")
-    policy = entitlements.policy_of(session)
     cover = await _covered(session, user, now, policy)
     if cover is not None:
-        raise await _covered_error(session, user, cover, _zone(user, default_zone))
+        raise await _covered_error(session, user, cover, zone_of(user, default=default_zone))
     hold = await session.get(CheckoutHold, terms.couple_id)
     if hold is not None and hold.payer_id != user_id and hold.expires_at > now:
         partner = await session.get(User, hold.payer_id)
-        raise DomainError("billing.partner_paying", partner=_name(partner) if partner else "")
+        raise DomainError("billing.partner_paying", partner=name_of(partner) if partner else "")
     await _upsert_hold(
         session,
         CheckoutHold(
@@ -317,7 +300,9 @@ class Recorded:
 
 
 def _person(user: User, default_zone: str) -> Person:
-    return Person(user.id, user.chat_id, user.locale, _name(user), _zone(user, default_zone))
+    return Person(
+        user.id, user.chat_id, user.locale, name_of(user), zone_of(user, default=default_zone)
+    )
 
 
 async def record_payment(
@@ -328,6 +313,7 @@ async def record_payment(
     now: datetime,
     key: bytes,
     default_zone: str,
+    policy: Policy,
 ) -> Recorded:
     """Record a successful payment once, and extend (or start) the payer's subscription."""
     subscription = await _started_by(session, charge.payload)
@@ -351,7 +337,7 @@ async def record_payment(
     if user is None:
         return Recorded(Outcome.REJECTED, reason="unknown payer")
     period_end = charge.expires_at or now + PERIOD
-    payer, partner_user = _person(user, default_zone), await _partner(session, user)
+    payer, partner_user = _person(user, default_zone), await partner_of(session, user)
     partner = _person(partner_user, default_zone) if partner_user is not None else None
     if subscription is not None:
         subscription.paid_until = max(subscription.paid_until, period_end)
@@ -360,7 +346,6 @@ async def record_payment(
         _add_payment(session, charge, subscription, user, period_end, now)
         return Recorded(Outcome.RENEWED, payer, partner, subscription.paid_until)
     assert terms is not None
-    policy = entitlements.policy_of(session)
     already = await _covered(session, user, now, policy)
     subscription = Subscription(
         payer_id=user_id,
@@ -446,13 +431,18 @@ class Overview:
 
 
 async def overview(
-    session: AsyncSession, user_id: int, *, now: datetime, price: int, default_zone: str
+    session: AsyncSession,
+    user_id: int,
+    *,
+    now: datetime,
+    price: int,
+    default_zone: str,
+    policy: Policy,
 ) -> Overview:
     """Describe where this person's couple stands, and their own subscription."""
-    policy = entitlements.policy_of(session)
     user = await require(session, user_id)
-    zone = _zone(user, default_zone)
-    partner = await _partner(session, user)
+    zone = zone_of(user, default=default_zone)
+    partner = await partner_of(session, user)
     own = _live(await entitlements.personal_covers(session, user_id), now, policy)
     mine = max(own, key=lambda c: c.ends_at(policy.grace)) if own else None
     access: Access | None = None
@@ -466,12 +456,12 @@ async def overview(
         both = len({c.payer_id for c in covering}) > 1
     return Overview(
         paired=access is not None,
-        partner=_name(partner) if partner is not None else "",
+        partner=name_of(partner) if partner is not None else "",
         state=str(access.state) if access is not None else None,
         trial_ends_at=access.trial_ends_at.astimezone(zone) if access is not None else None,
         trial_days_left=entitlements.trial_days_left(access, now) if access is not None else 0,
         paid_until=cover.paid_until.astimezone(zone) if cover is not None else None,
-        payer=_name(payer) if payer is not None else "",
+        payer=name_of(payer) if payer is not None else "",
         you_pay=cover is not None and cover.payer_id == user_id,
         renewing=cover.renewing if cover is not None else False,
         both_pay=both,
@@ -510,7 +500,8 @@ async def renewal_to_stop(
     subscription = await _own_running(session, user_id, subscription_id, now)
     user = await require(session, user_id)
     return StopTarget(
-        subscription.charge_id, subscription.paid_until.astimezone(_zone(user, default_zone))
+        subscription.charge_id,
+        subscription.paid_until.astimezone(zone_of(user, default=default_zone)),
     )
 
 
@@ -522,16 +513,17 @@ async def stop_renewal(
     subscription.renewal_canceled_at = subscription.updated_at = now
     session.add(subscription)
     user = await require(session, user_id)
-    return subscription.paid_until.astimezone(_zone(user, default_zone))
+    return subscription.paid_until.astimezone(zone_of(user, default=default_zone))
 
 
 @dataclass(frozen=True)
-class RefundTarget:
-    """A charge an operator may refund."""
+class RefundPlan:
+    """What refunding one charge takes: pay it back to its payer, then stop its renewal."""
 
     charge_id: str
     payer_id: int
     amount: int
+    # Telegram knows a subscription by its first charge; stopping that stops every renewal.
     subscription_charge_id: str
 
 
@@ -539,8 +531,8 @@ class RefundRefused(Exception):
     """An operator asked to refund a charge that can't be refunded; the message says why."""
 
 
-async def refund_target(session: AsyncSession, charge_id: str) -> RefundTarget:
-    """Find a charge to refund, or raise why it can't be."""
+async def plan_refund(session: AsyncSession, charge_id: str) -> RefundPlan:
+    """Decide what refunding a charge takes, or raise why it can't be refunded."""
     payment = (await session.exec(select(Payment).where(Payment.charge_id == charge_id))).first()
     if payment is None:
         raise RefundRefused(f"no charge {charge_id!r} is recorded")
@@ -550,22 +542,28 @@ async def refund_target(session: AsyncSession, charge_id: str) -> RefundTarget:
         raise RefundRefused(f"the payer of charge {charge_id!r} deleted their data")
     subscription = await session.get(Subscription, payment.subscription_id)
     assert subscription is not None
-    return RefundTarget(charge_id, payment.payer_id, payment.amount, subscription.charge_id)
+    return RefundPlan(charge_id, payment.payer_id, payment.amount, subscription.charge_id)
 
 
 @dataclass(frozen=True)
 class Refunded:
-    """A charge that was paid back, and whether the couple is still covered afterwards."""
+    """A charge that was paid back: whom to tell, and whether the couple is still covered."""
 
     payer: Person | None
     amount: int
     covered_until: datetime | None
 
 
-async def mark_refunded(
-    session: AsyncSession, charge_id: str, *, now: datetime, default_zone: str
+async def record_refund(
+    session: AsyncSession, plan: RefundPlan, *, now: datetime, default_zone: str
 ) -> Refunded:
-    """Record a refund: the period that charge paid for is taken back, and renewal stops."""
+    """Record a refund Telegram made: that charge's period is taken back, and renewal stops.
+
+    Only called once Telegram paid the charge back; whether it also stopped the renewal or
+    not, renewal stops here (a refunded subscription may already be over on its side).
+    Recording the same refund again changes nothing.
+    """
+    charge_id = plan.charge_id
     payment = (await session.exec(select(Payment).where(Payment.charge_id == charge_id))).first()
     if payment is None:
         raise RefundRefused(f"no charge {charge_id!r} is recorded")

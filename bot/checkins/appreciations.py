@@ -11,12 +11,12 @@ from sqlmodel import col, select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
 from bot.checkins import schedules as checkin_schedules
-from bot.checkins.schedules import zone_of
-from bot.checkins.weekly import couple_of, name_of, require_unpaused
+from bot.checkins.weekly import couple_of, require_unpaused
 from bot.core.errors import DomainError
 from bot.db.checkins import Appreciation
 from bot.db.models import User
 from bot.people import conversation
+from bot.people.profiles import name_of, zone_of
 
 APPRECIATION_MAX_LENGTH = 400
 APPRECIATING = "checkins.appreciate"
@@ -87,7 +87,7 @@ async def write(
     _, run_at = await checkin_schedules.plan_courier(
         session, partner, after=now, default_morning=default_morning, default_zone=default_zone
     )
-    return Written(name_of(partner), run_at.astimezone(zone_of(partner, default_zone)))
+    return Written(name_of(partner), run_at.astimezone(zone_of(partner, default=default_zone)))
 
 
 async def pending_for(session: AsyncSession, recipient: User, *, until: datetime) -> list[Note]:

@@ -10,10 +10,11 @@ from datetime import date, datetime, time, timedelta
 from sqlmodel import select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
+from bot.billing.entitlements import Policy
 from bot.checkins import appreciations
 from bot.checkins import schedules as checkin_schedules
 from bot.checkins import weekly as checkins
-from bot.checkins.schedules import Job, Plan, is_eligible, zone_of
+from bot.checkins.schedules import Job, Plan, is_eligible
 from bot.content.checkins import CheckinDeck
 from bot.content.texts import Texts
 from bot.core.clock import Clock
@@ -25,6 +26,7 @@ from bot.nudges.timing import local_to_utc
 from bot.outbox.discreet import keep_back
 from bot.outbox.messages import Outcome, Outgoing, Sender, SendResult
 from bot.outbox.runner import Runner, RunnerConfig, Sent, each
+from bot.people.profiles import name_of, partner_of, zone_of
 from bot.safety import signals as safety
 
 log = logging.getLogger(__name__)
@@ -76,7 +78,7 @@ class _Batch:
 
 
 def _when(at: datetime, user: User, default_zone: str) -> datetime:
-    return at.astimezone(zone_of(user, default_zone))
+    return at.astimezone(zone_of(user, default=default_zone))
 
 
 class CheckinEngine:
@@ -90,6 +92,7 @@ class CheckinEngine:
         deck: CheckinDeck,
         clock: Clock,
         sender: Sender,
+        policy: Policy,
         config: CheckinConfig | None = None,
     ) -> None:
         self.sessions = sessions
@@ -97,6 +100,7 @@ class CheckinEngine:
         self.deck = deck
         self.clock = clock
         self.sender = sender
+        self.policy = policy
         self.config = config or CheckinConfig()
 
     async def tick(self) -> TickReport:
@@ -210,7 +214,9 @@ class CheckinEngine:
                 session, job, upcoming=checkin_schedules.next_open(user, plan, after=now)
             )
             return False
-        intended = local_to_utc(job.local_date, plan.at, zone_of(user, self.config.default_zone))
+        intended = local_to_utc(
+            job.local_date, plan.at, zone_of(user, default=self.config.default_zone)
+        )
         if intended - now > OPEN_EARLY_SLACK:
             # The person moved to a zone where it is not that time yet.
             await checkin_schedules.retry_later(session, job, at=intended)
@@ -246,7 +252,8 @@ class CheckinEngine:
         if job.kind == CheckinJob.REMIND:
             if checkin.status != CheckinStatus.OPEN or entry.submitted_at is not None:
                 return None
-            if await checkins.resting(session, checkin.couple_id, now) is not None:
+            resting = await checkins.resting(session, checkin.couple_id, now, policy=self.policy)
+            if resting is not None:
                 return None
             text = self.texts.render(
                 "checkins.reminder",
@@ -297,19 +304,16 @@ class CheckinEngine:
             now=now,
             question_ids=[question.id for question in content.questions],
             windows=self.config.windows,
+            policy=self.policy,
         )
         if checkin is None:
             return None
         assert checkin.id is not None
-        partner = (
-            await session.exec(
-                select(User).where(User.couple_id == user.couple_id, User.id != user.id)
-            )
-        ).first()
+        partner = await partner_of(session, user)
         text = self.texts.render(
             "checkins.invitation",
             locale=user.locale,
-            partner=checkins.name_of(partner) if partner else "",
+            partner=name_of(partner) if partner else "",
             count=len(checkins.questions_of(checkin, self.deck.get(user.locale))),
             closes_at=_when(checkin.closes_at, user, zone),
         )

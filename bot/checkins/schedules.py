@@ -16,6 +16,7 @@ from bot.db.checkins import CheckinJob, CheckinPlan, CheckinSchedule
 from bot.db.engine import dialect_insert
 from bot.db.models import Couple, User
 from bot.nudges.timing import local_date_of, next_run_at
+from bot.people.profiles import zone_of
 
 
 @dataclass(frozen=True)
@@ -47,11 +48,6 @@ def is_eligible(user: User) -> bool:
         and user.unreachable_since is None
         and user.timezone is not None
     )
-
-
-def zone_of(user: User, default: str) -> ZoneInfo:
-    """Return a person's time zone, or the default until they pick one."""
-    return ZoneInfo(user.timezone or default)
 
 
 async def plan_of(session: AsyncSession, couple_id: int, *, default: Plan) -> Plan:
@@ -122,7 +118,7 @@ async def plan_reminder(
     session: AsyncSession, user: User, checkin_id: int, *, at: datetime, default_zone: str
 ) -> None:
     """Plan the one gentle reminder of a check-in for a person."""
-    local = local_date_of(at, zone_of(user, default_zone))
+    local = local_date_of(at, zone_of(user, default=default_zone))
     await _upsert(session, user.id, CheckinJob.REMIND, local, at, checkin_id)
 
 
@@ -130,7 +126,7 @@ async def plan_closed_note(
     session: AsyncSession, user: User, checkin_id: int, *, now: datetime, default_zone: str
 ) -> None:
     """Plan the note telling a lone submitter that the check-in closed unshared."""
-    local = local_date_of(now, zone_of(user, default_zone))
+    local = local_date_of(now, zone_of(user, default=default_zone))
     await _upsert(session, user.id, CheckinJob.CLOSED, local, now, checkin_id)
 
 
@@ -141,7 +137,7 @@ def next_morning(
     return next_run_at(
         after=after,
         at=user.morning_time or default_morning,
-        zone=zone_of(user, default_zone),
+        zone=zone_of(user, default=default_zone),
     )
 
 

@@ -7,15 +7,15 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import date, datetime, time, timedelta
 from typing import Any
-from zoneinfo import ZoneInfo
 
 from sqlalchemy import delete, text, update
 from sqlmodel import col, select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
 from bot.billing import entitlements
+from bot.billing.entitlements import Policy
 from bot.checkins import schedules as checkin_schedules
-from bot.checkins.schedules import Plan, zone_of
+from bot.checkins.schedules import Plan
 from bot.content.checkins import CheckinContent, CheckinQuestion
 from bot.content.library import Video
 from bot.core.errors import DomainError, StaleAction
@@ -33,7 +33,7 @@ from bot.db.engine import dialect_insert
 from bot.db.models import Couple, User
 from bot.nudges.timing import local_date_of
 from bot.people import conversation
-from bot.people.profiles import require
+from bot.people.profiles import name_of, partner_of, require, zone_of
 from bot.safety import signals as safety
 
 REFLECTION_MAX_LENGTH = 300
@@ -180,11 +180,6 @@ class Closed:
     lone_submitter_id: int | None
 
 
-def name_of(user: User) -> str:
-    """Return what the bot calls a person."""
-    return user.display_name or user.telegram_name
-
-
 def _insert(session: AsyncSession) -> Any:
     """Return the dialect's INSERT, which knows ON CONFLICT."""
     return dialect_insert(session)
@@ -193,11 +188,7 @@ def _insert(session: AsyncSession) -> Any:
 async def couple_of(session: AsyncSession, user_id: int) -> tuple[User, User]:
     """Return a person and their partner, or explain that check-ins need a partner."""
     user = await require(session, user_id)
-    if user.couple_id is None:
-        raise DomainError("checkins.not_paired")
-    partner = (
-        await session.exec(select(User).where(User.couple_id == user.couple_id, User.id != user.id))
-    ).first()
+    partner = await partner_of(session, user)
     if partner is None:
         raise DomainError("checkins.not_paired")
     return user, partner
@@ -209,7 +200,9 @@ async def lock_couple(session: AsyncSession, couple_id: int) -> None:
         await session.exec(select(Couple.id).where(Couple.id == couple_id).with_for_update())
 
 
-async def resting(session: AsyncSession, couple_id: int, now: datetime) -> str | None:
+async def resting(
+    session: AsyncSession, couple_id: int, now: datetime, *, policy: Policy
+) -> str | None:
     """Return why the couple's check-ins rest right now (a message key), or None if they don't.
 
     A safety signal pauses everything the two do together, and says nothing about why; a
@@ -217,7 +210,9 @@ async def resting(session: AsyncSession, couple_id: int, now: datetime) -> str |
     """
     if await safety.exercises_paused(session, couple_id):
         return PAUSED
-    if not await entitlements.is_entitled(session, couple_id, entitlements.CHECKINS, now):
+    if not await entitlements.is_entitled(
+        session, couple_id, entitlements.CHECKINS, now, policy=policy
+    ):
         return "checkins.resting"
     return None
 
@@ -269,7 +264,7 @@ async def open_checkin(
                 couple_id=user.couple_id,
                 status=CheckinStatus.OPEN,
                 question_ids=list(question_ids),
-                week_of=local_date_of(now, zone_of(user, windows.default_zone)),
+                week_of=local_date_of(now, zone_of(user, default=windows.default_zone)),
                 opened_at=now,
                 closes_at=now + windows.window,
             )
@@ -316,21 +311,18 @@ async def checkin_to_offer(
     now: datetime,
     question_ids: Sequence[str],
     windows: Windows,
+    policy: Policy,
 ) -> Checkin | None:
     """Return the check-in a scheduled run brings this person, or None if nothing is new."""
-    if user.couple_id is None:
-        return None
-    partner = (
-        await session.exec(select(User).where(User.couple_id == user.couple_id, User.id != user.id))
-    ).first()
-    if partner is None:
+    partner = await partner_of(session, user)
+    if user.couple_id is None or partner is None:
         return None
     # No couple lock here: the tick prepares many couples in one transaction, and the unique
     # keys (one open check-in per couple, one entry per partner) already settle any race.
     await close_overdue(
         session, now=now, default_zone=windows.default_zone, couple_id=user.couple_id
     )
-    if await resting(session, user.couple_id, now) is not None:
+    if await resting(session, user.couple_id, now, policy=policy) is not None:
         return None
     latest = (
         await session.exec(
@@ -381,6 +373,7 @@ async def _present(
     index: int,
     *,
     now: datetime,
+    default_zone: str,
 ) -> Step:
     """Move a partner to a question (or the review) and remember where they are."""
     assert checkin.id is not None and entry.id is not None
@@ -390,7 +383,7 @@ async def _present(
     entry.step = index
     session.add(entry)
     review = tuple((q, _given(answers.get(q.id))) for q in questions)
-    closes_at = checkin.closes_at.astimezone(ZoneInfo(user.timezone or "UTC"))
+    closes_at = checkin.closes_at.astimezone(zone_of(user, default=default_zone))
     if index == len(questions):
         await _forget_mine(session, user.id)
         return Step(checkin.id, len(questions), None, None, Given(), review, closes_at)
@@ -447,11 +440,12 @@ async def start(
     content: CheckinContent,
     question_ids: Sequence[str],
     windows: Windows,
+    policy: Policy,
 ) -> Started:
     """Start (or continue) the couple's check-in on demand, with /checkin."""
     user, partner = await couple_of(session, user_id)
     assert user.couple_id is not None
-    reason = await resting(session, user.couple_id, now)
+    reason = await resting(session, user.couple_id, now, policy=policy)
     if reason is not None:
         raise DomainError(reason)
     await lock_couple(session, user.couple_id)
@@ -471,19 +465,29 @@ async def start(
     if created:
         await invite(session, checkin, partner, now=now, windows=windows)
         tell = partner
-    step = await _present(session, user, checkin, mine, content, mine.step, now=now)
+    step = await _present(
+        session, user, checkin, mine, content, mine.step, now=now, default_zone=windows.default_zone
+    )
     return Started(step, name_of(user), name_of(partner), tell)
 
 
 async def show(
-    session: AsyncSession, user_id: int, checkin_id: int, *, now: datetime, content: CheckinContent
+    session: AsyncSession,
+    user_id: int,
+    checkin_id: int,
+    *,
+    now: datetime,
+    content: CheckinContent,
+    default_zone: str,
 ) -> Step:
     """Show a partner where they are in a check-in (its Begin or Continue button)."""
     user = await require(session, user_id)
     checkin, entry = await _own_open(session, user, checkin_id, now=now)
     if entry.invited_at is None:
         entry.invited_at = now
-    return await _present(session, user, checkin, entry, content, entry.step, now=now)
+    return await _present(
+        session, user, checkin, entry, content, entry.step, now=now, default_zone=default_zone
+    )
 
 
 def clean_reflection(typed: str) -> str:
@@ -508,6 +512,7 @@ async def answer(
     typed: str | None = None,
     now: datetime,
     content: CheckinContent,
+    default_zone: str,
 ) -> Step:
     """Record a score, a typed reflection, or a skip (neither) for one question; go on."""
     user = await require(session, user_id)
@@ -533,7 +538,9 @@ async def answer(
     stored.answered_at = now
     session.add(stored)
     await session.flush()
-    return await _present(session, user, checkin, entry, content, index + 1, now=now)
+    return await _present(
+        session, user, checkin, entry, content, index + 1, now=now, default_zone=default_zone
+    )
 
 
 async def move(
@@ -544,13 +551,16 @@ async def move(
     *,
     now: datetime,
     content: CheckinContent,
+    default_zone: str,
 ) -> Step:
     """Go to another question (back, next, or one picked from the review) without changing it."""
     user = await require(session, user_id)
     checkin, entry = await _own_open(session, user, checkin_id, now=now)
     if not 0 <= index <= len(questions_of(checkin, content)):
         raise StaleAction()
-    return await _present(session, user, checkin, entry, content, index, now=now)
+    return await _present(
+        session, user, checkin, entry, content, index, now=now, default_zone=default_zone
+    )
 
 
 async def submit(

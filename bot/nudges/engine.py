@@ -12,6 +12,7 @@ from sqlmodel import col, select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
 from bot.billing import notices as billing_notices
+from bot.billing.entitlements import Policy
 from bot.content.library import Library
 from bot.content.texts import Texts
 from bot.core.clock import Clock
@@ -26,7 +27,7 @@ from bot.db.models import (
     User,
 )
 from bot.nudges import questions, rotation, schedules
-from bot.nudges.schedules import Claim
+from bot.nudges.schedules import Claim, Rhythm
 from bot.outbox.messages import Outcome, Outgoing, Sender
 from bot.outbox.runner import Runner, RunnerConfig, Sent
 from bot.people import profiles as people
@@ -99,10 +100,6 @@ class Preview:
     kind: str
     run_at: datetime
     text: str
-
-
-def _name(user: User) -> str:
-    return user.display_name or user.telegram_name
 
 
 @dataclass(frozen=True)
@@ -180,6 +177,8 @@ class NudgeEngine:
         library: Library,
         clock: Clock,
         sender: Sender,
+        rhythm: Rhythm,
+        policy: Policy,
         config: EngineConfig | None = None,
     ) -> None:
         self.sessions = sessions
@@ -187,6 +186,8 @@ class NudgeEngine:
         self.library = library
         self.clock = clock
         self.sender = sender
+        self.rhythm = rhythm
+        self.policy = policy
         self.config = config or EngineConfig()
 
     async def tick(self) -> TickReport:
@@ -258,7 +259,7 @@ class NudgeEngine:
                 live.append((claim, user))
         # Trial over and nothing paid: no nudge; billing tells the person once, warmly.
         verdicts = await billing_notices.admit_many(
-            session, [(user, claim.kind) for claim, user in live], now=now
+            session, [(user, claim.kind) for claim, user in live], now=now, policy=self.policy
         )
         for (claim, user), admitted in zip(live, verdicts, strict=True):
             if not admitted:
@@ -294,13 +295,16 @@ class NudgeEngine:
                 message = await self._discreet(session, user, message, now)
             delivery.attempts += 1
             assert delivery.id is not None
-            upcoming = schedules.following(claim, user, now=now)
+            upcoming = schedules.following(claim, user, now=now, rhythm=self.rhythm)
             prepared.append(
                 Prepared(claim, delivery.id, delivery.attempts, message, upcoming, user.timezone)
             )
         await schedules.finish_many(
             session,
-            [(claim, schedules.following(claim, user, now=now)) for claim, user in finished],
+            [
+                (claim, schedules.following(claim, user, now=now, rhythm=self.rhythm))
+                for claim, user in finished
+            ],
         )
         return prepared
 
@@ -379,7 +383,10 @@ class NudgeEngine:
                 prompt = rotation.choose(deck, history, salt=str(user.id))
                 delivery.prompt_id = prompt.id
             text = self.texts.render(
-                "nudges.morning", locale=user.locale, prompt=prompt.text, partner=_name(partner)
+                "nudges.morning",
+                locale=user.locale,
+                prompt=prompt.text,
+                partner=people.name_of(partner),
             )
             return Outgoing(user.chat_id, text)
         if claim.kind == NudgeKind.EVENING:
@@ -439,7 +446,7 @@ class NudgeEngine:
             base_url=self.config.video_base_url,
             locale=user.locale,
             reason=plan.reason(video.topics),
-            access=await library.video_access(session, user, video, now=now),
+            access=await library.video_access(session, user, video, now=now, policy=self.policy),
         )
         return Outgoing(user.chat_id, text, buttons)
 
@@ -450,7 +457,10 @@ class NudgeEngine:
         if prompt is None:
             return None
         text = self.texts.render(
-            f"nudges.{key}", locale=user.locale, question=prompt.text, partner=_name(partner)
+            f"nudges.{key}",
+            locale=user.locale,
+            question=prompt.text,
+            partner=people.name_of(partner),
         )
         buttons = (
             (
@@ -657,24 +667,26 @@ async def mark_unreachable(session: AsyncSession, user: User, *, now: datetime) 
     await schedules.drop_schedules(session, user.id)
 
 
-async def mark_reachable(session: AsyncSession, user: User, *, now: datetime) -> None:
+async def mark_reachable(
+    session: AsyncSession, user: User, *, now: datetime, rhythm: Rhythm
+) -> None:
     """Resume a person who came back (unblocked the bot or sent /start)."""
     if user.unreachable_since is not None:
         user.unreachable_since = None
         session.add(user)
         await session.flush()
-    await schedules.reschedule(session, user, now=now)
+    await schedules.reschedule(session, user, now=now, rhythm=rhythm)
 
 
 async def set_reachable(
-    session: AsyncSession, user_id: int, *, reachable: bool, now: datetime
+    session: AsyncSession, user_id: int, *, reachable: bool, now: datetime, rhythm: Rhythm
 ) -> None:
     """Record that a person blocked (or unblocked) the bot."""
     user = await session.get(User, user_id)
     if user is None:
         return
     if reachable:
-        await mark_reachable(session, user, now=now)
+        await mark_reachable(session, user, now=now, rhythm=rhythm)
     else:
         await mark_unreachable(session, user, now=now)
 

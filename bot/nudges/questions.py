@@ -14,7 +14,7 @@ from bot.db.engine import dialect_insert
 from bot.db.models import Answer, CoupleQuestion, User
 from bot.nudges import schedules
 from bot.people import conversation
-from bot.people.profiles import require
+from bot.people.profiles import name_of, partner_of, require
 
 ANSWER_MAX_LENGTH = 1000
 ANSWERING = "nudges.answer"
@@ -178,19 +178,6 @@ class Saved:
     partner_to_notify: User | None
 
 
-def _name(user: User) -> str:
-    return user.display_name or user.telegram_name
-
-
-async def _partner(session: AsyncSession, user: User) -> User | None:
-    if user.couple_id is None:
-        return None
-    result = await session.exec(
-        select(User).where(User.couple_id == user.couple_id, User.id != user.id)
-    )
-    return result.first()
-
-
 async def save_answer(
     session: AsyncSession,
     user_id: int,
@@ -220,16 +207,16 @@ async def save_answer(
     assert answer.id is not None
     await conversation.forget(session, user_id)
     await schedules.cancel_reminder(session, user_id)
-    partner = await _partner(session, user)
+    partner = await partner_of(session, user)
     if partner is None:
-        return Saved(answer.id, question_id, _name(user), None, None)
+        return Saved(answer.id, question_id, name_of(user), None, None)
     theirs = await answer_of(session, question_id, partner.id)
     if theirs is None:
-        return Saved(answer.id, question_id, _name(user), None, partner)
+        return Saved(answer.id, question_id, name_of(user), None, partner)
     question.revealed_at = now
     session.add(question)
     reveal = await _reveal(session, question, user, partner)
-    return Saved(answer.id, question_id, _name(user), reveal, None)
+    return Saved(answer.id, question_id, name_of(user), reveal, None)
 
 
 async def _reveal(
@@ -240,5 +227,5 @@ async def _reveal(
     for person in (first, second):
         answer = await answer_of(session, question.id, person.id)
         assert answer is not None
-        sides[person.id] = Side(_name(person), answer.text, answer.skipped, answer.private)
+        sides[person.id] = Side(name_of(person), answer.text, answer.skipped, answer.private)
     return Reveal(question.id, question.prompt_id, first, second, sides)

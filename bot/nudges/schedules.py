@@ -48,11 +48,12 @@ def is_schedulable(user: User) -> bool:
 
 def is_quiet(user: User, *, now: datetime) -> bool:
     """Tell whether this person asked for no nudges right now (pause, skipped day, day off)."""
-    if not is_schedulable(user):
+    # Nobody without a time zone of their own is scheduled, so no default zone is needed here.
+    if not is_schedulable(user) or user.timezone is None:
         return True
     if user.paused_until is not None and user.paused_until > now:
         return True
-    today = local_date_of(now, ZoneInfo(user.timezone or "UTC"))
+    today = local_date_of(now, ZoneInfo(user.timezone))
     return today == user.skip_date or today.weekday() not in weekdays_of(user.nudge_days)
 
 
@@ -66,28 +67,20 @@ class Rhythm:
     video_time: time = time(18, 0)
 
 
-# Set once by the composition root from settings; every scheduling call reads it.
-_rhythm = Rhythm()
-
-
-def use_rhythm(rhythm: Rhythm) -> None:
-    """Make the configured reading and watching rhythm the one schedules follow."""
-    global _rhythm
-    _rhythm = rhythm
-
-
-def _when_for(user: User, kind: str) -> tuple[time | None, frozenset[int]]:
+def _when_for(user: User, kind: str, rhythm: Rhythm) -> tuple[time | None, frozenset[int]]:
     if kind == NudgeKind.ARTICLE:
-        return _rhythm.article_time, _rhythm.article_days
+        return rhythm.article_time, rhythm.article_days
     if kind == NudgeKind.VIDEO:
-        return _rhythm.video_time, _rhythm.video_days
+        return rhythm.video_time, rhythm.video_days
     at = user.morning_time if kind == NudgeKind.MORNING else user.evening_time
     return at, weekdays_of(user.nudge_days)
 
 
-def next_daily_run(user: User, kind: str, *, after: datetime) -> tuple[date, datetime] | None:
+def next_daily_run(
+    user: User, kind: str, *, after: datetime, rhythm: Rhythm
+) -> tuple[date, datetime] | None:
     """Return the local date and UTC instant of this person's next run of a recurring kind."""
-    at, weekdays = _when_for(user, kind)
+    at, weekdays = _when_for(user, kind, rhythm)
     if not is_schedulable(user) or at is None or user.timezone is None:
         return None
     return next_run_at(
@@ -125,10 +118,10 @@ async def _upsert(
     await session.exec(_upsert_statement(session), params=[_row(user_id, kind, local_date, run_at)])
 
 
-async def reschedule(session: AsyncSession, user: User, *, now: datetime) -> None:
+async def reschedule(session: AsyncSession, user: User, *, now: datetime, rhythm: Rhythm) -> None:
     """Recompute this person's daily schedule rows after anything about them changed."""
     for kind in RECURRING_KINDS:
-        upcoming = next_daily_run(user, kind, after=now)
+        upcoming = next_daily_run(user, kind, after=now, rhythm=rhythm)
         if upcoming is None:
             await session.exec(
                 delete(NudgeSchedule).where(
@@ -233,14 +226,16 @@ async def due_rows(session: AsyncSession, *, now: datetime, limit: int) -> list[
     return list(result.all())
 
 
-def following(claim: Claim, user: User | None, *, now: datetime) -> tuple[date, datetime] | None:
+def following(
+    claim: Claim, user: User | None, *, now: datetime, rhythm: Rhythm
+) -> tuple[date, datetime] | None:
     """Return the run that comes after a claimed one, or None if the row should go."""
     if user is None or claim.kind not in RECURRING_KINDS:
         return None
-    upcoming = next_daily_run(user, claim.kind, after=max(now, claim.run_at))
+    upcoming = next_daily_run(user, claim.kind, after=max(now, claim.run_at), rhythm=rhythm)
     # A run for this local date happened (or was dropped): never plan the same date again.
     while upcoming is not None and upcoming[0] <= claim.local_date:
-        upcoming = next_daily_run(user, claim.kind, after=upcoming[1])
+        upcoming = next_daily_run(user, claim.kind, after=upcoming[1], rhythm=rhythm)
     return upcoming
 
 

@@ -10,7 +10,8 @@ from sqlalchemy.exc import SQLAlchemyError
 from bot.content.texts import Texts
 from bot.core.clock import Clock
 from bot.db.engine import Sessions
-from bot.nudges.engine import set_reachable
+from bot.db.models import User
+from bot.nudges.engine import mark_unreachable
 from bot.outbox.discreet import keep_back
 from bot.outbox.messages import Carrier, Edit, Invoice, Outcome, Outgoing, SendResult
 from bot.safety import signals as safety
@@ -81,6 +82,8 @@ class Outbox:
         try:
             async with self.sessions.begin() as session:
                 # In a private chat the chat id is the person's id.
-                await set_reachable(session, chat_id, reachable=False, now=self.clock.now())
+                user = await session.get(User, chat_id)
+                if user is not None:
+                    await mark_unreachable(session, user, now=self.clock.now())
         except SQLAlchemyError as error:
             log.warning("could not park a person who blocked the bot: %s", type(error).__name__)

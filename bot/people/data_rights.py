@@ -20,6 +20,7 @@ from sqlmodel.ext.asyncio.session import AsyncSession
 import bot.db.tables  # noqa: F401  (registers every table on the metadata)
 from bot.core.errors import StaleAction
 from bot.db.models import Couple, User
+from bot.nudges.schedules import Rhythm
 from bot.people import conversation, pairing
 from bot.people.profiles import require
 from bot.safety.signals import Recipient, recipient_of
@@ -108,7 +109,7 @@ async def keep(session: AsyncSession, user_id: int) -> None:
     await conversation.forget(session, user_id)
 
 
-async def erase(session: AsyncSession, user_id: int, *, now: datetime) -> Erased:
+async def erase(session: AsyncSession, user_id: int, *, now: datetime, rhythm: Rhythm) -> Erased:
     """Unpair this person, then erase them; records the law requires stay, anonymised.
 
     The users row goes last: foreign keys cascade to everything of theirs and set the
@@ -120,7 +121,7 @@ async def erase(session: AsyncSession, user_id: int, *, now: datetime) -> Erased
     user = await require(session, user_id)
     partner = None
     if user.couple_id is not None:
-        partner = await pairing.unpair(session, user_id, user.couple_id, now=now)
+        partner = await pairing.unpair(session, user_id, user.couple_id, now=now, rhythm=rhythm)
     erased = Erased(recipient_of(partner) if partner is not None else None)
     # A pause this person's safety signal caused says something about them: it goes too.
     await session.exec(

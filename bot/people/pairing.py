@@ -15,8 +15,9 @@ from sqlmodel.ext.asyncio.session import AsyncSession
 from bot.core.errors import DomainError, StaleAction
 from bot.db.models import Couple, CoupleQuestion, Invite, InviteStatus, User
 from bot.nudges import schedules
+from bot.nudges.schedules import Rhythm
 from bot.people import conversation
-from bot.people.profiles import require
+from bot.people.profiles import name_of, partner_of, require
 
 INVITE_PREFIX = "inv_"
 # 24 random bytes = 192 bits; token_urlsafe keeps to the characters deep links allow.
@@ -67,16 +68,6 @@ def hash_code(code: str) -> str:
 def is_invite_payload(payload: str) -> bool:
     """Tell whether a /start payload is meant to be an invite."""
     return payload.startswith(INVITE_PREFIX)
-
-
-async def active_couple_partner(session: AsyncSession, user: User) -> User | None:
-    """Return the partner of this person's current couple, if they have one."""
-    if user.couple_id is None:
-        return None
-    result = await session.exec(
-        select(User).where(User.couple_id == user.couple_id, User.id != user.id)
-    )
-    return result.first()
 
 
 async def _revoke_active(session: AsyncSession, user_ids: list[int], now: datetime) -> None:
@@ -173,27 +164,23 @@ async def _preview(session: AsyncSession, user: User, code: str, *, now: datetim
     if invite.inviter_id == user.id:
         raise DomainError("pairing.invite_self")
     if invite.status == InviteStatus.REVOKED:
-        raise DomainError("pairing.invite_revoked", inviter=_name(inviter))
+        raise DomainError("pairing.invite_revoked", inviter=name_of(inviter))
     if invite.status != InviteStatus.ACTIVE:
         raise DomainError("pairing.invite_used")
     if invite.expires_at <= now:
-        raise DomainError("pairing.invite_expired", inviter=_name(inviter))
+        raise DomainError("pairing.invite_expired", inviter=name_of(inviter))
     if user.couple_id is not None:
-        partner = await active_couple_partner(session, user)
+        partner = await partner_of(session, user)
         if partner is not None and partner.id == inviter.id:
-            raise DomainError("pairing.already_together", partner=_name(inviter))
+            raise DomainError("pairing.already_together", partner=name_of(inviter))
         raise DomainError("pairing.already_paired")
     if inviter.couple_id is not None:
-        raise DomainError("pairing.inviter_paired", inviter=_name(inviter))
+        raise DomainError("pairing.inviter_paired", inviter=name_of(inviter))
     assert invite.id is not None
     await conversation.expect(
         session, user.id, VIEWING_INVITE, now=now, data={"invite_id": invite.id}
     )
-    return InvitePreview(invite_id=invite.id, inviter_name=_name(inviter))
-
-
-def _name(user: User) -> str:
-    return user.display_name or user.telegram_name
+    return InvitePreview(invite_id=invite.id, inviter_name=name_of(inviter))
 
 
 async def _invite_being_viewed(
@@ -211,13 +198,13 @@ async def _invite_being_viewed(
     user = await require(session, user_id)
     if invite.status == InviteStatus.REVOKED:
         raise DomainError(
-            "pairing.invite_revoked", inviter=_name(await require(session, invite.inviter_id))
+            "pairing.invite_revoked", inviter=name_of(await require(session, invite.inviter_id))
         )
     if invite.status != InviteStatus.ACTIVE:
         raise DomainError("pairing.invite_used")
     if invite.expires_at <= now:
         raise DomainError(
-            "pairing.invite_expired", inviter=_name(await require(session, invite.inviter_id))
+            "pairing.invite_expired", inviter=name_of(await require(session, invite.inviter_id))
         )
     return user, invite
 
@@ -249,14 +236,16 @@ async def purge_ended_history(session: AsyncSession, *, now: datetime) -> int:
     return int(result.rowcount or 0)
 
 
-async def accept(session: AsyncSession, user_id: int, invite_id: int, *, now: datetime) -> Paired:
+async def accept(
+    session: AsyncSession, user_id: int, invite_id: int, *, now: datetime, rhythm: Rhythm
+) -> Paired:
     """Pair the invited person with the inviter, if both are still free."""
     invitee, invite = await _invite_being_viewed(session, user_id, invite_id, now=now)
     inviter = await require(session, invite.inviter_id)
     if invitee.couple_id is not None:
         raise DomainError("pairing.already_paired")
     if inviter.couple_id is not None:
-        raise DomainError("pairing.inviter_paired", inviter=_name(inviter))
+        raise DomainError("pairing.inviter_paired", inviter=name_of(inviter))
     low, high = sorted((inviter.id, invitee.id))
     couple = await _recent_couple(session, low, high, now=now)
     if couple is None:
@@ -275,7 +264,7 @@ async def accept(session: AsyncSession, user_id: int, invite_id: int, *, now: da
         .values(couple_id=couple.id, updated_at=now)
     )
     if result.rowcount != 2:
-        raise DomainError("pairing.inviter_paired", inviter=_name(inviter))
+        raise DomainError("pairing.inviter_paired", inviter=name_of(inviter))
     invite.status, invite.resolved_at, invite.invitee_id = InviteStatus.ACCEPTED, now, invitee.id
     session.add(invite)
     await _revoke_active(session, [low, high], now)
@@ -283,7 +272,7 @@ async def accept(session: AsyncSession, user_id: int, invite_id: int, *, now: da
     await session.refresh(inviter)
     await session.refresh(invitee)
     for person in (inviter, invitee):
-        await schedules.reschedule(session, person, now=now)
+        await schedules.reschedule(session, person, now=now, rhythm=rhythm)
     return Paired(couple_id=couple.id, inviter=inviter, invitee=invitee)
 
 
@@ -299,7 +288,7 @@ async def decline(
 
 
 async def unpair(
-    session: AsyncSession, user_id: int, couple_id: int, *, now: datetime
+    session: AsyncSession, user_id: int, couple_id: int, *, now: datetime, rhythm: Rhythm
 ) -> User | None:
     """End this person's couple; return the former partner so they can be told."""
     user = await require(session, user_id)
@@ -308,7 +297,7 @@ async def unpair(
     couple = await session.get(Couple, couple_id)
     if couple is None or couple.ended_at is not None:
         raise StaleAction()
-    partner = await active_couple_partner(session, user)
+    partner = await partner_of(session, user)
     couple.ended_at, couple.ended_by_id = now, user_id
     session.add(couple)
     await session.exec(
@@ -316,8 +305,8 @@ async def unpair(
     )
     await _revoke_active(session, [user_id] + ([partner.id] if partner else []), now)
     await session.refresh(user)
-    await schedules.reschedule(session, user, now=now)
+    await schedules.reschedule(session, user, now=now, rhythm=rhythm)
     if partner is not None:
         await session.refresh(partner)
-        await schedules.reschedule(session, partner, now=now)
+        await schedules.reschedule(session, partner, now=now, rhythm=rhythm)
     return partner

@@ -14,6 +14,7 @@ from sqlmodel.ext.asyncio.session import AsyncSession
 from bot.core.errors import DomainError, StaleAction
 from bot.db.models import User
 from bot.nudges import schedules
+from bot.nudges.schedules import Rhythm
 from bot.nudges.timing import local_date_of
 from bot.people.timezones import is_valid_timezone
 
@@ -40,12 +41,37 @@ class Profile:
     onboarded: bool
 
 
+def name_of(user: User) -> str:
+    """Return what the bot and the partner call this person: the chosen name, else Telegram's."""
+    return user.display_name or user.telegram_name
+
+
+def zone_of(user: User, *, default: str) -> ZoneInfo:
+    """Return this person's time zone, or `default` (DEFAULT_TIMEZONE) until they choose one.
+
+    Everything shown or planned for someone without a zone yet (a partner who paired before
+    finishing onboarding) uses the same configured default, never UTC in one place and the
+    default in another.
+    """
+    return ZoneInfo(user.timezone or default)
+
+
+async def partner_of(session: AsyncSession, user: User) -> User | None:
+    """Return the partner of this person's current couple, if they have one."""
+    if user.couple_id is None:
+        return None
+    result = await session.exec(
+        select(User).where(User.couple_id == user.couple_id, User.id != user.id)
+    )
+    return result.first()
+
+
 def profile_of(user: User) -> Profile:
     """Describe a stored person as plain values."""
     return Profile(
         user_id=user.id,
         chat_id=user.chat_id,
-        name=user.display_name or user.telegram_name,
+        name=name_of(user),
         telegram_name=user.telegram_name,
         chosen_name=user.display_name is not None,
         username=user.username,
@@ -77,6 +103,7 @@ async def register(
     username: str | None,
     locale: str,
     now: datetime,
+    rhythm: Rhythm,
 ) -> User:
     """Create or refresh the person behind a Telegram account."""
     user = await session.get(User, user_id)
@@ -99,7 +126,7 @@ async def register(
     if user.unreachable_since is not None:
         # They are talking to us again, so they unblocked the bot: nudges resume.
         user.unreachable_since = None
-        await schedules.reschedule(session, user, now=now)
+        await schedules.reschedule(session, user, now=now, rhythm=rhythm)
     return user
 
 
@@ -155,19 +182,21 @@ async def set_name(session: AsyncSession, user_id: int, name: str, *, now: datet
     return user
 
 
-async def set_timezone(session: AsyncSession, user_id: int, zone: str, *, now: datetime) -> User:
+async def set_timezone(
+    session: AsyncSession, user_id: int, zone: str, *, now: datetime, rhythm: Rhythm
+) -> User:
     """Change this person's IANA time zone."""
     if not is_valid_timezone(zone):
         raise DomainError("onboarding.timezone_unknown")
     user = await require(session, user_id)
     user.timezone, user.updated_at = zone, now
     session.add(user)
-    await schedules.reschedule(session, user, now=now)
+    await schedules.reschedule(session, user, now=now, rhythm=rhythm)
     return user
 
 
 async def set_nudge_time(
-    session: AsyncSession, user_id: int, slot: str, at: time, *, now: datetime
+    session: AsyncSession, user_id: int, slot: str, at: time, *, now: datetime, rhythm: Rhythm
 ) -> User:
     """Change when this person's morning or evening nudge arrives (local time)."""
     user = await require(session, user_id)
@@ -180,22 +209,26 @@ async def set_nudge_time(
         raise ValueError(f"unknown nudge slot {slot!r}")
     user.updated_at = now
     session.add(user)
-    await schedules.reschedule(session, user, now=now)
+    await schedules.reschedule(session, user, now=now, rhythm=rhythm)
     return user
 
 
-async def finish_onboarding(session: AsyncSession, user_id: int, *, now: datetime) -> User:
+async def finish_onboarding(
+    session: AsyncSession, user_id: int, *, now: datetime, rhythm: Rhythm
+) -> User:
     """Mark this person as set up, once."""
     user = await require(session, user_id)
     if user.onboarded_at is None:
         user.onboarded_at = now
     user.updated_at = now
     session.add(user)
-    await schedules.reschedule(session, user, now=now)
+    await schedules.reschedule(session, user, now=now, rhythm=rhythm)
     return user
 
 
-async def pause(session: AsyncSession, user_id: int, *, days: int | None, now: datetime) -> User:
+async def pause(
+    session: AsyncSession, user_id: int, *, days: int | None, now: datetime, rhythm: Rhythm
+) -> User:
     """Pause this person's nudges for some days, or until they resume (`days=None`)."""
     if days is not None and not 1 <= days <= MAX_PAUSE_DAYS:
         raise DomainError("nudges.pause_invalid", limit=MAX_PAUSE_DAYS)
@@ -203,32 +236,35 @@ async def pause(session: AsyncSession, user_id: int, *, days: int | None, now: d
     user.paused_until = schedules.INDEFINITELY if days is None else now + timedelta(days=days)
     user.updated_at = now
     session.add(user)
-    await schedules.reschedule(session, user, now=now)
+    await schedules.reschedule(session, user, now=now, rhythm=rhythm)
     return user
 
 
-async def resume(session: AsyncSession, user_id: int, *, now: datetime) -> bool:
+async def resume(session: AsyncSession, user_id: int, *, now: datetime, rhythm: Rhythm) -> bool:
     """Lift a pause; tell whether there was one."""
     user = await require(session, user_id)
     was_paused = user.paused_until is not None and user.paused_until > now
     user.paused_until, user.updated_at = None, now
     session.add(user)
-    await schedules.reschedule(session, user, now=now)
+    await schedules.reschedule(session, user, now=now, rhythm=rhythm)
     return was_paused
 
 
-async def skip_today(session: AsyncSession, user_id: int, *, now: datetime) -> date:
+async def skip_today(
+    session: AsyncSession, user_id: int, *, now: datetime, rhythm: Rhythm, default_zone: str
+) -> date:
     """Skip the rest of today's nudges (in this person's time zone); return that date."""
     user = await require(session, user_id)
-    zone = ZoneInfo(user.timezone or "UTC")
-    today = local_date_of(now, zone)
+    today = local_date_of(now, zone_of(user, default=default_zone))
     user.skip_date, user.updated_at = today, now
     session.add(user)
-    await schedules.reschedule(session, user, now=now)
+    await schedules.reschedule(session, user, now=now, rhythm=rhythm)
     return today
 
 
-async def toggle_day(session: AsyncSession, user_id: int, weekday: int, *, now: datetime) -> User:
+async def toggle_day(
+    session: AsyncSession, user_id: int, weekday: int, *, now: datetime, rhythm: Rhythm
+) -> User:
     """Switch nudges on or off for one weekday (Monday = 0); at least one day stays on."""
     if not 0 <= weekday <= 6:
         raise StaleAction()
@@ -238,5 +274,5 @@ async def toggle_day(session: AsyncSession, user_id: int, weekday: int, *, now: 
         raise DomainError("nudges.last_day")
     user.nudge_days, user.updated_at = mask, now
     session.add(user)
-    await schedules.reschedule(session, user, now=now)
+    await schedules.reschedule(session, user, now=now, rhythm=rhythm)
     return user

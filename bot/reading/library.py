@@ -11,6 +11,7 @@ from sqlmodel import col, delete, select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
 from bot.billing import entitlements
+from bot.billing.entitlements import Policy
 from bot.content.library import Article, Video
 from bot.content.texts import Texts, markdown_to_telegram
 from bot.core.errors import DomainError, StaleAction
@@ -33,7 +34,11 @@ FOCUS_CHOICES = (
     "professional_help",
 )
 BASELINE = "intimacy"
+# The topics videos can be browsed by: the common ground, then what partners can pick.
+VIDEO_TOPICS = (BASELINE, *FOCUS_CHOICES)
 LEVEL_ORDER = {"beginner": 0, "intermediate": 1, "advanced": 2}
+# How many videos one list suggests.
+SUGGESTIONS = 3
 
 
 @dataclass(frozen=True)
@@ -182,6 +187,70 @@ def like_this(videos: Sequence[Video], video: Video) -> list[Video]:
     return [v for _, v in sorted(shared, key=lambda pair: (-pair[0], LEVEL_ORDER[pair[1].level]))]
 
 
+def pick_videos(
+    videos: Sequence[Video], plan: Plan, *, like: Video | None = None, topic: str | None = None
+) -> list[Video]:
+    """Order the videos to suggest: like another one, on one topic, or best fit for the plan."""
+    if like is not None:
+        return like_this(videos, like)
+    ranked = rank_videos(videos, plan)
+    return ranked if topic is None else [video for video in ranked if topic in video.topics]
+
+
+@dataclass(frozen=True)
+class VideoPick:
+    """A suggested video, why it was picked, and whether it is open (see `video_access`)."""
+
+    video: Video
+    reason: Reason
+    access: str
+
+
+@dataclass(frozen=True)
+class Suggestions:
+    """The videos one list suggests, and the video they are like, when asked for that."""
+
+    picks: tuple[VideoPick, ...]
+    like: Video | None = None
+
+
+async def suggest_videos(
+    session: AsyncSession,
+    user_id: int,
+    videos: Sequence[Video],
+    *,
+    themes: Mapping[str, str],
+    now: datetime,
+    policy: Policy,
+    like: str | None = None,
+    topic: str | None = None,
+    limit: int = SUGGESTIONS,
+) -> Suggestions:
+    """Suggest videos for this person's couple: best fit, like one video, or on one topic.
+
+    A video id or a topic that names nothing (an old or forged button) is refused as stale.
+    """
+    user = await require(session, user_id)
+    liked = None
+    if like is not None:
+        liked = next((video for video in videos if video.id == like), None)
+        if liked is None:
+            raise StaleAction()
+    if topic is not None and topic not in VIDEO_TOPICS:
+        raise StaleAction()
+    plan = await plan_for(session, user, themes=themes)
+    picked = pick_videos(videos, plan, like=liked, topic=topic)[:limit]
+    picks = [
+        VideoPick(
+            video,
+            plan.reason(video.topics),
+            await video_access(session, user, video, now=now, policy=policy),
+        )
+        for video in picked
+    ]
+    return Suggestions(tuple(picks), liked)
+
+
 @dataclass(frozen=True)
 class ExcerptView:
     """One excerpt ready to show, with where it sits in its article."""
@@ -305,13 +374,14 @@ def video_message(
     return text, (tuple(row),)
 
 
-async def video_access(session: AsyncSession, user: User, video: Video, *, now: datetime) -> str:
+async def video_access(
+    session: AsyncSession, user: User, video: Video, *, now: datetime, policy: Policy
+) -> str:
     """Say whether a video is open to this person's couple, and why.
 
     Free videos are always open; a paid one is open during the trial ("trial") or while the
     couple is covered ("included"), and "locked" otherwise.
     """
-    policy = entitlements.policy_of(session)
     if not video.paid or entitlements.PAID_VIDEOS not in policy.gated:
         return "free"
     if user.couple_id is None:
@@ -322,8 +392,10 @@ async def video_access(session: AsyncSession, user: User, video: Video, *, now: 
     return "trial" if access.state is entitlements.State.TRIAL else "included"
 
 
-async def may_read(session: AsyncSession, user: User, *, now: datetime) -> bool:
+async def may_read(session: AsyncSession, user: User, *, now: datetime, policy: Policy) -> bool:
     """Tell whether this person's couple may read articles now (trial or subscription)."""
     if user.couple_id is None:
-        return entitlements.ARTICLES not in entitlements.policy_of(session).gated
-    return await entitlements.is_entitled(session, user.couple_id, entitlements.ARTICLES, now)
+        return entitlements.ARTICLES not in policy.gated
+    return await entitlements.is_entitled(
+        session, user.couple_id, entitlements.ARTICLES, now, policy=policy
+    )

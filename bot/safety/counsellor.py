@@ -15,8 +15,7 @@ from bot.core.errors import DomainError, StaleAction
 from bot.db.models import User
 from bot.db.safety import CounsellorPost, CounsellorRequest, PostKind, RequestStatus
 from bot.people import conversation
-from bot.people.pairing import active_couple_partner
-from bot.people.profiles import require
+from bot.people.profiles import name_of, partner_of, require
 from bot.safety.signals import Recipient, recipient_of
 
 INTAKE, REPLYING = "counsellor.intake", "counsellor.reply"
@@ -85,11 +84,32 @@ class Changed:
 
 
 @dataclass(frozen=True)
+class Announcing:
+    """When the staff chat hears about an unclaimed request: first, again, and after a failure."""
+
+    # An unclaimed request is posted again this often (COUNSELLOR_REANNOUNCE_MINUTES).
+    every: timedelta
+    # The submitting handler posts the card itself; the job only steps in if that failed.
+    post_grace: timedelta = timedelta(minutes=1)
+    retry: timedelta = timedelta(minutes=1)
+
+    def first_at(self, now: datetime, *, staff_chat: bool) -> datetime:
+        """Return when the job should post a request submitted at `now`, if it is still due.
+
+        Without a staff chat the request is due at once: it is posted as soon as one is set.
+        """
+        return now + self.post_grace if staff_chat else now
+
+
+@dataclass(frozen=True)
 class Due:
-    """A request the staff chat should hear about now."""
+    """A request the staff chat should hear about now: its card, or a reminder under it."""
 
     card: Card
+    # True when this staff chat has the card already: a reminder replies to it.
     posted_here: bool
+    # Whole minutes since the request came in, for the reminder.
+    waited_minutes: int = 0
 
 
 @dataclass(frozen=True)
@@ -112,10 +132,6 @@ class Summary:
     created_at: datetime
 
 
-def _name(user: User) -> str:
-    return user.display_name or user.telegram_name
-
-
 def _next_step(answers: dict[str, Any], paired: bool) -> str:
     for step in STEPS:
         if step == "tell" and (answers.get("for") != "us" or not paired):
@@ -128,11 +144,11 @@ def _next_step(answers: dict[str, Any], paired: bool) -> str:
 async def _step(
     session: AsyncSession, user: User, answers: dict[str, Any], *, now: datetime
 ) -> IntakeStep:
-    partner = await active_couple_partner(session, user)
+    partner = await partner_of(session, user)
     answers["step"] = _next_step(answers, partner is not None)
     await conversation.expect(session, user.id, INTAKE, now=now, data=answers)
     shown = {k: v for k, v in answers.items() if k != "step"}
-    return IntakeStep(answers["step"], shown, _name(partner) if partner else None)
+    return IntakeStep(answers["step"], shown, name_of(partner) if partner else None)
 
 
 async def begin_intake(
@@ -204,7 +220,7 @@ async def submit(
     ):
         raise StaleAction()
     user = await require(session, user_id)
-    partner = await active_couple_partner(session, user)
+    partner = await partner_of(session, user)
     tell = answers.get("for") == "us" and answers.get("tell") == "yes" and partner is not None
     request = CounsellorRequest(
         user_id=user_id,
@@ -223,7 +239,7 @@ async def submit(
     await conversation.forget(session, user_id)
     await session.flush()
     assert request.id is not None
-    return Submitted(request.id, _name(user), recipient_of(partner) if tell and partner else None)
+    return Submitted(request.id, name_of(user), recipient_of(partner) if tell and partner else None)
 
 
 async def cancel_intake(session: AsyncSession, user_id: int) -> None:
@@ -290,7 +306,7 @@ async def _for_staff(
     return request, await require(session, request.user_id)
 
 
-def _staff_name(name: str) -> str:
+def _staffname_of(name: str) -> str:
     return (" ".join(name.split()) or "A counsellor")[:NAME_MAX_LENGTH]
 
 
@@ -307,7 +323,7 @@ async def _take(
         .values(
             status=RequestStatus.CLAIMED,
             claimed_by_id=staff_id,
-            claimed_by_name=_staff_name(name),
+            claimed_by_name=_staffname_of(name),
             claimed_at=now,
             next_announce_at=None,
         )
@@ -347,7 +363,7 @@ async def resolve(
     """Let a counsellor close a request."""
     request, user = await _for_staff(session, request_id, staff_id, staff)
     request.status, request.resolved_at = RequestStatus.RESOLVED, now
-    request.resolved_by_name, request.next_announce_at = _staff_name(staff_name), None
+    request.resolved_by_name, request.next_announce_at = _staffname_of(staff_name), None
     session.add(request)
     await session.flush()
     return Changed(_card(request, user), recipient_of(user))
@@ -434,41 +450,52 @@ async def record_post(
 
 async def mark_announced(
     session: AsyncSession,
-    request_id: int,
+    due: Due,
     *,
     chat_id: int,
     message_id: int,
-    card_posted: bool,
     now: datetime,
-    every: timedelta,
+    announcing: Announcing,
 ) -> None:
     """Record that the staff chat heard about a request, and when it should hear again."""
+    request_id = due.card.request_id
     request = await session.get(CounsellorRequest, request_id)
     if request is None:
         return
+    card_posted = not due.posted_here
     if card_posted:
         request.staff_chat_id, request.staff_message_id = chat_id, message_id
     request.announcements += 1
-    request.next_announce_at = now + every if request.status == RequestStatus.OPEN else None
+    if request.status == RequestStatus.OPEN:
+        request.next_announce_at = now + announcing.every
+    else:
+        request.next_announce_at = None
     session.add(request)
     kind = PostKind.CARD if card_posted else PostKind.REMINDER
     await record_post(session, request_id, kind, chat_id=chat_id, message_id=message_id, now=now)
 
 
-async def announce_later(session: AsyncSession, request_id: int, *, at: datetime) -> None:
-    """Try posting a request to the staff chat again at `at` (the last try failed)."""
+async def announce_later(
+    session: AsyncSession, request_id: int, *, now: datetime, announcing: Announcing
+) -> None:
+    """Try posting a request to the staff chat again a little later (the last try failed)."""
     await session.exec(
         update(CounsellorRequest)
         .where(
             col(CounsellorRequest.id) == request_id,
             col(CounsellorRequest.status) == RequestStatus.OPEN,
         )
-        .values(next_announce_at=at)
+        .values(next_announce_at=now + announcing.retry)
     )
 
 
 async def claim_due(
-    session: AsyncSession, *, chat_id: int, now: datetime, every: timedelta, limit: int = 20
+    session: AsyncSession,
+    *,
+    chat_id: int,
+    now: datetime,
+    announcing: Announcing,
+    limit: int = 20,
 ) -> list[Due]:
     """Take the unclaimed requests the staff chat should hear about now (never posted or
     waiting too long); each moves its next announcement on, so two workers don't both post."""
@@ -489,10 +516,12 @@ async def claim_due(
                 col(CounsellorRequest.id) == request.id,
                 col(CounsellorRequest.next_announce_at) == request.next_announce_at,
             )
-            .values(next_announce_at=now + every)
+            .values(next_announce_at=now + announcing.every)
         )
         if moved.rowcount != 1:
             continue
         posted_here = request.staff_chat_id == chat_id and request.staff_message_id is not None
-        due.append(Due(_card(request, await require(session, request.user_id)), posted_here))
+        waited = max(0, int((now - request.created_at).total_seconds() // 60))
+        card = _card(request, await require(session, request.user_id))
+        due.append(Due(card, posted_here, waited))
     return due

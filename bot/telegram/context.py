@@ -7,13 +7,18 @@ from typing import Any
 
 from telegram.ext import Application, CallbackContext, ExtBot
 
+from bot.billing.delivery import NoticeEngine
+from bot.billing.entitlements import Policy
+from bot.checkins.engine import CheckinEngine
 from bot.content.library import Library
 from bot.content.texts import Texts
 from bot.core.clock import Clock
 from bot.core.workers import Presence
 from bot.db.engine import Sessions
 from bot.nudges.engine import NudgeEngine
+from bot.nudges.schedules import Rhythm
 from bot.outbox.outbox import Outbox
+from bot.safety.counsellor import Announcing
 from bot.settings import Settings
 
 _SERVICES_KEY = "services"
@@ -21,16 +26,24 @@ _SERVICES_KEY = "services"
 
 @dataclass(frozen=True)
 class Services:
-    """What every handler may use: settings, database sessions, texts, content and the clock."""
+    """What every handler may use, built once by the composition root (bot/app.py)."""
 
     settings: Settings
     sessions: Sessions
     texts: Texts
     library: Library
     clock: Clock
+    # When excerpts and videos arrive: every change to a person's schedule follows it.
+    rhythm: Rhythm
+    # What is paid for, and the grace a late renewal gets.
+    policy: Policy
+    # When the counsellors' staff chat hears about an unclaimed request, and hears again.
+    staff_announcing: Announcing
     nudges: NudgeEngine
     # The one path out: every message, edit and deletion a handler makes.
     outbox: Outbox
+    checkins: CheckinEngine
+    notices: NoticeEngine
     # Set when several workers may share the database (PostgreSQL): they share the send rate.
     presence: Presence | None = None
 

@@ -214,7 +214,7 @@ async def test_trial_notices_gating_and_the_subscribe_button(
     clock: FixedClock,
 ) -> None:
     alex, sam = await _couple(person)
-    notices = billing_handlers.notice_engine(application)
+    notices = services_of(application).notices
     await notices.tick()
     assert "free week together has begun" in alex.last()
     assert "free week together has begun" in sam.last()

@@ -19,7 +19,6 @@ from bot.core.clock import FixedClock
 from bot.db.checkins import Checkin
 from bot.settings import Settings
 from bot.telegram.context import services_of
-from bot.telegram.handlers.checkins import engine_of
 from tests.fakes.inprocess import BOT_ID, Person, RecordingTransport
 from tests.support.app import MakePerson, handler_settings, invite, onboard, onboard_invited
 
@@ -227,13 +226,13 @@ async def test_appreciations_wait_for_the_partners_morning(
     assert "Sealed" in alex.last()
     before = len(sam.inbox())
     clock.set(datetime(2026, 3, 2, 22, 59, tzinfo=UTC))
-    await engine_of(application).tick()
+    await services_of(application).checkins.tick()
     assert len(sam.inbox()) == before
     clock.set(datetime(2026, 3, 2, 23, 0, 30, tzinfo=UTC))
-    await engine_of(application).tick()
+    await services_of(application).checkins.tick()
     note = sam.last()
     assert "Notes from Alex" in note and "soup &lt;3" in note and "listening" in note
-    await engine_of(application).tick()
+    await services_of(application).checkins.tick()
     assert sam.inbox().count(note) == 1
 
 

@@ -14,7 +14,7 @@ from sqlmodel.ext.asyncio.session import AsyncSession
 from bot.billing import entitlements
 from bot.billing import payments as billing
 from bot.billing.delivery import NoticeConfig, NoticeEngine
-from bot.billing.entitlements import State
+from bot.billing.entitlements import Policy, State
 from bot.content.texts import Texts
 from bot.core.clock import FixedClock
 from bot.core.errors import DomainError
@@ -29,10 +29,10 @@ from bot.db.billing import (
 from bot.db.engine import Sessions
 from bot.db.models import Couple
 from bot.nudges.engine import NudgeEngine
-from bot.people import pairing
+from bot.people import data_rights, pairing
 from bot.people import profiles as people
 from bot.safety import signals as safety
-from tests.support.factories import ALEX, CONTENT, SAM, onboard, pair
+from tests.support.factories import ALEX, CONTENT, POLICY, RHYTHM, SAM, nudge_engine, onboard, pair
 from tests.support.senders import FakeSender
 from tests.support.waiting import run_until
 
@@ -51,7 +51,7 @@ async def _offer(sessions: Sessions, clock: FixedClock, user_id: int) -> billing
     return await _in(
         sessions,
         lambda s: billing.offer(
-            s, user_id, now=clock.now(), price=PRICE, key=KEY, default_zone="UTC"
+            s, user_id, now=clock.now(), price=PRICE, key=KEY, default_zone="UTC", policy=POLICY
         ),
     )
 
@@ -69,7 +69,15 @@ async def _checkout(
         await _in(
             sessions,
             lambda s: billing.check_checkout(
-                s, user_id, payload, currency, amount, now=clock.now(), key=KEY, default_zone="UTC"
+                s,
+                user_id,
+                payload,
+                currency,
+                amount,
+                now=clock.now(),
+                key=KEY,
+                default_zone="UTC",
+                policy=POLICY,
             ),
         )
     except DomainError as problem:
@@ -108,8 +116,16 @@ async def _pay(
     return await _in(
         sessions,
         lambda s: billing.record_payment(
-            s, user_id, charge, now=clock.now(), key=key, default_zone="UTC"
+            s, user_id, charge, now=clock.now(), key=key, default_zone="UTC", policy=POLICY
         ),
+    )
+
+
+async def _record_refund(
+    sessions: Sessions, clock: FixedClock, plan: billing.RefundPlan
+) -> billing.Refunded:
+    return await _in(
+        sessions, lambda s: billing.record_refund(s, plan, now=clock.now(), default_zone="UTC")
     )
 
 
@@ -117,7 +133,7 @@ async def _access(sessions: Sessions, clock: FixedClock, user_id: int) -> entitl
     async with sessions() as session:
         user = await people.require(session, user_id)
         assert user.couple_id is not None
-        access = await entitlements.access_of(session, user.couple_id, clock.now())
+        access = await entitlements.access_of(session, user.couple_id, clock.now(), policy=POLICY)
     assert access is not None
     return access
 
@@ -139,7 +155,7 @@ async def _unpair(sessions: Sessions, clock: FixedClock, user_id: int) -> None:
     async with sessions.begin() as session:
         user = await people.require(session, user_id)
         assert user.couple_id is not None
-        await pairing.unpair(session, user_id, user.couple_id, now=clock.now())
+        await pairing.unpair(session, user_id, user.couple_id, now=clock.now(), rhythm=RHYTHM)
 
 
 async def test_the_trial_belongs_to_the_pair_and_never_restarts(
@@ -322,7 +338,9 @@ async def test_stopping_renewal_keeps_the_paid_period_and_drops_the_grace(
     )
     view = await _in(
         sessions,
-        lambda s: billing.overview(s, SAM, now=clock.now(), price=PRICE, default_zone="UTC"),
+        lambda s: billing.overview(
+            s, SAM, now=clock.now(), price=PRICE, default_zone="UTC", policy=POLICY
+        ),
     )
     assert (view.state, view.payer, view.you_pay, view.renewing) == ("paid", "Alex", False, False)
     clock.set(end - timedelta(seconds=1))
@@ -349,7 +367,9 @@ async def test_the_subscription_stays_with_the_payer_after_unpairing(
     assert alex_jo.cover.payer_id == ALEX
     view = await _in(
         sessions,
-        lambda s: billing.overview(s, ALEX, now=clock.now(), price=PRICE, default_zone="UTC"),
+        lambda s: billing.overview(
+            s, ALEX, now=clock.now(), price=PRICE, default_zone="UTC", policy=POLICY
+        ),
     )
     assert view.you_pay and view.partner == "Jo" and view.own_subscription_id is not None
 
@@ -369,18 +389,39 @@ async def test_a_refund_takes_back_the_period_it_paid_for(
         _charge(offer.payload, "ch-2", expires=second_end, recurring=True),
     )
     clock.set(first_end + timedelta(days=2))
-    target = await _in(sessions, lambda s: billing.refund_target(s, "ch-2"))
-    assert (target.payer_id, target.subscription_charge_id) == (ALEX, "ch-1")
-    refunded = await _in(
-        sessions, lambda s: billing.mark_refunded(s, "ch-2", now=clock.now(), default_zone="UTC")
-    )
+    plan = await _in(sessions, lambda s: billing.plan_refund(s, "ch-2"))
+    # The renewal pays back to Alex; the subscription to stop is known by its first charge.
+    assert plan == billing.RefundPlan("ch-2", ALEX, PRICE, "ch-1")
+    refunded = await _record_refund(sessions, clock, plan)
     assert refunded.amount == PRICE and refunded.covered_until is None
+    assert refunded.payer is not None and refunded.payer.user_id == ALEX
     access = await _access(sessions, clock, SAM)
     assert access.state is State.LAPSED and access.lapsed_at == clock.now()
     with pytest.raises(billing.RefundRefused, match="already refunded"):
-        await _in(sessions, lambda s: billing.refund_target(s, "ch-2"))
+        await _in(sessions, lambda s: billing.plan_refund(s, "ch-2"))
     with pytest.raises(billing.RefundRefused, match="no charge"):
-        await _in(sessions, lambda s: billing.refund_target(s, "nope"))
+        await _in(sessions, lambda s: billing.plan_refund(s, "nope"))
+    # Recording the same refund again (a retried command) changes nothing.
+    clock.advance(timedelta(hours=1))
+    again = await _record_refund(sessions, clock, plan)
+    assert again == refunded
+    async with sessions() as session:
+        payment = (await session.exec(select(Payment).where(Payment.charge_id == "ch-2"))).one()
+    assert payment.refunded_at == clock.now() - timedelta(hours=1)
+
+
+async def test_a_charge_whose_payer_erased_their_data_is_not_refunded(
+    sessions: Sessions, clock: FixedClock, couple: int
+) -> None:
+    offer = await _offer(sessions, clock, ALEX)
+    await _pay(sessions, clock, ALEX, _charge(offer.payload, "ch-1"))
+    async with sessions.begin() as session:
+        await data_rights.ask_to_erase(session, ALEX, now=clock.now())
+    async with sessions.begin() as session:
+        await data_rights.erase(session, ALEX, now=clock.now(), rhythm=RHYTHM)
+    # The payment stays for the accounts, but nobody is left to pay back.
+    with pytest.raises(billing.RefundRefused, match="deleted their data"):
+        await _in(sessions, lambda s: billing.plan_refund(s, "ch-1"))
 
 
 async def test_refunding_an_older_charge_keeps_the_current_paid_period(
@@ -394,9 +435,8 @@ async def test_refunding_an_older_charge_keeps_the_current_paid_period(
     await _pay(
         sessions, clock, ALEX, _charge(offer.payload, "ch-2", expires=second_end, recurring=True)
     )
-    refunded = await _in(
-        sessions, lambda s: billing.mark_refunded(s, "ch-1", now=clock.now(), default_zone="UTC")
-    )
+    plan = await _in(sessions, lambda s: billing.plan_refund(s, "ch-1"))
+    refunded = await _record_refund(sessions, clock, plan)
     assert refunded.covered_until == second_end
     access = await _access(sessions, clock, SAM)
     assert access.state is State.PAID and access.cover is not None
@@ -409,6 +449,7 @@ def _notices(sessions: Sessions, clock: FixedClock, sender: FakeSender) -> Notic
         texts=Texts(CONTENT),
         clock=clock,
         sender=sender,
+        policy=POLICY,
         config=NoticeConfig(price=PRICE, default_timezone="Europe/London"),
     )
 
@@ -546,14 +587,16 @@ async def test_gated_nudges_stop_after_the_trial_with_one_warm_word_until_someon
 
 
 async def test_the_gated_features_setting_is_honoured(
-    nudger: NudgeEngine, clock: FixedClock, sender: FakeSender, couple: int, sessions: Sessions
+    clock: FixedClock, sender: FakeSender, couple: int, sessions: Sessions
 ) -> None:
-    entitlements.configure(sessions, entitlements.Policy(gated=frozenset({"checkins"})))
+    policy = Policy(gated=frozenset({"checkins"}))
+    nudger = nudge_engine(sessions, clock, sender, policy=policy)
     clock.set(datetime(2026, 3, 20, 7, 0, tzinfo=UTC))
     async with sessions() as session:
-        assert await entitlements.is_entitled(session, couple, "nudges", clock.now())
-        assert not await entitlements.is_entitled(session, couple, "checkins", clock.now())
-        assert await entitlements.is_entitled(session, couple, "settings", clock.now())
+        now = clock.now()
+        assert await entitlements.is_entitled(session, couple, "nudges", now, policy=policy)
+        assert not await entitlements.is_entitled(session, couple, "checkins", now, policy=policy)
+        assert await entitlements.is_entitled(session, couple, "settings", now, policy=policy)
     await run_until(nudger, clock, datetime(2026, 3, 20, 8, 30, tzinfo=UTC))
     assert "Good morning" in _nudges(sender, ALEX)[-1]
 
@@ -576,8 +619,9 @@ async def test_the_standing_of_many_couples_at_once_matches_each_one_alone(
     clock.advance(timedelta(days=1, hours=1))  # Kim's period and its grace are over
     ids = [couple, repaired, fresh, 999_999]
     async with sessions() as session:
-        together = await entitlements.access_of_many(session, ids, clock.now())
-        alone = {i: await entitlements.access_of(session, i, clock.now()) for i in ids}
+        now = clock.now()
+        together = await entitlements.access_of_many(session, ids, now, policy=POLICY)
+        alone = {i: await entitlements.access_of(session, i, now, policy=POLICY) for i in ids}
     assert together == {i: access for i, access in alone.items() if access is not None}
     assert together[repaired].state is State.LAPSED
     assert together[repaired].trial_couple_id == couple

@@ -9,7 +9,7 @@ import pytest
 from sqlalchemy import func
 from sqlmodel import col, select
 
-from bot.billing import entitlements
+from bot.billing.entitlements import Policy
 from bot.checkins import appreciations, topics
 from bot.checkins import weekly as checkins
 from bot.checkins.engine import CheckinConfig, CheckinEngine
@@ -31,24 +31,30 @@ from bot.db.models import User
 from bot.outbox.messages import Outcome
 from bot.people import data_rights, pairing
 from bot.safety import signals as safety
-from tests.support.factories import CONTENT, onboard, pair
+from tests.support.factories import CONTENT, RHYTHM, onboard, pair
 from tests.support.senders import FakeSender
 
 DECK = CheckinDeck(CONTENT)
 IDS = [question.id for question in DECK.get().questions]
-WINDOWS = checkins.Windows(timedelta(hours=72), timedelta(hours=24), "Europe/London")
+ZONE = "Europe/London"
+WINDOWS = checkins.Windows(timedelta(hours=72), timedelta(hours=24), ZONE)
 ALEX, SAM, KIM, LEE = 1, 2, 3, 4
 # Monday 2 March 2026, 09:00 UTC: the shared test clock's start.
 SUNDAY = date(2026, 3, 8)
+# Most tests here span weeks, past the free week: check-ins are not gated for them.
+UNGATED = Policy(gated=frozenset())
 
 
-def make_engine(sessions: Sessions, clock: FixedClock, sender: FakeSender) -> CheckinEngine:
+def make_engine(
+    sessions: Sessions, clock: FixedClock, sender: FakeSender, *, policy: Policy = UNGATED
+) -> CheckinEngine:
     return CheckinEngine(
         sessions=sessions,
         texts=Texts(CONTENT),
         deck=DECK,
         clock=clock,
         sender=sender,
+        policy=policy,
         config=CheckinConfig(
             default_plan=Plan(6, time(19, 0)),
             window=WINDOWS.window,
@@ -56,12 +62,6 @@ def make_engine(sessions: Sessions, clock: FixedClock, sender: FakeSender) -> Ch
             default_zone=WINDOWS.default_zone,
         ),
     )
-
-
-@pytest.fixture(autouse=True)
-def ungated(sessions: Sessions) -> None:
-    """Most tests here span weeks, past the free week: check-ins are not gated for them."""
-    entitlements.configure(sessions, entitlements.Policy(gated=frozenset()))
 
 
 @pytest.fixture
@@ -77,10 +77,18 @@ async def couple(sessions: Sessions, clock: FixedClock) -> int:
     return await pair(sessions, clock, ALEX, SAM)
 
 
-async def start(sessions: Sessions, clock: FixedClock, user_id: int) -> checkins.Started:
+async def start(
+    sessions: Sessions, clock: FixedClock, user_id: int, *, policy: Policy = UNGATED
+) -> checkins.Started:
     async with sessions.begin() as session:
         return await checkins.start(
-            session, user_id, now=clock.now(), content=DECK.get(), question_ids=IDS, windows=WINDOWS
+            session,
+            user_id,
+            now=clock.now(),
+            content=DECK.get(),
+            question_ids=IDS,
+            windows=WINDOWS,
+            policy=policy,
         )
 
 
@@ -106,6 +114,7 @@ async def answer_all(
                     score=next(scales),
                     now=clock.now(),
                     content=DECK.get(),
+                    default_zone=ZONE,
                 )
             else:
                 step = await checkins.answer(
@@ -116,6 +125,7 @@ async def answer_all(
                     typed=next(reflections),
                     now=clock.now(),
                     content=DECK.get(),
+                    default_zone=ZONE,
                 )
     assert step is not None
     return step
@@ -214,7 +224,14 @@ async def test_a_lone_partners_answers_are_never_shown_and_the_window_closes(
     with pytest.raises(DomainError, match=r"^checkins\.closed$"):
         async with sessions.begin() as session:
             await checkins.answer(
-                session, SAM, cid, 0, score=4, now=clock.now(), content=DECK.get()
+                session,
+                SAM,
+                cid,
+                0,
+                score=4,
+                now=clock.now(),
+                content=DECK.get(),
+                default_zone=ZONE,
             )
     # A new /checkin opens a fresh check-in rather than the closed one.
     again = await start(sessions, clock, SAM)
@@ -229,7 +246,12 @@ async def test_an_expired_check_in_is_not_continued_before_the_tick_closes_it(
     with pytest.raises(DomainError, match=r"^checkins\.closed$"):
         async with sessions.begin() as session:
             await checkins.show(
-                session, SAM, first.step.checkin_id, now=clock.now(), content=DECK.get()
+                session,
+                SAM,
+                first.step.checkin_id,
+                now=clock.now(),
+                content=DECK.get(),
+                default_zone=ZONE,
             )
     again = await start(sessions, clock, SAM)
     assert again.step.checkin_id != first.step.checkin_id
@@ -327,17 +349,32 @@ async def test_answers_are_validated_and_foreign_ids_refused(
                     typed=typed,
                     now=clock.now(),
                     content=content,
+                    default_zone=ZONE,
                 )
     with pytest.raises(DomainError, match="reflection_too_long") as caught:
         async with sessions.begin() as session:
             await checkins.answer(
-                session, ALEX, cid, reflection, typed="x" * 301, now=clock.now(), content=content
+                session,
+                ALEX,
+                cid,
+                reflection,
+                typed="x" * 301,
+                now=clock.now(),
+                content=content,
+                default_zone=ZONE,
             )
     assert caught.value.values == {"limit": 300, "length": 301}
     with pytest.raises(DomainError, match="reflection_empty"):
         async with sessions.begin() as session:
             await checkins.answer(
-                session, ALEX, cid, reflection, typed="   ", now=clock.now(), content=content
+                session,
+                ALEX,
+                cid,
+                reflection,
+                typed="   ",
+                now=clock.now(),
+                content=content,
+                default_zone=ZONE,
             )
     for forged in (other, cid + other + 100):
         with pytest.raises(StaleAction):
@@ -354,18 +391,28 @@ async def test_going_back_changes_an_answer_until_sent_and_a_restart_loses_nothi
     cid = (await start(sessions, clock, ALEX)).step.checkin_id
     content = DECK.get()
     async with sessions.begin() as session:
-        await checkins.answer(session, ALEX, cid, 0, score=2, now=clock.now(), content=content)
-        step = await checkins.answer(session, ALEX, cid, 1, now=clock.now(), content=content)
+        await checkins.answer(
+            session, ALEX, cid, 0, score=2, now=clock.now(), content=content, default_zone=ZONE
+        )
+        step = await checkins.answer(
+            session, ALEX, cid, 1, now=clock.now(), content=content, default_zone=ZONE
+        )
     assert step.index == 2 and step.given.score is None
     async with sessions.begin() as session:
-        back = await checkins.move(session, ALEX, cid, 0, now=clock.now(), content=content)
+        back = await checkins.move(
+            session, ALEX, cid, 0, now=clock.now(), content=content, default_zone=ZONE
+        )
     assert back.index == 0 and back.given.score == 2
     async with sessions.begin() as session:
-        await checkins.answer(session, ALEX, cid, 0, score=5, now=clock.now(), content=content)
+        await checkins.answer(
+            session, ALEX, cid, 0, score=5, now=clock.now(), content=content, default_zone=ZONE
+        )
     # A new process on the same database picks up exactly where Alex was.
     restarted = make_engine(sessions, clock, FakeSender())
     async with restarted.sessions.begin() as session:
-        resumed = await checkins.show(session, ALEX, cid, now=clock.now(), content=content)
+        resumed = await checkins.show(
+            session, ALEX, cid, now=clock.now(), content=content, default_zone=ZONE
+        )
     assert resumed.index == 1
     assert [g.score for _, g in resumed.answers][:2] == [5, None]
     assert resumed.answers[1][1].skipped
@@ -373,7 +420,9 @@ async def test_going_back_changes_an_answer_until_sent_and_a_restart_loses_nothi
     await submit(sessions, clock, ALEX, cid)
     with pytest.raises(DomainError, match="already_submitted"):
         async with sessions.begin() as session:
-            await checkins.answer(session, ALEX, cid, 0, score=1, now=clock.now(), content=content)
+            await checkins.answer(
+                session, ALEX, cid, 0, score=1, now=clock.now(), content=content, default_zone=ZONE
+            )
     with pytest.raises(DomainError, match=r"^checkins\.waiting$"):
         await start(sessions, clock, ALEX)
 
@@ -556,7 +605,7 @@ async def test_the_courier_retries_and_never_delivers_after_unpairing(
             default_zone="Europe/London",
         )
     async with sessions.begin() as session:
-        await pairing.unpair(session, ALEX, couple, now=clock.now())
+        await pairing.unpair(session, ALEX, couple, now=clock.now(), rhythm=RHYTHM)
     await run_until(ticker, clock, datetime(2026, 3, 5, 9, 0, tzinfo=UTC))
     assert len(sender.texts_to(ALEX)) == 1
 
@@ -568,7 +617,7 @@ async def test_ended_couples_check_in_records_are_purged_after_the_grace_period(
     await answer_all(sessions, clock, ALEX, cid, (4, 4, 4), ("a", "b"))
     async with sessions.begin() as session:
         await topics.toggle(session, ALEX, "money", known=["money"], now=clock.now())
-        await pairing.unpair(session, ALEX, couple, now=clock.now())
+        await pairing.unpair(session, ALEX, couple, now=clock.now(), rhythm=RHYTHM)
     async with sessions.begin() as session:
         assert await checkins.purge_ended(session, now=clock.now(), grace=timedelta(days=30)) == 0
     clock.advance(timedelta(days=31))
@@ -583,11 +632,11 @@ async def test_check_ins_rest_after_an_unpaid_trial_and_history_stays(
     sessions: Sessions,
     clock: FixedClock,
     couple: int,
-    ticker: CheckinEngine,
     sender: FakeSender,
 ) -> None:
-    entitlements.configure(sessions, entitlements.Policy())  # the default: check-ins are gated
-    cid = (await start(sessions, clock, ALEX)).step.checkin_id
+    gated = Policy()  # the default: check-ins are gated
+    ticker = make_engine(sessions, clock, sender, policy=gated)
+    cid = (await start(sessions, clock, ALEX, policy=gated)).step.checkin_id
     for person in (ALEX, SAM):
         await answer_all(sessions, clock, person, cid, (4, 4, 4), ("a", "b"))
         await submit(sessions, clock, person, cid)
@@ -598,7 +647,7 @@ async def test_check_ins_rest_after_an_unpaid_trial_and_history_stays(
     assert len([t for t in sender.texts_to(ALEX) if "weekly check-in" in t]) == 1
     assert not any("gentle nudge" in t for t in sender.texts_to(ALEX)), "no reminder while resting"
     with pytest.raises(DomainError, match=r"^checkins\.resting$"):
-        await start(sessions, clock, SAM)
+        await start(sessions, clock, SAM, policy=gated)
     async with sessions() as session:
         past = await checkins.history(session, SAM, content=DECK.get(), today=date(2026, 3, 15))
     assert [p.checkin_id for p in past.past] == [cid]
@@ -735,6 +784,7 @@ async def test_check_ins_stop_sending_when_results_cannot_be_recorded(
         deck=DECK,
         clock=clock,
         sender=sender,
+        policy=UNGATED,
         config=CheckinConfig(concurrency=3),
     )
 

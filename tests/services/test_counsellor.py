@@ -20,6 +20,7 @@ from tests.support.factories import (
     ALEX,
     COUNSELLOR_TOPICS,
     SAM,
+    START,
     counsellor_choice,
     counsellor_request,
     onboard,
@@ -29,6 +30,7 @@ T = TypeVar("T")
 ROBIN, PAT = 900, 901
 STAFF = frozenset({ROBIN})
 EVERY = timedelta(minutes=60)
+ANNOUNCING = counsellor.Announcing(every=EVERY)
 CHAT = -100123
 
 
@@ -44,7 +46,7 @@ async def _stored(sessions: Sessions, request_id: int) -> CounsellorRequest:
     return request
 
 
-async def test_the_intake_asks_its_questions_in_order_and_stores_the_request(
+async def test_the_intake_asks_its_questions_in_order_and_stores_thecounsellor_request(
     sessions: Sessions, clock: FixedClock, couple: int
 ) -> None:
     step = await _in(sessions, lambda s: counsellor.begin_intake(s, SAM, now=clock.now()))
@@ -183,7 +185,7 @@ async def test_unclaimed_requests_are_announced_then_reannounced_until_claimed(
     async def due() -> list[counsellor.Due]:
         return await _in(
             sessions,
-            lambda s: counsellor.claim_due(s, chat_id=CHAT, now=clock.now(), every=EVERY),
+            lambda s: counsellor.claim_due(s, chat_id=CHAT, now=clock.now(), announcing=ANNOUNCING),
         )
 
     [first] = await due()
@@ -192,13 +194,7 @@ async def test_unclaimed_requests_are_announced_then_reannounced_until_claimed(
     await _in(
         sessions,
         lambda s: counsellor.mark_announced(
-            s,
-            request_id,
-            chat_id=CHAT,
-            message_id=77,
-            card_posted=True,
-            now=clock.now(),
-            every=EVERY,
+            s, first, chat_id=CHAT, message_id=77, now=clock.now(), announcing=ANNOUNCING
         ),
     )
     assert await _in(sessions, lambda s: counsellor.request_of_post(s, CHAT, 77)) == request_id
@@ -207,31 +203,92 @@ async def test_unclaimed_requests_are_announced_then_reannounced_until_claimed(
     clock.advance(timedelta(seconds=1))
     [again] = await due()
     assert again.posted_here and again.card.staff_message_id == 77
+    assert again.waited_minutes == 60
 
     await _in(sessions, _staff(counsellor.claim, request_id, ROBIN, clock))
     clock.advance(EVERY * 3)
     assert await due() == []
 
 
+def test_a_new_request_waits_for_its_own_post_only_when_there_is_a_staff_chat() -> None:
+    now = START
+    assert ANNOUNCING.first_at(now, staff_chat=True) == now + ANNOUNCING.post_grace
+    assert ANNOUNCING.first_at(now, staff_chat=False) == now
+
+
+async def test_the_job_steps_in_when_posting_a_new_request_failed_and_retries_a_failure(
+    sessions: Sessions, clock: FixedClock, couple: int
+) -> None:
+    request_id = (await counsellor_request(sessions, clock, staff_chat=True)).request_id
+
+    async def due() -> list[counsellor.Due]:
+        return await _in(
+            sessions,
+            lambda s: counsellor.claim_due(s, chat_id=CHAT, now=clock.now(), announcing=ANNOUNCING),
+        )
+
+    assert await due() == [], "the submitting handler posts it itself"
+    clock.advance(ANNOUNCING.post_grace)
+    [first] = await due()  # that post never happened: the job posts the card
+    assert first.card.request_id == request_id and not first.posted_here
+    await _in(
+        sessions,
+        lambda s: counsellor.announce_later(s, request_id, now=clock.now(), announcing=ANNOUNCING),
+    )
+    clock.advance(ANNOUNCING.retry - timedelta(seconds=1))
+    assert await due() == []
+    clock.advance(timedelta(seconds=1))
+    [retried] = await due()
+    assert not retried.posted_here, "still no card in the staff chat: the card again"
+
+
+async def test_a_reminder_keeps_the_card_it_replies_to(
+    sessions: Sessions, clock: FixedClock, couple: int
+) -> None:
+    request_id = (await counsellor_request(sessions, clock)).request_id
+    card = await _in(sessions, lambda s: counsellor.card(s, request_id))
+    assert card is not None
+    async with sessions.begin() as session:
+        for message_id, posted_here in ((77, False), (78, True)):
+            await counsellor.mark_announced(
+                session,
+                counsellor.Due(card, posted_here=posted_here),
+                chat_id=CHAT,
+                message_id=message_id,
+                now=clock.now(),
+                announcing=ANNOUNCING,
+            )
+    async with sessions() as session:
+        stored = await session.get(CounsellorRequest, request_id)
+        assert stored is not None
+        assert stored.staff_message_id == 77 and stored.announcements == 2
+        assert stored.next_announce_at == clock.now() + EVERY
+        # Replies to either message belong to the request's thread.
+        for message_id in (77, 78):
+            assert await counsellor.request_of_post(session, CHAT, message_id) == request_id
+
+
 async def test_a_new_staff_chat_gets_the_full_card(
     sessions: Sessions, clock: FixedClock, couple: int
 ) -> None:
     request_id = (await counsellor_request(sessions, clock)).request_id
+    card = await _in(sessions, lambda s: counsellor.card(s, request_id))
+    assert card is not None
     await _in(
         sessions,
         lambda s: counsellor.mark_announced(
             s,
-            request_id,
+            counsellor.Due(card, posted_here=False),
             chat_id=CHAT,
             message_id=77,
-            card_posted=True,
             now=clock.now(),
-            every=EVERY,
+            announcing=ANNOUNCING,
         ),
     )
     clock.advance(EVERY)
     [moved] = await _in(
-        sessions, lambda s: counsellor.claim_due(s, chat_id=-100999, now=clock.now(), every=EVERY)
+        sessions,
+        lambda s: counsellor.claim_due(s, chat_id=-100999, now=clock.now(), announcing=ANNOUNCING),
     )
     assert not moved.posted_here
 

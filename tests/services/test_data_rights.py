@@ -22,7 +22,7 @@ from bot.nudges import questions
 from bot.people import data_rights
 from bot.safety import counsellor
 from bot.safety import signals as safety
-from tests.support.factories import counsellor_request, nudge_engine, onboard, pair
+from tests.support.factories import RHYTHM, counsellor_request, nudge_engine, onboard, pair
 from tests.support.senders import FakeSender
 from tests.support.waiting import run_until
 
@@ -93,11 +93,11 @@ async def test_erasing_needs_the_confirmation_step(
     sessions: Sessions, clock: FixedClock, lived_in: int
 ) -> None:
     with pytest.raises(StaleAction):
-        await _in(sessions, lambda s: data_rights.erase(s, ME, now=clock.now()))
+        await _in(sessions, lambda s: data_rights.erase(s, ME, now=clock.now(), rhythm=RHYTHM))
     await _in(sessions, lambda s: data_rights.ask_to_erase(s, ME, now=clock.now()))
     await _in(sessions, lambda s: data_rights.keep(s, ME))
     with pytest.raises(StaleAction):
-        await _in(sessions, lambda s: data_rights.erase(s, ME, now=clock.now()))
+        await _in(sessions, lambda s: data_rights.erase(s, ME, now=clock.now(), rhythm=RHYTHM))
     async with sessions() as session:
         assert await session.get(User, ME) is not None
 
@@ -135,7 +135,7 @@ async def test_after_erasing_nothing_names_the_person_anywhere(
         "conversations",
     }
     await _in(sessions, lambda s: data_rights.ask_to_erase(s, ME, now=clock.now()))
-    erased = await _in(sessions, lambda s: data_rights.erase(s, ME, now=clock.now()))
+    erased = await _in(sessions, lambda s: data_rights.erase(s, ME, now=clock.now(), rhythm=RHYTHM))
     assert erased.partner is not None and erased.partner.user_id == PARTNER
 
     async with sessions() as session:

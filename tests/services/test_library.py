@@ -16,7 +16,7 @@ from bot.db.models import User
 from bot.nudges.engine import NudgeEngine
 from bot.reading import library
 from bot.reading.library import Plan
-from tests.support.factories import ALEX, CONTENT, SAM
+from tests.support.factories import ALEX, CONTENT, POLICY, SAM
 from tests.support.senders import FakeSender
 from tests.support.waiting import run_until
 
@@ -138,14 +138,26 @@ async def test_paid_videos_and_articles_follow_the_couples_entitlement(
     free = next(v for v in BOOKS.videos() if not v.paid)
     alex = await _user(sessions, ALEX)
     async with sessions() as session:
-        assert await library.video_access(session, alex, paid, now=clock.now()) == "trial"
-        assert await library.video_access(session, alex, free, now=clock.now()) == "free"
-        assert await library.may_read(session, alex, now=clock.now())
+        assert (
+            await library.video_access(session, alex, paid, now=clock.now(), policy=POLICY)
+            == "trial"
+        )
+        assert (
+            await library.video_access(session, alex, free, now=clock.now(), policy=POLICY)
+            == "free"
+        )
+        assert await library.may_read(session, alex, now=clock.now(), policy=POLICY)
     after_trial = datetime(2026, 3, 10, 9, 0, tzinfo=UTC)
     async with sessions() as session:
-        assert await library.video_access(session, alex, paid, now=after_trial) == "locked"
-        assert await library.video_access(session, alex, free, now=after_trial) == "free"
-        assert not await library.may_read(session, alex, now=after_trial)
+        assert (
+            await library.video_access(session, alex, paid, now=after_trial, policy=POLICY)
+            == "locked"
+        )
+        assert (
+            await library.video_access(session, alex, free, now=after_trial, policy=POLICY)
+            == "free"
+        )
+        assert not await library.may_read(session, alex, now=after_trial, policy=POLICY)
     text, buttons = library.video_message(
         nudger.texts, paid, base_url="https://v.example", locale="en", reason=None, access="locked"
     )
@@ -202,3 +214,64 @@ async def test_the_last_check_in_steers_video_picks_when_nobody_chose_that_area(
     # Both partners' own choice still comes first.
     both = library.Plan(frozenset({"trust"}), frozenset({"trust"}), needs=frozenset({"curiosity"}))
     assert "trust" in library.rank_videos(BOOKS.videos(), both)[0].topics
+
+
+@given(
+    mine=st.sets(st.sampled_from(library.FOCUS_CHOICES), max_size=3),
+    topic=st.sampled_from(library.VIDEO_TOPICS),
+)
+def test_a_topic_list_keeps_the_couples_order_and_only_that_topic(
+    mine: set[str], topic: str
+) -> None:
+    plan = Plan(frozenset(mine), frozenset())
+    ranked = library.rank_videos(BOOKS.videos(), plan)
+    on_topic = library.pick_videos(BOOKS.videos(), plan, topic=topic)
+    assert on_topic == [video for video in ranked if topic in video.topics]
+    assert library.pick_videos(BOOKS.videos(), plan) == ranked
+
+
+async def _suggest(
+    sessions: Sessions, clock: FixedClock, *, like: str | None = None, topic: str | None = None
+) -> library.Suggestions:
+    async with sessions() as session:
+        return await library.suggest_videos(
+            session,
+            ALEX,
+            BOOKS.videos(),
+            themes=BOOKS.checkin_themes(),
+            now=clock.now(),
+            policy=POLICY,
+            like=like,
+            topic=topic,
+        )
+
+
+async def test_video_suggestions_are_the_best_few_with_reasons_and_access(
+    sessions: Sessions, clock: FixedClock, couple: int
+) -> None:
+    await _pick(sessions, clock, ALEX, "trust")
+    await _pick(sessions, clock, SAM, "trust")
+    best = await _suggest(sessions, clock)
+    assert len(best.picks) == library.SUGGESTIONS and best.like is None
+    assert "trust" in best.picks[0].video.topics
+    assert best.picks[0].reason == library.Reason("both", "trust")
+    paid = {video.id for video in BOOKS.videos() if video.paid}
+    # In the trial, paid videos are open and say so.
+    assert all((pick.access == "trial") == (pick.video.id in paid) for pick in best.picks)
+
+    liked = best.picks[0].video
+    alike = await _suggest(sessions, clock, like=liked.id)
+    assert alike.like == liked
+    assert [pick.video for pick in alike.picks] == library.like_this(BOOKS.videos(), liked)[:3]
+
+    on_topic = await _suggest(sessions, clock, topic="conflict")
+    assert on_topic.picks and all("conflict" in pick.video.topics for pick in on_topic.picks)
+
+
+async def test_video_suggestions_refuse_what_names_nothing(
+    sessions: Sessions, clock: FixedClock, couple: int
+) -> None:
+    with pytest.raises(StaleAction):
+        await _suggest(sessions, clock, like="no-such-video")
+    with pytest.raises(StaleAction):
+        await _suggest(sessions, clock, topic="astrology")

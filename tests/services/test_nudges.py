@@ -11,7 +11,6 @@ import pytest
 from sqlalchemy import func
 from sqlmodel import col, select
 
-from bot.billing import entitlements
 from bot.content.library import Library
 from bot.content.texts import Texts
 from bot.core.clock import FixedClock
@@ -19,10 +18,21 @@ from bot.db.engine import Sessions
 from bot.db.models import CoupleQuestion, Delivery, DeliveryStatus, NudgeSchedule, User
 from bot.nudges import questions
 from bot.nudges.engine import EngineConfig, NudgeEngine
+from bot.nudges.schedules import Rhythm
 from bot.outbox.messages import Outcome, Outgoing, SendResult
 from bot.people import pairing
 from bot.people import profiles as people
-from tests.support.factories import ALEX, CONTENT, SAM, nudge_engine, onboard, pair
+from tests.support.factories import (
+    ALEX,
+    CONTENT,
+    NOTHING_GATED,
+    POLICY,
+    RHYTHM,
+    SAM,
+    nudge_engine,
+    onboard,
+    pair,
+)
 from tests.support.senders import FakeSender
 from tests.support.waiting import run_until
 
@@ -43,6 +53,36 @@ async def test_each_partner_gets_nudges_at_their_own_local_time(
     assert "Good morning" in sender.texts_to(SAM)[-1]
     await run_until(nudger, clock, datetime(2026, 3, 3, 8, 1, tzinfo=UTC))
     assert "Good morning" in sender.texts_to(ALEX)[-1]
+
+
+async def _next_excerpt(sessions: Sessions, user_id: int) -> datetime:
+    async with sessions() as session:
+        row = (
+            await session.exec(
+                select(NudgeSchedule).where(
+                    NudgeSchedule.user_id == user_id, NudgeSchedule.kind == "article"
+                )
+            )
+        ).one()
+    return row.next_run_at
+
+
+async def test_excerpts_follow_the_rhythm_each_change_and_each_engine_is_given(
+    clock: FixedClock, sender: FakeSender, couple: int, sessions: Sessions
+) -> None:
+    mondays = Rhythm(article_days=frozenset({0}), article_time=time(7, 0))
+    async with sessions.begin() as session:
+        await people.set_nudge_time(
+            session, ALEX, "morning", time(8, 0), now=clock.now(), rhythm=mondays
+        )
+    # Lisbon is on UTC in March; Monday 07:00 has passed today (Monday 2 March, 09:00).
+    assert await _next_excerpt(sessions, ALEX) == datetime(2026, 3, 9, 7, 0, tzinfo=UTC)
+    # Sam was planned with the default rhythm: Tuesday 12:30 in Tokyo.
+    assert await _next_excerpt(sessions, SAM) == datetime(2026, 3, 3, 3, 30, tzinfo=UTC)
+    engine = nudge_engine(sessions, clock, sender, rhythm=mondays)
+    clock.set(datetime(2026, 3, 9, 7, 0, 30, tzinfo=UTC))
+    await engine.tick()
+    assert await _next_excerpt(sessions, ALEX) == datetime(2026, 3, 16, 7, 0, tzinfo=UTC)
 
 
 async def test_the_evening_question_is_the_same_for_both(
@@ -70,7 +110,9 @@ async def test_never_twice_across_ticks_restarts_and_time_changes(
     assert len(sender.texts_to(ALEX)) == 1
     # Moving the evening time later the same day does not bring a second question today.
     async with sessions.begin() as session:
-        await people.set_nudge_time(session, ALEX, "evening", time(22, 0), now=clock.now())
+        await people.set_nudge_time(
+            session, ALEX, "evening", time(22, 0), now=clock.now(), rhythm=RHYTHM
+        )
     await run_until(nudger, clock, datetime(2026, 3, 2, 22, 30, tzinfo=UTC))
     assert len(sender.texts_to(ALEX)) == 1
     async with sessions() as session:
@@ -88,7 +130,9 @@ async def test_changing_a_time_takes_effect_for_the_very_next_nudge(
     nudger: NudgeEngine, clock: FixedClock, sender: FakeSender, couple: int, sessions: Sessions
 ) -> None:
     async with sessions.begin() as session:
-        await people.set_nudge_time(session, ALEX, "evening", time(10, 0), now=clock.now())
+        await people.set_nudge_time(
+            session, ALEX, "evening", time(10, 0), now=clock.now(), rhythm=RHYTHM
+        )
     await run_until(nudger, clock, datetime(2026, 3, 2, 10, 1, tzinfo=UTC))
     assert len(sender.texts_to(ALEX)) == 1
 
@@ -160,44 +204,51 @@ async def test_blocked_people_stop_being_scheduled_until_they_return(
             username=None,
             locale="en",
             now=clock.now(),
+            rhythm=RHYTHM,
         )
     await run_until(nudger, clock, datetime(2026, 3, 4, 12, 5, tzinfo=UTC))
     assert len(sender.texts_to(SAM)) >= 1
 
 
 async def test_pause_skip_days_and_resume(
-    nudger: NudgeEngine, clock: FixedClock, sender: FakeSender, couple: int, sessions: Sessions
+    clock: FixedClock, sender: FakeSender, couple: int, sessions: Sessions
 ) -> None:
     # This runs past the 7-day trial; billing is not what it tests.
-    entitlements.configure(sessions, entitlements.Policy(gated=frozenset()))
+    nudger = nudge_engine(sessions, clock, sender, policy=NOTHING_GATED)
     async with sessions.begin() as session:
-        await people.pause(session, ALEX, days=2, now=clock.now())
+        await people.pause(session, ALEX, days=2, now=clock.now(), rhythm=RHYTHM)
     await run_until(nudger, clock, datetime(2026, 3, 4, 8, 30, tzinfo=UTC))
     assert sender.nudges_to(ALEX) == []
     await run_until(nudger, clock, datetime(2026, 3, 4, 21, 5, tzinfo=UTC))
     assert len(sender.nudges_to(ALEX)) == 1  # the pause ended at 09:00 on 4 March
 
     async with sessions.begin() as session:
-        await people.skip_today(session, ALEX, now=datetime(2026, 3, 5, 7, 0, tzinfo=UTC))
+        await people.skip_today(
+            session,
+            ALEX,
+            now=datetime(2026, 3, 5, 7, 0, tzinfo=UTC),
+            rhythm=RHYTHM,
+            default_zone="UTC",
+        )
     await run_until(nudger, clock, datetime(2026, 3, 5, 22, 0, tzinfo=UTC))
     assert len(sender.nudges_to(ALEX)) == 1
 
     async with sessions.begin() as session:
         for weekday in range(1, 7):  # leave only Mondays on
-            await people.toggle_day(session, ALEX, weekday, now=clock.now())
+            await people.toggle_day(session, ALEX, weekday, now=clock.now(), rhythm=RHYTHM)
         with pytest.raises(Exception, match="last_day"):
-            await people.toggle_day(session, ALEX, 0, now=clock.now())
+            await people.toggle_day(session, ALEX, 0, now=clock.now(), rhythm=RHYTHM)
     await run_until(nudger, clock, datetime(2026, 3, 8, 23, 0, tzinfo=UTC))
     assert len(sender.nudges_to(ALEX)) == 1  # Friday to Sunday: nothing
     await run_until(nudger, clock, datetime(2026, 3, 9, 21, 5, tzinfo=UTC))
     assert len(sender.nudges_to(ALEX)) == 3  # Monday: morning and evening
 
     async with sessions.begin() as session:
-        await people.pause(session, ALEX, days=None, now=clock.now())
+        await people.pause(session, ALEX, days=None, now=clock.now(), rhythm=RHYTHM)
     await run_until(nudger, clock, datetime(2026, 3, 16, 22, 0, tzinfo=UTC))
     assert len(sender.nudges_to(ALEX)) == 3
     async with sessions.begin() as session:
-        assert await people.resume(session, ALEX, now=clock.now())
+        assert await people.resume(session, ALEX, now=clock.now(), rhythm=RHYTHM)
     await run_until(nudger, clock, datetime(2026, 3, 23, 22, 0, tzinfo=UTC))
     assert len(sender.nudges_to(ALEX)) == 5
 
@@ -206,7 +257,7 @@ async def test_unpairing_stops_nudges(
     nudger: NudgeEngine, clock: FixedClock, sender: FakeSender, couple: int, sessions: Sessions
 ) -> None:
     async with sessions.begin() as session:
-        await pairing.unpair(session, ALEX, couple, now=clock.now())
+        await pairing.unpair(session, ALEX, couple, now=clock.now(), rhythm=RHYTHM)
     await run_until(nudger, clock, datetime(2026, 3, 4, 0, 0, tzinfo=UTC))
     assert sender.sent == []
     async with sessions() as session:
@@ -276,10 +327,10 @@ async def test_another_couple_cannot_answer_or_open_a_question(
 
 
 async def test_questions_do_not_repeat_over_many_evenings(
-    nudger: NudgeEngine, clock: FixedClock, sender: FakeSender, couple: int, sessions: Sessions
+    clock: FixedClock, sender: FakeSender, couple: int, sessions: Sessions
 ) -> None:
     # Forty evenings run past the 7-day trial; billing is not what this tests.
-    entitlements.configure(sessions, entitlements.Policy(gated=frozenset()))
+    nudger = nudge_engine(sessions, clock, sender, policy=NOTHING_GATED)
     for day in range(40):
         clock.set(datetime(2026, 3, 2, 21, 1, tzinfo=UTC) + timedelta(days=day))
         await nudger.tick()
@@ -334,6 +385,8 @@ async def test_two_workers_share_a_round_without_duplicates(postgres_url: str) -
                 library=Library(CONTENT),
                 clock=clock,
                 sender=sender,
+                rhythm=RHYTHM,
+                policy=POLICY,
                 config=EngineConfig(batch_size=10),
             )
             for s, sender in zip(sessions, senders, strict=True)
@@ -369,7 +422,9 @@ async def test_a_time_changed_while_its_nudge_is_on_the_way_holds_for_the_next_o
 
     async def earlier_evenings() -> None:
         async with sessions.begin() as session:
-            await people.set_nudge_time(session, ALEX, "evening", time(20, 0), now=clock.now())
+            await people.set_nudge_time(
+                session, ALEX, "evening", time(20, 0), now=clock.now(), rhythm=RHYTHM
+            )
 
     def evenings() -> list[str]:
         return [text for text in sender.texts_to(ALEX) if text.startswith("🌙")]

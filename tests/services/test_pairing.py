@@ -14,6 +14,7 @@ from bot.db.engine import Sessions
 from bot.db.models import Couple, Invite, InviteStatus, User
 from bot.people import conversation, pairing
 from bot.people import profiles as people
+from tests.support.factories import RHYTHM
 
 TTL = timedelta(hours=48)
 LIMIT, WINDOW = 3, timedelta(minutes=15)
@@ -29,6 +30,7 @@ async def _person(sessions: Sessions, clock: FixedClock, user_id: int, name: str
             username=None,
             locale="en",
             now=clock.now(),
+            rhythm=RHYTHM,
         )
 
 
@@ -78,7 +80,9 @@ async def _pair(sessions: Sessions, clock: FixedClock, inviter: int, invitee: in
     preview = await _open(sessions, clock, invitee, made.payload)
     async with sessions.begin() as session:
         return (
-            await pairing.accept(session, invitee, preview.invite_id, now=clock.now())
+            await pairing.accept(
+                session, invitee, preview.invite_id, now=clock.now(), rhythm=RHYTHM
+            )
         ).couple_id
 
 
@@ -103,7 +107,7 @@ async def test_accepting_pairs_both_and_kills_other_invites(
     preview = await _open(sessions, clock, 2, made.payload)
     assert preview.inviter_name == "Alex"
     async with sessions.begin() as session:
-        paired = await pairing.accept(session, 2, preview.invite_id, now=clock.now())
+        paired = await pairing.accept(session, 2, preview.invite_id, now=clock.now(), rhythm=RHYTHM)
     assert paired.inviter.couple_id == paired.invitee.couple_id == paired.couple_id
     async with sessions() as session:
         statuses = sorted((await session.exec(select(Invite.status))).all())
@@ -144,7 +148,7 @@ async def test_each_bad_invite_gets_its_own_kind_reason(
     used = await _invite(sessions, clock, 1)
     preview = await _open(sessions, clock, 2, used.payload)
     async with sessions.begin() as session:
-        await pairing.accept(session, 2, preview.invite_id, now=clock.now())
+        await pairing.accept(session, 2, preview.invite_id, now=clock.now(), rhythm=RHYTHM)
     assert await _open_error(sessions, clock, 3, used.payload) == "pairing.invite_used"
 
 
@@ -170,10 +174,10 @@ async def test_accept_needs_the_invite_this_person_opened(
     # Kim never opened the link: forging its button changes nothing.
     async with sessions.begin() as session:
         with pytest.raises(StaleAction):
-            await pairing.accept(session, 3, preview.invite_id, now=clock.now())
+            await pairing.accept(session, 3, preview.invite_id, now=clock.now(), rhythm=RHYTHM)
     async with sessions.begin() as session:
         with pytest.raises(StaleAction):
-            await pairing.accept(session, 2, preview.invite_id + 1, now=clock.now())
+            await pairing.accept(session, 2, preview.invite_id + 1, now=clock.now(), rhythm=RHYTHM)
     async with sessions() as session:
         assert (await session.exec(select(func.count()).select_from(Couple))).one() == 0
 
@@ -188,7 +192,7 @@ async def test_a_person_is_in_at_most_one_couple(
     # The old Accept button is stale, and opening Kim's link again says why it can't work.
     async with sessions.begin() as session:
         with pytest.raises(StaleAction):
-            await pairing.accept(session, 2, preview.invite_id, now=clock.now())
+            await pairing.accept(session, 2, preview.invite_id, now=clock.now(), rhythm=RHYTHM)
     assert await _open_error(sessions, clock, 2, kim_invite.payload) == "pairing.already_paired"
     async with sessions.begin() as session:
         with pytest.raises(DomainError, match=r"pairing\.already_paired"):
@@ -215,13 +219,13 @@ async def test_unpair_ends_the_couple_for_both_and_rejects_stale_confirmations(
     couple_id = await _pair(sessions, clock, 1, 2)
     async with sessions.begin() as session:
         with pytest.raises(StaleAction):
-            await pairing.unpair(session, 1, couple_id + 1, now=clock.now())
+            await pairing.unpair(session, 1, couple_id + 1, now=clock.now(), rhythm=RHYTHM)
     async with sessions.begin() as session:
-        partner = await pairing.unpair(session, 1, couple_id, now=clock.now())
+        partner = await pairing.unpair(session, 1, couple_id, now=clock.now(), rhythm=RHYTHM)
     assert partner is not None and partner.id == 2 and partner.couple_id is None
     async with sessions.begin() as session:
         with pytest.raises(StaleAction):
-            await pairing.unpair(session, 2, couple_id, now=clock.now())
+            await pairing.unpair(session, 2, couple_id, now=clock.now(), rhythm=RHYTHM)
     async with sessions() as session:
         couple = await session.get(Couple, couple_id)
         assert couple is not None and couple.ended_at == clock.now() and couple.ended_by_id == 1
@@ -247,7 +251,7 @@ async def test_shared_history_is_erased_30_days_after_unpairing(
             )
         )
     async with sessions.begin() as session:
-        await pairing.unpair(session, 2, couple_id, now=clock.now())
+        await pairing.unpair(session, 2, couple_id, now=clock.now(), rhythm=RHYTHM)
     clock.advance(timedelta(days=29))
     async with sessions.begin() as session:
         assert await pairing.purge_ended_history(session, now=clock.now()) == 0

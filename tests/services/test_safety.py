@@ -18,7 +18,7 @@ from bot.db.safety import HeldMessage, SentMessage
 from bot.nudges.engine import NudgeEngine
 from bot.people import pairing
 from bot.safety import signals as safety
-from tests.support.factories import ALEX, SAM, onboard, pair
+from tests.support.factories import ALEX, RHYTHM, SAM, onboard, pair
 from tests.support.senders import FakeSender
 from tests.support.waiting import run_until
 
@@ -176,7 +176,7 @@ async def test_feeling_safe_after_unpairing_leaves_no_pause_for_a_later_reunion(
     sessions: Sessions, clock: FixedClock, couple: int
 ) -> None:
     await _in(sessions, lambda s: safety.signal(s, SAM, now=clock.now()))
-    await _in(sessions, lambda s: pairing.unpair(s, SAM, couple, now=clock.now()))
+    await _in(sessions, lambda s: pairing.unpair(s, SAM, couple, now=clock.now(), rhythm=RHYTHM))
     assert not await _in(sessions, lambda s: safety.feel_safe_again(s, SAM))
     # The same two pair again within the grace period: their couple comes back, unpaused.
     assert await pair(sessions, clock) == couple

@@ -18,9 +18,15 @@ TOKEN = "123456:TEST-token"
 MakePerson = Callable[[int, str], Person]
 
 
+# The offline transport has no limits to keep under; pacing has tests of its own.
+UNPACED = {"paid_broadcast": True, "per_chat_interval_seconds": 0}
+
+
 def handler_settings(database_url: str, **overrides: object) -> Settings:
     """Return settings for the test token on `database_url`, with some settings overridden."""
-    return load_settings(telegram_bot_token=TOKEN, database_url=database_url, **overrides)
+    return load_settings(
+        telegram_bot_token=TOKEN, database_url=database_url, **{**UNPACED, **overrides}
+    )
 
 
 @asynccontextmanager

@@ -12,11 +12,13 @@ from typing import TypeVar
 
 from sqlmodel.ext.asyncio.session import AsyncSession
 
+from bot.billing.entitlements import Policy
 from bot.content.library import Library
 from bot.content.texts import Texts
 from bot.core.clock import FixedClock
 from bot.db.engine import Sessions
 from bot.nudges.engine import EngineConfig, NudgeEngine
+from bot.nudges.schedules import Rhythm
 from bot.outbox.messages import Sender
 from bot.people import pairing
 from bot.people import profiles as people
@@ -27,6 +29,12 @@ CONTENT = Path(__file__).resolve().parents[2] / "content"
 START = datetime(2026, 3, 2, 9, 0, tzinfo=UTC)
 ALEX, SAM = 1, 2
 COUNSELLOR_TOPICS = ("trust", "other")
+COUNSELLOR_ANNOUNCING = counsellor.Announcing(every=timedelta(minutes=60))
+# The defaults the settings start from: excerpts Tuesday and Friday 12:30, videos Sunday 18:00.
+RHYTHM = Rhythm()
+POLICY = Policy()
+# For tests that run past the 7-day trial when billing is not what they test.
+NOTHING_GATED = Policy(gated=frozenset())
 
 
 async def _in(sessions: Sessions, work: Callable[[AsyncSession], Awaitable[T]]) -> T:
@@ -55,11 +63,12 @@ async def onboard(
             username=None,
             locale="en",
             now=now,
+            rhythm=RHYTHM,
         )
-        await people.set_timezone(session, user_id, zone, now=now)
-        await people.set_nudge_time(session, user_id, "morning", morning, now=now)
-        await people.set_nudge_time(session, user_id, "evening", evening, now=now)
-        await people.finish_onboarding(session, user_id, now=now)
+        await people.set_timezone(session, user_id, zone, now=now, rhythm=RHYTHM)
+        await people.set_nudge_time(session, user_id, "morning", morning, now=now, rhythm=RHYTHM)
+        await people.set_nudge_time(session, user_id, "evening", evening, now=now, rhythm=RHYTHM)
+        await people.finish_onboarding(session, user_id, now=now, rhythm=RHYTHM)
 
 
 async def pair(sessions: Sessions, clock: FixedClock, a: int = ALEX, b: int = SAM) -> int:
@@ -76,12 +85,18 @@ async def pair(sessions: Sessions, clock: FixedClock, a: int = ALEX, b: int = SA
             bad_code_window=timedelta(minutes=15),
         )
     async with sessions.begin() as session:
-        paired = await pairing.accept(session, b, preview.invite_id, now=clock.now())
+        paired = await pairing.accept(session, b, preview.invite_id, now=clock.now(), rhythm=RHYTHM)
     return paired.couple_id
 
 
 def nudge_engine(
-    sessions: Sessions, clock: FixedClock, sender: Sender, config: EngineConfig | None = None
+    sessions: Sessions,
+    clock: FixedClock,
+    sender: Sender,
+    config: EngineConfig | None = None,
+    *,
+    policy: Policy = POLICY,
+    rhythm: Rhythm = RHYTHM,
 ) -> NudgeEngine:
     """Return a nudge engine on the real content, sending through `sender`."""
     return NudgeEngine(
@@ -90,6 +105,8 @@ def nudge_engine(
         library=Library(CONTENT),
         clock=clock,
         sender=sender,
+        rhythm=rhythm,
+        policy=policy,
         config=config or EngineConfig(reminder_time=time(12, 0), retry_delay=timedelta(minutes=1)),
     )
 
@@ -114,6 +131,7 @@ async def counsellor_request(
     for_whom: str = "me",
     tell: str | None = None,
     share: bool = True,
+    staff_chat: bool = False,
 ) -> counsellor.Submitted:
     """Go through the whole intake and submit."""
     await _in(sessions, lambda s: counsellor.begin_intake(s, user_id, now=clock.now()))
@@ -131,6 +149,6 @@ async def counsellor_request(
             share_identity=share,
             topics=COUNSELLOR_TOPICS,
             now=clock.now(),
-            announce_at=clock.now(),
+            announce_at=COUNSELLOR_ANNOUNCING.first_at(clock.now(), staff_chat=staff_chat),
         ),
     )

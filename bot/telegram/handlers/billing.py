@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import html
 import logging
-from datetime import timedelta
 from typing import Any
 
 from sqlalchemy.exc import IntegrityError
@@ -21,7 +20,6 @@ from telegram.ext import (
 
 from bot.billing import entitlements
 from bot.billing import payments as billing
-from bot.billing.delivery import NoticeConfig, NoticeEngine
 from bot.core.errors import DomainError
 from bot.outbox.messages import Invoice, Outgoing
 from bot.settings import Settings
@@ -51,30 +49,6 @@ def signing_key(settings: Settings) -> bytes:
     )
 
 
-def policy_of(settings: Settings) -> entitlements.Policy:
-    """Return the entitlement policy the settings describe."""
-    return entitlements.Policy(
-        gated=settings.gated_feature_set,
-        grace=timedelta(hours=settings.subscription_grace_hours),
-    )
-
-
-def notice_engine(application: AnyApplication) -> NoticeEngine:
-    """Return the engine that sends the trial and subscription notices."""
-    services = services_of(application)
-    return NoticeEngine(
-        sessions=services.sessions,
-        texts=services.texts,
-        clock=services.clock,
-        # The nudges' sender, so both share one pace under Telegram's limits.
-        sender=services.nudges.sender,
-        config=NoticeConfig(
-            price=services.settings.subscription_price_stars,
-            default_timezone=services.settings.default_timezone,
-        ),
-    )
-
-
 def _plain(context: BotContext, key: str, *, locale: str | None, **values: Any) -> str:
     # Invoice fields and checkout errors are plain text for Telegram, so undo the escaping.
     return html.unescape(text(context, key, locale=locale, **values))
@@ -96,6 +70,7 @@ async def subscribe(update: Update, context: BotContext) -> None:
                 price=settings.subscription_price_stars,
                 key=signing_key(settings),
                 default_zone=settings.default_timezone,
+                policy=context.services.policy,
             )
     except DomainError as problem:
         await reply(update, context, problem.key, **problem.values)
@@ -146,6 +121,7 @@ async def subscription(update: Update, context: BotContext) -> None:
                 now=context.services.clock.now(),
                 price=settings.subscription_price_stars,
                 default_zone=settings.default_timezone,
+                policy=context.services.policy,
             )
     except DomainError as problem:
         await reply(update, context, problem.key, **problem.values)
@@ -249,6 +225,7 @@ async def pre_checkout(update: Update, context: BotContext) -> None:
                 now=context.services.clock.now(),
                 key=signing_key(settings),
                 default_zone=settings.default_timezone,
+                policy=context.services.policy,
             )
     except DomainError as problem:
         locale = query.from_user.language_code
@@ -283,6 +260,7 @@ async def paid(update: Update, context: BotContext) -> None:
                 now=context.services.clock.now(),
                 key=signing_key(settings),
                 default_zone=settings.default_timezone,
+                policy=context.services.policy,
             )
     except IntegrityError:
         # Another worker recorded this very charge a moment ago.
@@ -334,27 +312,27 @@ async def _tell(update: Update, context: BotContext, recorded: billing.Recorded)
 
 
 async def refund(application: AnyApplication, charge_id: str) -> billing.Refunded | None:
-    """Pay a charge back, stop its subscription renewing, and record both; None on failure."""
+    """Ask Telegram to do what the billing service plans, then have it recorded; None on failure."""
     services = services_of(application)
     async with services.sessions.begin() as session:
-        target = await billing.refund_target(session, charge_id)
+        plan = await billing.plan_refund(session, charge_id)
     bot = application.bot
     try:
-        await bot.refund_star_payment(target.payer_id, charge_id)
+        await bot.refund_star_payment(plan.payer_id, plan.charge_id)
     except TelegramError as error:
         log.error("refunding charge %s failed: %s", charge_id, type(error).__name__)
         return None
     try:
         await bot.edit_user_star_subscription(
-            target.payer_id, target.subscription_charge_id, is_canceled=True
+            plan.payer_id, plan.subscription_charge_id, is_canceled=True
         )
     except TelegramError as error:
         # A refunded subscription may already be over on Telegram's side; the refund stands.
         log.info("charge %s: renewal not stopped (%s)", charge_id, type(error).__name__)
     async with services.sessions.begin() as session:
-        return await billing.mark_refunded(
+        return await billing.record_refund(
             session,
-            charge_id,
+            plan,
             now=services.clock.now(),
             default_zone=services.settings.default_timezone,
         )
@@ -400,7 +378,7 @@ async def _notify_refund(application: AnyApplication, done: billing.Refunded) ->
 
 async def tick(context: BotContext) -> None:
     """Send the trial and subscription notices that are due."""
-    report = await notice_engine(context.application).tick()
+    report = await context.services.notices.tick()
     if report.claimed or report.planned:
         log.info(
             "billing notices: planned %d, claimed %d, sent %d, dropped %d, postponed %d",
@@ -413,9 +391,8 @@ async def tick(context: BotContext) -> None:
 
 
 def register(application: Application) -> None:  # type: ignore[type-arg]
-    """Add the billing handlers, give sessions the entitlement policy, and start the tick."""
+    """Add the billing handlers and start the notice tick."""
     services = services_of(application)
-    entitlements.configure(services.sessions, policy_of(services.settings))
     private = filters.ChatType.PRIVATE
     # Checkout answers can't wait behind anything else: Telegram gives them 10 seconds.
     application.add_handler(PreCheckoutQueryHandler(pre_checkout))

@@ -4,9 +4,8 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from datetime import datetime, time, timedelta
+from datetime import time
 from typing import Any
-from zoneinfo import ZoneInfo
 
 from telegram import Update
 from telegram.error import TelegramError
@@ -15,15 +14,15 @@ from telegram.ext import Application, CallbackQueryHandler, CommandHandler, filt
 from bot.checkins import appreciations, topics
 from bot.checkins import weekly as checkins
 from bot.checkins.chart import render_chart, spec_of
-from bot.checkins.engine import CheckinConfig, CheckinEngine
-from bot.checkins.schedules import Plan
-from bot.content.checkins import CheckinContent, CheckinDeck
+from bot.content.checkins import CheckinContent
 from bot.core.errors import DomainError, StaleAction
 from bot.db.models import User
 from bot.nudges.timing import local_date_of
 from bot.outbox.messages import Attachment
 from bot.people import conversation
+from bot.people import profiles as people
 from bot.people.pairing import HISTORY_GRACE
+from bot.people.profiles import name_of, zone_of
 from bot.telegram.context import BotContext, services_of
 from bot.telegram.handlers.replies import (
     Button,
@@ -39,10 +38,8 @@ from bot.telegram.handlers.replies import (
 
 log = logging.getLogger(__name__)
 
-_ENGINE_KEY = "checkins"
 TYPED_STATES = (checkins.REFLECTING, appreciations.APPRECIATING)
 PLAN_TIMES = ("09:00", "12:00", "18:00", "19:00", "20:30", "21:30")
-DEFAULT_MORNING = time(8, 0)
 HISTORY_WEEKS_LISTED = 6
 # Validation problems with a typed answer keep the step; anything else ends it.
 _RETYPE = (
@@ -53,24 +50,8 @@ _RETYPE = (
 )
 
 
-def engine_of(application: Application[Any, Any, Any, Any, Any, Any]) -> CheckinEngine:
-    """Return the check-in engine this application was built with."""
-    engine = application.bot_data.get(_ENGINE_KEY)
-    if not isinstance(engine, CheckinEngine):
-        raise RuntimeError("check-ins are not registered on this application")
-    return engine
-
-
-def _engine(context: BotContext) -> CheckinEngine:
-    return engine_of(context.application)
-
-
 def _content(update: Update, context: BotContext) -> CheckinContent:
-    return _engine(context).deck.get(locale_of(update))
-
-
-def _local(at: datetime, zone: str | None) -> datetime:
-    return at.astimezone(ZoneInfo(zone or "UTC"))
+    return context.services.checkins.deck.get(locale_of(update))
 
 
 def _ints(parts: list[str]) -> list[int] | None:
@@ -150,7 +131,7 @@ async def checkin_command(update: Update, context: BotContext) -> None:
     """Handle /checkin: start the couple's check-in on demand, or carry on with the open one."""
     user = update.effective_user
     assert user is not None
-    engine = _engine(context)
+    engine = context.services.checkins
     try:
         async with context.services.sessions.begin() as session:
             started = await checkins.start(
@@ -160,6 +141,7 @@ async def checkin_command(update: Update, context: BotContext) -> None:
                 content=_content(update, context),
                 question_ids=[q.id for q in engine.deck.get().questions],
                 windows=engine.config.windows,
+                policy=context.services.policy,
             )
             plan = await checkins.current_plan(session, user.id, default=engine.config.default_plan)
     except DomainError as problem:
@@ -186,7 +168,9 @@ async def checkin_command(update: Update, context: BotContext) -> None:
             "checkins.partner_started",
             rows=[[Button("checkin_go", f"ci:go:{step.checkin_id}", values={"started": False})]],
             partner=started.my_name,
-            closes_at=_local(step.closes_at, partner.timezone),
+            closes_at=step.closes_at.astimezone(
+                zone_of(partner, default=context.services.settings.default_timezone)
+            ),
         )
 
 
@@ -218,25 +202,39 @@ async def _step_button(
     user = update.effective_user
     assert user is not None
     now, content = context.services.clock.now(), _content(update, context)
+    zone = context.services.settings.default_timezone
     async with context.services.sessions.begin() as session:
         if action == "go" and len(numbers) == 1:
-            step = await checkins.show(session, user.id, numbers[0], now=now, content=content)
+            step = await checkins.show(
+                session, user.id, numbers[0], now=now, content=content, default_zone=zone
+            )
         elif action == "s" and len(numbers) == 3:
             cid, index, score = numbers
             step = await checkins.answer(
-                session, user.id, cid, index, score=score, now=now, content=content
+                session,
+                user.id,
+                cid,
+                index,
+                score=score,
+                now=now,
+                content=content,
+                default_zone=zone,
             )
         elif action == "k" and len(numbers) == 2:
-            step = await checkins.answer(session, user.id, *numbers, now=now, content=content)
+            step = await checkins.answer(
+                session, user.id, *numbers, now=now, content=content, default_zone=zone
+            )
         elif action in ("b", "n", "e") and len(numbers) == 2:
             cid, index = numbers
             target = index + {"b": -1, "n": 1, "e": 0}[action]
-            step = await checkins.move(session, user.id, cid, target, now=now, content=content)
+            step = await checkins.move(
+                session, user.id, cid, target, now=now, content=content, default_zone=zone
+            )
         else:
             raise StaleAction()
         _, partner = await checkins.couple_of(session, user.id)
     await settle_button(update, context)
-    await _show_step(update, context, step, checkins.name_of(partner))
+    await _show_step(update, context, step, name_of(partner))
 
 
 async def _submit_button(update: Update, context: BotContext, numbers: list[int]) -> None:
@@ -252,9 +250,7 @@ async def _submit_button(update: Update, context: BotContext, numbers: list[int]
     if done.revealed:
         await _reveal(context, done.checkin_id, (done.partner, done.user))
         return
-    await reply(
-        update, context, "checkins.submitted_waiting", partner=checkins.name_of(done.partner)
-    )
+    await reply(update, context, "checkins.submitted_waiting", partner=name_of(done.partner))
     if done.tell_partner:
         go = Button(
             "checkin_go", f"ci:go:{done.checkin_id}", values={"started": done.partner_started}
@@ -264,7 +260,7 @@ async def _submit_button(update: Update, context: BotContext, numbers: list[int]
             done.partner,
             "checkins.partner_submitted",
             rows=[[go]],
-            partner=checkins.name_of(done.user),
+            partner=name_of(done.user),
         )
 
 
@@ -277,7 +273,7 @@ def _video_url(context: BotContext, summary: checkins.Summary) -> str | None:
 
 async def _reveal(context: BotContext, checkin_id: int, viewers: tuple[User, ...]) -> None:
     """Send each partner the side-by-side summary, in their own language."""
-    engine = _engine(context)
+    engine = context.services.checkins
     for viewer in viewers:
         async with context.services.sessions() as session:
             summary = await checkins.summary_for(
@@ -300,7 +296,7 @@ async def _past_button(update: Update, context: BotContext, numbers: list[int]) 
     user = update.effective_user
     if len(numbers) != 1 or user is None:
         raise StaleAction()
-    engine = _engine(context)
+    engine = context.services.checkins
     async with context.services.sessions() as session:
         summary = await checkins.summary_for(
             session,
@@ -321,7 +317,7 @@ async def _plan_button(
 ) -> None:
     user = update.effective_user
     assert user is not None
-    engine = _engine(context)
+    engine = context.services.checkins
     if action == "plan" and not numbers:
         async with context.services.sessions() as session:
             plan = await checkins.current_plan(session, user.id, default=engine.config.default_plan)
@@ -359,13 +355,9 @@ async def _plan_button(
         )
         me = await session.get(User, user.id)
     await settle_button(update, context)
-    await reply(
-        update, context, "checkins.plan_saved", plan=plan, partner=checkins.name_of(partner)
-    )
+    await reply(update, context, "checkins.plan_saved", plan=plan, partner=name_of(partner))
     if me is not None:
-        await _tell(
-            context, partner, "checkins.plan_changed", plan=plan, partner=checkins.name_of(me)
-        )
+        await _tell(context, partner, "checkins.plan_changed", plan=plan, partner=name_of(me))
 
 
 async def on_text(update: Update, context: BotContext, state: str, data: dict[str, Any]) -> None:
@@ -385,12 +377,13 @@ async def on_text(update: Update, context: BotContext, state: str, data: dict[st
                 typed=message.text,
                 now=context.services.clock.now(),
                 content=_content(update, context),
+                default_zone=context.services.settings.default_timezone,
             )
             _, partner = await checkins.couple_of(session, user.id)
     except DomainError as problem:
         await _typed_problem(update, context, problem)
         return
-    await _show_step(update, context, step, checkins.name_of(partner))
+    await _show_step(update, context, step, name_of(partner))
 
 
 async def _typed_problem(update: Update, context: BotContext, problem: DomainError) -> None:
@@ -410,8 +403,10 @@ async def history_command(update: Update, context: BotContext) -> None:
     now = context.services.clock.now()
     try:
         async with context.services.sessions() as session:
-            me = await session.get(User, user.id)
-            today = local_date_of(now, ZoneInfo((me.timezone if me else None) or "UTC"))
+            me = await people.require(session, user.id)
+            today = local_date_of(
+                now, zone_of(me, default=context.services.settings.default_timezone)
+            )
             past = await checkins.history(
                 session, user.id, content=_content(update, context), today=today
             )
@@ -464,7 +459,7 @@ async def appreciate_command(update: Update, context: BotContext) -> None:
 async def _write_appreciation(update: Update, context: BotContext, typed: str) -> None:
     user = update.effective_user
     assert user is not None
-    settings = context.services.settings
+    config = context.services.checkins.config
     try:
         async with context.services.sessions.begin() as session:
             written = await appreciations.write(
@@ -472,8 +467,8 @@ async def _write_appreciation(update: Update, context: BotContext, typed: str) -
                 user.id,
                 typed,
                 now=context.services.clock.now(),
-                default_morning=DEFAULT_MORNING,
-                default_zone=settings.default_timezone,
+                default_morning=config.default_morning,
+                default_zone=config.default_zone,
             )
     except DomainError as problem:
         await _typed_problem(update, context, problem)
@@ -522,7 +517,7 @@ async def topics_command(update: Update, context: BotContext) -> None:
         context,
         "checkins.topics",
         rows=_topic_rows(_content(update, context), seen),
-        partner=checkins.name_of(partner),
+        partner=name_of(partner),
     )
 
 
@@ -556,20 +551,20 @@ async def topic_button(update: Update, context: BotContext) -> None:
     if toggled.matched is None or me is None:
         return
     for viewer, other in ((me, toggled.partner), (toggled.partner, me)):
-        topic = _engine(context).deck.get(viewer.locale).topic(toggled.matched)
+        topic = context.services.checkins.deck.get(viewer.locale).topic(toggled.matched)
         if topic is not None:
             await _tell(
                 context,
                 viewer,
                 "checkins.topics_match",
-                partner=checkins.name_of(other),
+                partner=name_of(other),
                 topic=topic.text,
             )
 
 
 async def tick(context: BotContext) -> None:
     """Run one check-in tick: open, remind, close and carry what is due."""
-    report = await _engine(context).tick()
+    report = await context.services.checkins.tick()
     if report.claimed:
         log.info(
             "check-in tick: claimed %d, sent %d, already sent %d, dropped %d, blocked %d, "
@@ -594,27 +589,8 @@ async def purge(context: BotContext) -> None:
 
 
 def register(application: Application) -> None:  # type: ignore[type-arg]
-    """Build the check-in engine and add the check-in handlers and ticks."""
-    services = services_of(application)
-    settings = services.settings
-    deck = CheckinDeck(settings.content_dir, default_locale=settings.default_locale)
-    config = CheckinConfig(
-        default_plan=Plan(settings.checkin_weekday, settings.checkin_time),
-        window=timedelta(hours=settings.checkin_window_hours),
-        reminder_after=timedelta(hours=settings.checkin_reminder_hours),
-        default_zone=settings.default_timezone,
-        default_morning=DEFAULT_MORNING,
-        batch_size=settings.nudge_batch_size,
-    )
-    # One pacer for every outgoing message: reuse the nudges' sender.
-    application.bot_data[_ENGINE_KEY] = CheckinEngine(
-        sessions=services.sessions,
-        texts=services.texts,
-        deck=deck,
-        clock=services.clock,
-        sender=services.nudges.sender,
-        config=config,
-    )
+    """Add the check-in handlers and ticks."""
+    settings = services_of(application).settings
     private = filters.ChatType.PRIVATE
     application.add_handler(CommandHandler("checkin", checkin_command, filters=private))
     application.add_handler(CommandHandler("history", history_command, filters=private))

@@ -5,7 +5,7 @@ from __future__ import annotations
 from telegram import Update
 
 from bot.nudges.questions import ANSWERING, CONFIRMING
-from bot.people import conversation
+from bot.people import conversation, onboarding
 from bot.telegram.context import BotContext
 from bot.telegram.handlers import checkins, counsellor, nudges, profile
 from bot.telegram.handlers.replies import reply
@@ -20,9 +20,9 @@ async def on_text(update: Update, context: BotContext) -> None:
     if waiting is None:
         await reply(update, context, "help.not_understood")
         return
-    mode, _, step = waiting.state.partition(".")
-    if mode in (profile.ONBOARDING, profile.SETTINGS) and step in profile.STEPS:
-        await profile.on_text(update, context, mode, step)
+    answering = onboarding.step_of(waiting.state)
+    if answering is not None:
+        await profile.on_text(update, context, *answering)
     elif waiting.state in (ANSWERING, CONFIRMING):
         await nudges.on_answer_text(update, context, int(waiting.data["question_id"]))
     elif waiting.state in counsellor.STATES:

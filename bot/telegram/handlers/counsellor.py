@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import logging
-from datetime import timedelta
 from typing import Any
 
 from telegram import Message, Update
@@ -22,7 +21,7 @@ from bot.outbox.messages import Edit
 from bot.people.conversation import Awaiting
 from bot.people.profiles import require
 from bot.safety import counsellor
-from bot.safety.counsellor import Card, IntakeStep
+from bot.safety.counsellor import Card, Due, IntakeStep
 from bot.safety.signals import Recipient
 from bot.telegram.context import BotContext, services_of
 from bot.telegram.handlers.replies import (
@@ -42,9 +41,6 @@ from bot.telegram.handlers.safety import crisis_values, notify
 log = logging.getLogger(__name__)
 # The conversation states whose typed messages on_text takes.
 STATES = (counsellor.INTAKE, counsellor.REPLYING)
-# The submitting handler posts the card itself; the job only steps in if that failed.
-POST_GRACE = timedelta(minutes=1)
-RETRY_POST = timedelta(minutes=1)
 # Room for the label around a counsellor's words within Telegram's 4096 characters.
 STAFF_TEXT_MAX_LENGTH = 3500
 
@@ -293,7 +289,9 @@ async def submit(update: Update, context: BotContext) -> None:
                 share_identity=query.data == "ci:send:named",
                 topics=_topics(context, locale_of(update)).keys(),
                 now=now,
-                announce_at=now + POST_GRACE if chat_id is not None else now,
+                announce_at=context.services.staff_announcing.first_at(
+                    now, staff_chat=chat_id is not None
+                ),
             )
             card = await counsellor.card(session, submitted.request_id)
     except DomainError as problem:
@@ -302,7 +300,7 @@ async def submit(update: Update, context: BotContext) -> None:
     await settle_button(update, context)
     log.info("counsellor request %d submitted", submitted.request_id)
     if chat_id is not None and card is not None:
-        await _announce(context, chat_id, card, posted_here=False)
+        await _announce(context, chat_id, Due(card, posted_here=False))
     await reply(
         update,
         context,
@@ -317,12 +315,13 @@ async def submit(update: Update, context: BotContext) -> None:
         )
 
 
-async def _announce(context: BotContext, chat_id: int, card: Card, *, posted_here: bool) -> bool:
+async def _announce(context: BotContext, chat_id: int, due: Due) -> bool:
     """Post a request's card (or a reminder under it) to the staff chat; tell whether it went."""
-    now = context.services.clock.now()
+    now, announcing = context.services.clock.now(), context.services.staff_announcing
+    card = due.card
     try:
-        if posted_here:
-            waited = max(0, int((now - card.created_at).total_seconds() // 60))
+        if due.posted_here:
+            waited = due.waited_minutes
             message = await _post_staff(
                 context,
                 chat_id,
@@ -340,17 +339,18 @@ async def _announce(context: BotContext, chat_id: int, card: Card, *, posted_her
             "could not post request %d to the staff chat: %s", card.request_id, error.outcome.value
         )
         async with context.services.sessions.begin() as session:
-            await counsellor.announce_later(session, card.request_id, at=now + RETRY_POST)
+            await counsellor.announce_later(
+                session, card.request_id, now=now, announcing=announcing
+            )
         return False
     async with context.services.sessions.begin() as session:
         await counsellor.mark_announced(
             session,
-            card.request_id,
+            due,
             chat_id=chat_id,
             message_id=message,
-            card_posted=not posted_here,
             now=now,
-            every=timedelta(minutes=context.services.settings.counsellor_reannounce_minutes),
+            announcing=announcing,
         )
     return True
 
@@ -366,10 +366,10 @@ async def announce(context: BotContext) -> None:
             session,
             chat_id=chat_id,
             now=context.services.clock.now(),
-            every=timedelta(minutes=settings.counsellor_reannounce_minutes),
+            announcing=context.services.staff_announcing,
         )
     for item in due:
-        await _announce(context, chat_id, item.card, posted_here=item.posted_here)
+        await _announce(context, chat_id, item)
 
 
 async def on_text(update: Update, context: BotContext, waiting: Awaiting) -> None:

@@ -9,8 +9,8 @@ from telegram.ext import Application, CallbackQueryHandler, CommandHandler, filt
 
 from bot.core.errors import DomainError
 from bot.outbox.messages import Attachment
-from bot.people import data_rights, pairing
-from bot.people.profiles import profile_of
+from bot.people import data_rights
+from bot.people.profiles import partner_of, profile_of
 from bot.telegram.context import BotContext
 from bot.telegram.handlers.replies import (
     Button,
@@ -50,7 +50,7 @@ async def deleteme(update: Update, context: BotContext) -> None:
             stored = await data_rights.ask_to_erase(
                 session, user.id, now=context.services.clock.now()
             )
-            partner = await pairing.active_couple_partner(session, stored)
+            partner = await partner_of(session, stored)
     except DomainError as problem:
         await reply(update, context, problem.key, **problem.values)
         return
@@ -74,7 +74,12 @@ async def delete_button(update: Update, context: BotContext) -> None:
                 await data_rights.keep(session, user.id)
                 erased = None
             else:
-                erased = await data_rights.erase(session, user.id, now=context.services.clock.now())
+                erased = await data_rights.erase(
+                    session,
+                    user.id,
+                    now=context.services.clock.now(),
+                    rhythm=context.services.rhythm,
+                )
     except DomainError as problem:
         await refuse_button(update, context, problem.key, **problem.values)
         return

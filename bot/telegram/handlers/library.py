@@ -2,12 +2,12 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from typing import Any
 
 from telegram import Update
 from telegram.ext import Application, CallbackQueryHandler, CommandHandler, filters
 
-from bot.content.library import Video
 from bot.core.errors import DomainError, StaleAction
 from bot.outbox.messages import Outgoing, Priority
 from bot.people import profiles as people
@@ -23,8 +23,6 @@ from bot.telegram.handlers.replies import (
     reply,
     settle_button,
 )
-
-SUGGESTIONS = 3
 
 
 async def _send_rendered(
@@ -95,7 +93,9 @@ async def articles_command(update: Update, context: BotContext) -> None:
     articles = context.services.library.articles(locale_of(update))
     async with context.services.sessions() as session:
         stored = await people.require(session, user.id)
-        allowed = await library.may_read(session, stored, now=context.services.clock.now())
+        allowed = await library.may_read(
+            session, stored, now=context.services.clock.now(), policy=context.services.policy
+        )
         plan = await library.plan_for(session, stored)
         progress = await library.progress_of(session, user.id)
     if not allowed:
@@ -126,7 +126,10 @@ async def article_button(update: Update, context: BotContext) -> None:
         article = library.find_article(context.services.library.articles(locale), article_id)
         async with context.services.sessions.begin() as session:
             stored = await people.require(session, user.id)
-            if not await library.may_read(session, stored, now=context.services.clock.now()):
+            allowed = await library.may_read(
+                session, stored, now=context.services.clock.now(), policy=context.services.policy
+            )
+            if not allowed:
                 raise DomainError("library.gated")
             plan = await library.plan_for(session, stored)
             progress = (await library.progress_of(session, user.id)).get(article_id)
@@ -149,28 +152,29 @@ async def article_button(update: Update, context: BotContext) -> None:
     await _send_rendered(update, context, text, buttons)
 
 
-async def _video_list(
-    update: Update,
-    context: BotContext,
-    videos: list[Video],
-    plan: library.Plan,
-    heading: dict[str, Any],
-) -> None:
-    texts, settings = context.services.texts, context.services.settings
-    locale = locale_of(update)
+async def _suggestions(
+    update: Update, context: BotContext, *, like: str | None = None, topic: str | None = None
+) -> library.Suggestions:
     user = update.effective_user
     assert user is not None
     async with context.services.sessions() as session:
-        stored = await people.require(session, user.id)
-        now = context.services.clock.now()
-        items = [
-            {
-                "video": video,
-                "reason": plan.reason(video.topics),
-                "access": await library.video_access(session, stored, video, now=now),
-            }
-            for video in videos[:SUGGESTIONS]
-        ]
+        return await library.suggest_videos(
+            session,
+            user.id,
+            context.services.library.videos(),
+            themes=context.services.library.checkin_themes(locale_of(update)),
+            now=context.services.clock.now(),
+            policy=context.services.policy,
+            like=like,
+            topic=topic,
+        )
+
+
+async def _video_list(
+    update: Update, context: BotContext, items: Sequence[library.VideoPick], heading: dict[str, Any]
+) -> None:
+    texts, settings = context.services.texts, context.services.settings
+    locale = locale_of(update)
     text = texts.render(
         "library.video_list",
         locale=locale,
@@ -179,10 +183,9 @@ async def _video_list(
     )
     rows: list[tuple[tuple[str, str], ...]] = []
     for item in items:
-        video = item["video"]
-        assert isinstance(video, Video)
+        video = item.video
         row = [(texts.render("buttons.more_like_this", locale=locale), f"vid:like:{video.id}")]
-        if item["access"] != "locked":
+        if item.access != "locked":
             label = texts.render("buttons.watch_title", locale=locale, title=video.title)
             row.insert(0, (label, library.video_url(settings.video_base_url, video)))
         rows.append(tuple(row))
@@ -192,58 +195,44 @@ async def _video_list(
 
 async def videos_command(update: Update, context: BotContext) -> None:
     """Recommend videos for the couple's focus areas, each with the reason it was picked."""
-    user = update.effective_user
-    assert user is not None
-    async with context.services.sessions() as session:
-        plan = await library.plan_for(
-            session,
-            await people.require(session, user.id),
-            themes=context.services.library.checkin_themes(locale_of(update)),
-        )
-    videos = library.rank_videos(context.services.library.videos(), plan)
-    await _video_list(update, context, videos, plan, {"kind": "picked", "title": "", "topic": ""})
+    suggested = await _suggestions(update, context)
+    heading = {"kind": "picked", "title": "", "topic": ""}
+    await _video_list(update, context, suggested.picks, heading)
 
 
 async def video_button(update: Update, context: BotContext) -> None:
     """Handle "more like this", the topic list, and one topic's videos."""
-    query, user = update.callback_query, update.effective_user
-    assert query is not None and query.data is not None and user is not None
-    catalogue = context.services.library.videos()
+    query = update.callback_query
+    assert query is not None and query.data is not None
     parts = query.data.split(":")
     action, target = parts[1], parts[2] if len(parts) > 2 else ""
-    async with context.services.sessions() as session:
-        plan = await library.plan_for(
-            session,
-            await people.require(session, user.id),
-            themes=context.services.library.checkin_themes(locale_of(update)),
-        )
     if action == "topics":
         await settle_button(update, context, keep=True)
         rows = [
             [Button("focus", f"vid:topic:{area}", values={"area": area, "chosen": False})]
-            for area in ("intimacy", *library.FOCUS_CHOICES)
+            for area in library.VIDEO_TOPICS
         ]
         await reply(update, context, "library.topics", rows=rows)
         return
-    if action == "like":
-        video = next((v for v in catalogue if v.id == target), None)
-        if video is None:
-            await refuse_button(update, context, "errors.stale_button")
-            return
-        await settle_button(update, context, keep=True)
-        heading = {"kind": "like", "title": video.title, "topic": ""}
-        await _video_list(update, context, library.like_this(catalogue, video), plan, heading)
+    try:
+        if action == "like":
+            suggested = await _suggestions(update, context, like=target)
+        elif action == "topic":
+            suggested = await _suggestions(update, context, topic=target)
+        else:
+            raise StaleAction()
+    except StaleAction:
+        await refuse_button(update, context, "errors.stale_button")
         return
-    if action == "topic" and target in ("intimacy", *library.FOCUS_CHOICES):
-        await settle_button(update, context, keep=True)
-        picked = [v for v in library.rank_videos(catalogue, plan) if target in v.topics]
+    await settle_button(update, context, keep=True)
+    if suggested.like is not None:
+        heading = {"kind": "like", "title": suggested.like.title, "topic": ""}
+    else:
         topic = context.services.texts.render(
             "buttons.focus", locale=locale_of(update), area=target, chosen=False
         )
         heading = {"kind": "topic", "title": "", "topic": topic}
-        await _video_list(update, context, picked, plan, heading)
-        return
-    await refuse_button(update, context, "errors.stale_button")
+    await _video_list(update, context, suggested.picks, heading)
 
 
 def register(application: Application) -> None:  # type: ignore[type-arg]

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import logging
-from zoneinfo import ZoneInfo
 
 from telegram import ChatMember, Update
 from telegram.ext import (
@@ -22,6 +21,7 @@ from bot.nudges.questions import Reveal, Saved
 from bot.nudges.schedules import INDEFINITELY, weekdays_of
 from bot.people import pairing
 from bot.people import profiles as people
+from bot.people.profiles import zone_of
 from bot.safety.signals import recipient_of
 from bot.telegram.context import BotContext, services_of
 from bot.telegram.handlers.replies import (
@@ -190,14 +190,20 @@ async def _pause(update: Update, context: BotContext, days: int) -> None:
     try:
         async with context.services.sessions.begin() as session:
             stored = await people.pause(
-                session, user.id, days=days or None, now=context.services.clock.now()
+                session,
+                user.id,
+                days=days or None,
+                now=context.services.clock.now(),
+                rhythm=context.services.rhythm,
             )
     except DomainError as problem:
         await reply(update, context, problem.key, **problem.values)
         return
     until = None
     if stored.paused_until is not None and stored.paused_until != INDEFINITELY:
-        until = stored.paused_until.astimezone(ZoneInfo(stored.timezone or "UTC"))
+        until = stored.paused_until.astimezone(
+            zone_of(stored, default=context.services.settings.default_timezone)
+        )
     await reply(update, context, "nudges.paused", days=days, until=until)
 
 
@@ -206,7 +212,9 @@ async def resume_command(update: Update, context: BotContext) -> None:
     user = update.effective_user
     assert user is not None
     async with context.services.sessions.begin() as session:
-        was_paused = await people.resume(session, user.id, now=context.services.clock.now())
+        was_paused = await people.resume(
+            session, user.id, now=context.services.clock.now(), rhythm=context.services.rhythm
+        )
     await reply(update, context, "nudges.resumed", was_paused=was_paused)
 
 
@@ -215,7 +223,13 @@ async def skip_command(update: Update, context: BotContext) -> None:
     user = update.effective_user
     assert user is not None
     async with context.services.sessions.begin() as session:
-        await people.skip_today(session, user.id, now=context.services.clock.now())
+        await people.skip_today(
+            session,
+            user.id,
+            now=context.services.clock.now(),
+            rhythm=context.services.rhythm,
+            default_zone=context.services.settings.default_timezone,
+        )
     await reply(update, context, "nudges.skipped_today")
 
 
@@ -249,7 +263,11 @@ async def days_button(update: Update, context: BotContext) -> None:
     try:
         async with context.services.sessions.begin() as session:
             stored = await people.toggle_day(
-                session, user.id, weekday, now=context.services.clock.now()
+                session,
+                user.id,
+                weekday,
+                now=context.services.clock.now(),
+                rhythm=context.services.rhythm,
             )
     except DomainError as problem:
         await refuse_button(update, context, problem.key, **problem.values)
@@ -276,6 +294,7 @@ async def membership(update: Update, context: BotContext) -> None:
             change.from_user.id,
             reachable=status == ChatMember.MEMBER,
             now=context.services.clock.now(),
+            rhythm=context.services.rhythm,
         )
 
 

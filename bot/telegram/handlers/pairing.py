@@ -40,6 +40,7 @@ async def _register(update: Update, context: BotContext) -> people.Profile:
             username=user.username,
             locale=locale_of(update) or context.services.settings.default_locale,
             now=context.services.clock.now(),
+            rhythm=context.services.rhythm,
         )
         return profile_of(stored)
 
@@ -53,7 +54,7 @@ async def start(update: Update, context: BotContext) -> None:
         return
     if not profile.onboarded:
         await reply(update, context, "start.welcome", name=profile.telegram_name)
-        await continue_onboarding(update, context, profile)
+        await continue_onboarding(update, context, profile.user_id)
         return
     async with context.services.sessions.begin() as session:
         await conversation.forget(session, profile.user_id)
@@ -170,7 +171,7 @@ async def answer_invite(update: Update, context: BotContext) -> None:
         async with context.services.sessions.begin() as session:
             if accepting:
                 result: pairing.Paired | pairing.Declined = await pairing.accept(
-                    session, user.id, invite_id, now=now
+                    session, user.id, invite_id, now=now, rhythm=context.services.rhythm
                 )
             else:
                 result = await pairing.decline(session, user.id, invite_id, now=now)
@@ -188,7 +189,7 @@ async def answer_invite(update: Update, context: BotContext) -> None:
     )
     await reply(update, context, "pairing.paired", partner=inviter.name)
     if not invitee.onboarded:
-        await continue_onboarding(update, context, invitee)
+        await continue_onboarding(update, context, invitee.user_id)
 
 
 async def unpair(update: Update, context: BotContext) -> None:
@@ -197,7 +198,7 @@ async def unpair(update: Update, context: BotContext) -> None:
     assert user is not None
     async with context.services.sessions.begin() as session:
         stored = await people.require(session, user.id)
-        partner = await pairing.active_couple_partner(session, stored)
+        partner = await people.partner_of(session, stored)
     if stored.couple_id is None or partner is None:
         await reply(
             update, context, "pairing.not_paired", rows=[[Button("invite_partner", "pair:invite")]]
@@ -227,7 +228,11 @@ async def answer_unpair(update: Update, context: BotContext) -> None:
     try:
         async with context.services.sessions.begin() as session:
             partner = await pairing.unpair(
-                session, user.id, couple_id, now=context.services.clock.now()
+                session,
+                user.id,
+                couple_id,
+                now=context.services.clock.now(),
+                rhythm=context.services.rhythm,
             )
     except DomainError as problem:
         await refuse_button(update, context, problem.key, **problem.values)

@@ -11,42 +11,28 @@ from telegram.ext import (
 )
 
 from bot.core.errors import DomainError
-from bot.people import conversation
+from bot.people import conversation, onboarding
 from bot.people import profiles as people
+from bot.people.onboarding import ONBOARDING, SAFETY, SETTINGS, STEPS
 from bot.people.profiles import Profile, profile_of
 from bot.people.timezones import COMMON_TIMEZONES, parse_time_of_day, resolve_timezone
 from bot.telegram.context import BotContext
 from bot.telegram.handlers.replies import Button, refuse_button, reply, settle_button
 
-# The steps in the order onboarding asks them; /settings asks one of them alone.
-STEPS = ("name", "timezone", "morning", "evening")
-ONBOARDING, SETTINGS = "onboarding", "settings"
 TIME_CHOICES = {"morning": ("07:00", "08:00", "09:00"), "evening": ("19:00", "20:30", "21:30")}
-# Asked once, privately, after the time questions; skipping it records nothing, so only
-# finishing onboarding marks it as asked. Its answers are handled in handlers/safety.py.
-SAFETY = "safety"
-
-
-def next_step(profile: Profile, *, safety_asked: bool = False) -> str | None:
-    """Return the first onboarding step this person has not answered yet."""
-    answered = {
-        "name": profile.onboarded or profile.chosen_name,
-        "timezone": profile.timezone is not None,
-        "morning": profile.morning_time is not None,
-        "evening": profile.evening_time is not None,
-    }
-    step = next((step for step in STEPS if not answered[step]), None)
-    if step is None and not profile.onboarded and not safety_asked:
-        return SAFETY
-    return step
 
 
 async def ask(update: Update, context: BotContext, mode: str, step: str, profile: Profile) -> None:
-    """Ask one step's question and remember that the answer is expected."""
+    """Remember that one step's answer is expected, then ask its question."""
     async with context.services.sessions.begin() as session:
-        await conversation.expect(
-            session, profile.user_id, f"{mode}.{step}", now=context.services.clock.now()
-        )
+        await onboarding.ask(session, profile.user_id, mode, step, now=context.services.clock.now())
+    await _question(update, context, mode, step, profile)
+
+
+async def _question(
+    update: Update, context: BotContext, mode: str, step: str, profile: Profile
+) -> None:
+    """Ask one step's question; the safety check's answers go to handlers/safety.py."""
     if step == "name":
         await reply(
             update,
@@ -80,18 +66,21 @@ def _pairs(items: tuple[str, ...]) -> list[tuple[str, ...]]:
 
 
 async def continue_onboarding(
-    update: Update, context: BotContext, profile: Profile, *, safety_asked: bool = False
+    update: Update, context: BotContext, user_id: int, *, safety_asked: bool = False
 ) -> None:
-    """Ask the next unanswered step, or finish onboarding when all are answered."""
-    step = next_step(profile, safety_asked=safety_asked)
-    if step is not None:
-        await ask(update, context, ONBOARDING, step, profile)
-        return
-    now = context.services.clock.now()
+    """Ask the next unanswered step, or say that onboarding is done when all are answered."""
     async with context.services.sessions.begin() as session:
-        await conversation.forget(session, profile.user_id)
-        user = await people.finish_onboarding(session, profile.user_id, now=now)
-        done = profile_of(user)
+        progress = await onboarding.advance(
+            session,
+            user_id,
+            now=context.services.clock.now(),
+            rhythm=context.services.rhythm,
+            safety_asked=safety_asked,
+        )
+    if progress.step is not None:
+        await _question(update, context, ONBOARDING, progress.step, progress.profile)
+        return
+    done = progress.profile
     rows = [[Button("choose_focus", "focus:open")]]
     if not done.couple_id:
         rows.insert(0, [Button("invite_partner", "pair:invite")])
@@ -141,24 +130,26 @@ async def settings_button(update: Update, context: BotContext) -> None:
 async def _save(update: Update, context: BotContext, mode: str, step: str, value: str) -> None:
     user = update.effective_user
     assert user is not None
-    now = context.services.clock.now()
+    now, rhythm = context.services.clock.now(), context.services.rhythm
     try:
         async with context.services.sessions.begin() as session:
             if step == "name":
                 saved = await people.set_name(session, user.id, value, now=now)
             elif step == "timezone":
-                saved = await people.set_timezone(session, user.id, value, now=now)
+                saved = await people.set_timezone(session, user.id, value, now=now, rhythm=rhythm)
             else:
                 at = parse_time_of_day(value)
                 if at is None:
                     raise DomainError("onboarding.time_invalid", example=TIME_CHOICES[step][0])
-                saved = await people.set_nudge_time(session, user.id, step, at, now=now)
+                saved = await people.set_nudge_time(
+                    session, user.id, step, at, now=now, rhythm=rhythm
+                )
             profile = profile_of(saved)
     except DomainError as problem:
         await reply(update, context, problem.key, **problem.values)
         return
     if mode == ONBOARDING:
-        await continue_onboarding(update, context, profile)
+        await continue_onboarding(update, context, profile.user_id)
     else:
         await reply(update, context, "settings.saved", step=step, profile=profile)
         await show_settings(update, context)
@@ -201,12 +192,12 @@ async def on_choice(update: Update, context: BotContext) -> None:
         step, _, value = value.partition(":")
         value = f"{value[:2]}:{value[2:]}"
     async with context.services.sessions.begin() as session:
-        waiting = await conversation.awaiting(session, user.id)
+        answering = await onboarding.answering(session, user.id)
         profile = profile_of(await people.require(session, user.id))
-    mode, _, expected = (waiting.state if waiting else "").partition(".")
-    if mode not in (ONBOARDING, SETTINGS) or expected != step:
+    if answering is None or answering[1] != step:
         await refuse_button(update, context, "errors.stale_button")
         return
+    mode = answering[0]
     await settle_button(update, context)
     if step == "name":
         value = profile.telegram_name
@@ -218,15 +209,13 @@ async def cancel(update: Update, context: BotContext) -> None:
     user = update.effective_user
     assert user is not None
     async with context.services.sessions.begin() as session:
-        waiting = await conversation.awaiting(session, user.id)
-        profile = profile_of(await people.require(session, user.id))
-        if waiting is not None and not waiting.state.startswith(ONBOARDING):
-            await conversation.forget(session, user.id)
-    if waiting is not None and waiting.state.startswith(ONBOARDING):
+        cancelled = await onboarding.cancel(session, user.id)
+    if cancelled is onboarding.Cancelled.ONBOARDING:
         await reply(update, context, "onboarding.cannot_cancel")
-        await continue_onboarding(update, context, profile)
+        await continue_onboarding(update, context, user.id)
         return
-    await reply(update, context, "help.cancelled", had_something=waiting is not None)
+    had_something = cancelled is onboarding.Cancelled.DROPPED
+    await reply(update, context, "help.cancelled", had_something=had_something)
 
 
 def register(application: Application) -> None:  # type: ignore[type-arg]

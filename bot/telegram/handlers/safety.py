@@ -11,13 +11,12 @@ from telegram.ext import Application, CallbackQueryHandler, CommandHandler, filt
 from bot.content.safety import resources_for
 from bot.core.errors import DomainError
 from bot.outbox.messages import Edit, buttons_of
-from bot.people import conversation
+from bot.people import conversation, onboarding
 from bot.people import profiles as people
-from bot.people.profiles import profile_of
 from bot.safety import signals as safety
 from bot.safety.signals import Recipient
 from bot.telegram.context import BotContext
-from bot.telegram.handlers.profile import ONBOARDING, SAFETY, continue_onboarding
+from bot.telegram.handlers.profile import continue_onboarding
 from bot.telegram.handlers.replies import (
     Button,
     Rows,
@@ -119,15 +118,13 @@ async def onboarding_answer(update: Update, context: BotContext) -> None:
     answer = query.data.removeprefix("sfc:")
     async with context.services.sessions.begin() as session:
         waiting = await conversation.awaiting(session, user.id)
-    if waiting is None or waiting.state != f"{ONBOARDING}.{SAFETY}":
+    if waiting is None or not onboarding.asks_safety(waiting.state):
         await refuse_button(update, context, "errors.stale_button")
         return
     await settle_button(update, context)
     if answer == "yes":
         await _signal(update, context)
-    async with context.services.sessions.begin() as session:
-        profile = profile_of(await people.require(session, user.id))
-    await continue_onboarding(update, context, profile, safety_asked=True)
+    await continue_onboarding(update, context, user.id, safety_asked=True)
 
 
 async def hide(update: Update, context: BotContext) -> None:
