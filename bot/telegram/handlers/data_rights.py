@@ -6,11 +6,13 @@ import logging
 
 from telegram import Update
 from telegram.constants import ParseMode
-from telegram.ext import Application, CallbackQueryHandler, CommandHandler, filters
+from telegram.ext import Application, CommandHandler, filters
 
 from bot.core.errors import DomainError
 from bot.people import data_rights, pairing
+from bot.people.buttons import DeleteAnswer
 from bot.people.profiles import profile_of
+from bot.telegram.callbacks import ButtonHandler
 from bot.telegram.context import BotContext
 from bot.telegram.handlers.replies import (
     Button,
@@ -61,7 +63,10 @@ async def deleteme(update: Update, context: BotContext) -> None:
     except DomainError as problem:
         await reply(update, context, problem.key, **problem.values)
         return
-    rows = [[Button("delete_confirm", "del:yes")], [Button("delete_keep", "del:no")]]
+    rows = [
+        [Button("delete_confirm", DeleteAnswer("yes"))],
+        [Button("delete_keep", DeleteAnswer("no"))],
+    ]
     await reply(
         update,
         context,
@@ -71,13 +76,13 @@ async def deleteme(update: Update, context: BotContext) -> None:
     )
 
 
-async def delete_button(update: Update, context: BotContext) -> None:
+async def delete_button(update: Update, context: BotContext, pressed: DeleteAnswer) -> None:
     """Handle the confirmation buttons of /deleteme."""
-    query, user = update.callback_query, update.effective_user
-    assert query is not None and query.data is not None and user is not None
+    user = update.effective_user
+    assert user is not None
     try:
         async with context.services.sessions.begin() as session:
-            if query.data == "del:no":
+            if pressed.answer == "no":
                 await data_rights.keep(session, user.id)
                 erased = None
             else:
@@ -100,4 +105,4 @@ def register(application: Application) -> None:  # type: ignore[type-arg]
     private = filters.ChatType.PRIVATE
     application.add_handler(CommandHandler("mydata", mydata, filters=private))
     application.add_handler(CommandHandler("deleteme", deleteme, filters=private))
-    application.add_handler(CallbackQueryHandler(delete_button, pattern=r"^del:(yes|no)$"))
+    application.add_handler(ButtonHandler(DeleteAnswer, delete_button))

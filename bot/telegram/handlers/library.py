@@ -4,14 +4,25 @@ from __future__ import annotations
 
 from typing import Any
 
-from telegram import InlineKeyboardButton, InlineKeyboardMarkup, Update
+from telegram import InlineKeyboardMarkup, Update
 from telegram.constants import ParseMode
-from telegram.ext import Application, CallbackQueryHandler, CommandHandler, filters
+from telegram.ext import Application, CommandHandler, filters
 
 from bot.content.library import Video
 from bot.core.errors import DomainError, StaleAction
 from bot.people import profiles as people
 from bot.reading import library
+from bot.reading.buttons import (
+    ArticleList,
+    FocusDone,
+    FocusOpen,
+    MoreLikeThis,
+    ReadArticle,
+    ToggleFocus,
+    VideoTopic,
+    VideoTopics,
+)
+from bot.telegram.callbacks import ButtonHandler, inline_button
 from bot.telegram.context import BotContext
 from bot.telegram.handlers.replies import (
     Button,
@@ -27,15 +38,7 @@ SUGGESTIONS = 3
 
 def _markup(buttons: library.Buttons) -> InlineKeyboardMarkup:
     return InlineKeyboardMarkup(
-        [
-            [
-                InlineKeyboardButton(label, url=target)
-                if target.startswith("https://")
-                else InlineKeyboardButton(label, callback_data=target)
-                for label, target in row
-            ]
-            for row in buttons
-        ]
+        [[inline_button(label, target) for label, target in row] for row in buttons]
     )
 
 
@@ -49,7 +52,7 @@ async def _send_rendered(
     )
 
 
-async def focus_command(update: Update, context: BotContext) -> None:
+async def focus_command(update: Update, context: BotContext, _: FocusOpen | None = None) -> None:
     """Show the focus-area picker (/focus, or the button after onboarding and in /settings)."""
     if update.callback_query is not None:
         await settle_button(update, context, keep=True)
@@ -68,28 +71,31 @@ async def focus_command(update: Update, context: BotContext) -> None:
 
 def _focus_rows(chosen: frozenset[str]) -> list[list[Button]]:
     buttons = [
-        Button("focus", f"focus:{area}", values={"area": area, "chosen": area in chosen})
+        Button("focus", ToggleFocus(area), values={"area": area, "chosen": area in chosen})
         for area in library.FOCUS_CHOICES
     ]
     rows = [buttons[i : i + 2] for i in range(0, len(buttons), 2)]
-    return [*rows, [Button("focus_done", "focus:done")]]
+    return [*rows, [Button("focus_done", FocusDone())]]
 
 
-async def focus_button(update: Update, context: BotContext) -> None:
-    """Toggle one focus area, or finish choosing."""
+async def focus_done(update: Update, context: BotContext, _: FocusDone) -> None:
+    """Finish choosing focus areas."""
+    user = update.effective_user
+    assert user is not None
+    async with context.services.sessions() as session:
+        chosen = await library.focus_of(session, user.id)
+    await settle_button(update, context)
+    await reply(update, context, "library.focus_saved", areas=sorted(chosen))
+
+
+async def focus_button(update: Update, context: BotContext, pressed: ToggleFocus) -> None:
+    """Toggle one focus area."""
     query, user = update.callback_query, update.effective_user
-    assert query is not None and query.data is not None and user is not None
-    area = query.data.removeprefix("focus:")
-    if area == "done":
-        async with context.services.sessions() as session:
-            chosen = await library.focus_of(session, user.id)
-        await settle_button(update, context)
-        await reply(update, context, "library.focus_saved", areas=sorted(chosen))
-        return
+    assert query is not None and user is not None
     try:
         async with context.services.sessions.begin() as session:
             chosen = await library.toggle_focus(
-                session, user.id, area, now=context.services.clock.now()
+                session, user.id, pressed.area, now=context.services.clock.now()
             )
     except DomainError as problem:
         await refuse_button(update, context, problem.key, **problem.values)
@@ -100,7 +106,9 @@ async def focus_button(update: Update, context: BotContext) -> None:
     )
 
 
-async def articles_command(update: Update, context: BotContext) -> None:
+async def articles_command(
+    update: Update, context: BotContext, _: ArticleList | None = None
+) -> None:
     """List the articles, best fit first, with each partner's progress."""
     if update.callback_query is not None:
         await settle_button(update, context, keep=True)
@@ -123,18 +131,15 @@ async def articles_command(update: Update, context: BotContext) -> None:
             "started": row is not None,
             "finished": row is not None and row.finished_at is not None,
         }
-        rows.append([Button("article", f"art:open:{article.meta.id}", values=values)])
+        rows.append([Button("article", ReadArticle("open", article.meta.id), values=values)])
     await reply(update, context, "library.articles", rows=rows)
 
 
-async def article_button(update: Update, context: BotContext) -> None:
+async def article_button(update: Update, context: BotContext, pressed: ReadArticle) -> None:
     """Open an article where this partner left off, or show its next part."""
-    query, user = update.callback_query, update.effective_user
-    assert query is not None and query.data is not None and user is not None
-    if query.data == "art:list":
-        await articles_command(update, context)
-        return
-    _, action, article_id = query.data.split(":", 2)
+    user = update.effective_user
+    assert user is not None
+    action, article_id = pressed.action, pressed.article_id
     locale = locale_of(update)
     try:
         article = library.find_article(context.services.library.articles(locale), article_id)
@@ -195,12 +200,13 @@ async def _video_list(
     for item in items:
         video = item["video"]
         assert isinstance(video, Video)
-        row = [(texts.render("buttons.more_like_this", locale=locale), f"vid:like:{video.id}")]
+        like = MoreLikeThis(video.id).encode()
+        row = [(texts.render("buttons.more_like_this", locale=locale), like)]
         if item["access"] != "locked":
             label = texts.render("buttons.watch_title", locale=locale, title=video.title)
             row.insert(0, (label, library.video_url(settings.video_base_url, video)))
         rows.append(tuple(row))
-    rows.append(((texts.render("buttons.browse_topics", locale=locale), "vid:topics"),))
+    rows.append(((texts.render("buttons.browse_topics", locale=locale), VideoTopics().encode()),))
     await _send_rendered(update, context, text, tuple(rows))
 
 
@@ -218,29 +224,29 @@ async def videos_command(update: Update, context: BotContext) -> None:
     await _video_list(update, context, videos, plan, {"kind": "picked", "title": "", "topic": ""})
 
 
-async def video_button(update: Update, context: BotContext) -> None:
+async def video_button(
+    update: Update, context: BotContext, pressed: VideoTopics | MoreLikeThis | VideoTopic
+) -> None:
     """Handle "more like this", the topic list, and one topic's videos."""
-    query, user = update.callback_query, update.effective_user
-    assert query is not None and query.data is not None and user is not None
+    user = update.effective_user
+    assert user is not None
     catalogue = context.services.library.videos()
-    parts = query.data.split(":")
-    action, target = parts[1], parts[2] if len(parts) > 2 else ""
     async with context.services.sessions() as session:
         plan = await library.plan_for(
             session,
             await people.require(session, user.id),
             themes=context.services.library.checkin_themes(locale_of(update)),
         )
-    if action == "topics":
+    if isinstance(pressed, VideoTopics):
         await settle_button(update, context, keep=True)
         rows = [
-            [Button("focus", f"vid:topic:{area}", values={"area": area, "chosen": False})]
+            [Button("focus", VideoTopic(area), values={"area": area, "chosen": False})]
             for area in ("intimacy", *library.FOCUS_CHOICES)
         ]
         await reply(update, context, "library.topics", rows=rows)
         return
-    if action == "like":
-        video = next((v for v in catalogue if v.id == target), None)
+    if isinstance(pressed, MoreLikeThis):
+        video = next((v for v in catalogue if v.id == pressed.video_id), None)
         if video is None:
             await refuse_button(update, context, "errors.stale_button")
             return
@@ -248,16 +254,14 @@ async def video_button(update: Update, context: BotContext) -> None:
         heading = {"kind": "like", "title": video.title, "topic": ""}
         await _video_list(update, context, library.like_this(catalogue, video), plan, heading)
         return
-    if action == "topic" and target in ("intimacy", *library.FOCUS_CHOICES):
-        await settle_button(update, context, keep=True)
-        picked = [v for v in library.rank_videos(catalogue, plan) if target in v.topics]
-        topic = context.services.texts.render(
-            "buttons.focus", locale=locale_of(update), area=target, chosen=False
-        )
-        heading = {"kind": "topic", "title": "", "topic": topic}
-        await _video_list(update, context, picked, plan, heading)
-        return
-    await refuse_button(update, context, "errors.stale_button")
+    target = pressed.area
+    await settle_button(update, context, keep=True)
+    picked = [v for v in library.rank_videos(catalogue, plan) if target in v.topics]
+    topic = context.services.texts.render(
+        "buttons.focus", locale=locale_of(update), area=target, chosen=False
+    )
+    heading = {"kind": "topic", "title": "", "topic": topic}
+    await _video_list(update, context, picked, plan, heading)
 
 
 def register(application: Application) -> None:  # type: ignore[type-arg]
@@ -266,11 +270,11 @@ def register(application: Application) -> None:  # type: ignore[type-arg]
     application.add_handler(CommandHandler("articles", articles_command, filters=private))
     application.add_handler(CommandHandler("videos", videos_command, filters=private))
     application.add_handler(CommandHandler("focus", focus_command, filters=private))
-    application.add_handler(CallbackQueryHandler(focus_command, pattern=r"^focus:open$"))
-    application.add_handler(CallbackQueryHandler(focus_button, pattern=r"^focus:[a-z_]+$"))
-    application.add_handler(
-        CallbackQueryHandler(article_button, pattern=r"^art:(list|(open|next):[a-z0-9-]+)$")
-    )
-    application.add_handler(
-        CallbackQueryHandler(video_button, pattern=r"^vid:(topics|like:[a-z0-9-]+|topic:[a-z_]+)$")
-    )
+    application.add_handler(ButtonHandler(FocusOpen, focus_command))
+    application.add_handler(ButtonHandler(ToggleFocus, focus_button))
+    application.add_handler(ButtonHandler(FocusDone, focus_done))
+    application.add_handler(ButtonHandler(ArticleList, articles_command))
+    application.add_handler(ButtonHandler(ReadArticle, article_button))
+    application.add_handler(ButtonHandler(VideoTopics, video_button))
+    application.add_handler(ButtonHandler(MoreLikeThis, video_button))
+    application.add_handler(ButtonHandler(VideoTopic, video_button))

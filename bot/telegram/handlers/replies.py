@@ -12,12 +12,12 @@ from sqlalchemy.exc import SQLAlchemyError
 from telegram import InlineKeyboardButton, InlineKeyboardMarkup, Message, Update
 from telegram.constants import ParseMode
 
+from bot.core.callbacks import CallbackData
 from bot.safety import signals as safety
 from bot.telegram.context import BotContext
 
 log = logging.getLogger(__name__)
 
-MAX_CALLBACK_BYTES = 64
 ALERT_MAX_LENGTH = 200
 
 
@@ -26,7 +26,7 @@ class Button:
     """A button described by its label key and either callback data or a URL."""
 
     label: str
-    data: str | None = None
+    data: CallbackData | None = None
     url: str | None = None
     values: dict[str, Any] | None = None
 
@@ -54,11 +54,10 @@ def keyboard(context: BotContext, rows: Rows, *, locale: str | None = None) -> I
             label = text(context, f"buttons.{button.label}", locale=locale, **(button.values or {}))
             if button.url is not None:
                 line.append(InlineKeyboardButton(label, url=button.url))
+            elif button.data is not None:
+                line.append(InlineKeyboardButton(label, callback_data=button.data.encode()))
             else:
-                data = button.data or ""
-                if len(data.encode()) > MAX_CALLBACK_BYTES:
-                    raise ValueError(f"callback data over {MAX_CALLBACK_BYTES} bytes: {data!r}")
-                line.append(InlineKeyboardButton(label, callback_data=data))
+                raise ValueError(f"button {button.label!r} has neither callback data nor a URL")
         built.append(line)
     return InlineKeyboardMarkup(built)
 
