@@ -15,7 +15,10 @@ from telegram.ext import CallbackQueryHandler
 
 from bot.app import BotApplication
 from bot.core.callbacks import MAX_BYTES
-from bot.safety.buttons import IntakeSkip
+from bot.core.clock import FixedClock
+from bot.db.safety import HeldMessage
+from bot.reading.buttons import MoreLikeThis
+from bot.safety.buttons import IntakeSkip, ShowHeld
 from bot.telegram.callbacks import ButtonHandler
 from bot.telegram.context import services_of
 from tests.fakes.inprocess import Call, Person, RecordingTransport
@@ -163,3 +166,32 @@ async def test_intake_skip_reaches_the_intake_whatever_the_registration_order(
     await sam.press_data("ci:skip")
     assert sam.alerts()[-1] == EXPIRED
     assert await snapshot(application) == before
+
+
+async def test_a_held_message_shows_its_stored_buttons_and_links(
+    person: MakePerson,
+    application: BotApplication,
+    transport: RecordingTransport,
+    clock: FixedClock,
+) -> None:
+    alex = person(1, "Alex")
+    await onboard(alex)
+    video = services_of(application).library.videos()[0]
+    link = f"https://videos.remainly.example/{video.path}"
+    # As the nudge engine stored them for someone in discreet mode.
+    stored = [[["▶ Watch", link], ["More like this", f"vid:like:{video.id}"]]]
+    async with services_of(application).sessions.begin() as session:
+        held = HeldMessage(
+            user_id=1, text="A video for you", buttons=stored, created_at=clock.now()
+        )
+        session.add(held)
+        await session.flush()
+        assert held.id is not None
+        held_id = held.id
+    await alex.press_data(ShowHeld(held_id).encode())
+    [shown] = transport.calls_to("editMessageText")
+    [row] = shown.params["reply_markup"]["inline_keyboard"]
+    assert row[0] == {"text": "▶ Watch", "url": link}
+    assert row[1] == {"text": "More like this", "callback_data": MoreLikeThis(video.id).encode()}
+    await alex.press_data(row[1]["callback_data"])
+    assert "More like" in alex.last()

@@ -5,7 +5,7 @@ from __future__ import annotations
 import logging
 from typing import Any
 
-from telegram import InlineKeyboardButton, InlineKeyboardMarkup, Message, Update
+from telegram import InlineKeyboardMarkup, Message, Update
 from telegram.constants import ParseMode
 from telegram.error import BadRequest
 from telegram.ext import Application, CommandHandler, filters
@@ -25,7 +25,7 @@ from bot.safety.buttons import (
     ShowHeld,
 )
 from bot.safety.signals import Recipient
-from bot.telegram.callbacks import ButtonHandler
+from bot.telegram.callbacks import ButtonHandler, inline_button
 from bot.telegram.context import BotContext
 from bot.telegram.handlers.profile import ONBOARDING, SAFETY, continue_onboarding
 from bot.telegram.handlers.replies import (
@@ -216,10 +216,9 @@ async def show(update: Update, context: BotContext, pressed: ShowHeld) -> None:
         await refuse_button(update, context, problem.key, **problem.values)
         return
     await query.answer()
+    # Stored as encoded: callback data keeps its encodings, and a video's link stays a link.
     rows = [
-        [InlineKeyboardButton(label, callback_data=data) for label, data in line]
-        for line in held.buttons
-        if line
+        [inline_button(label, target) for label, target in line] for line in held.buttons if line
     ]
     if isinstance(query.message, Message):
         # Edited, not sent again: an edit makes no notification.
