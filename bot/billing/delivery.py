@@ -12,7 +12,7 @@ from sqlmodel.ext.asyncio.session import AsyncSession
 
 from bot.billing import entitlements
 from bot.billing import notices as billing_notices
-from bot.billing import payments as billing
+from bot.billing.buttons import Subscribe
 from bot.billing.entitlements import Access, Policy, State
 from bot.billing.notices import NoticeClaim
 from bot.content.texts import Texts
@@ -198,4 +198,4 @@ class NoticeEngine:
         if claim.kind == NoticeKind.TRIAL_STARTED:
             return Outgoing(user.chat_id, text)
         label = self.texts.render("buttons.subscribe", locale=user.locale, price=self.config.price)
-        return Outgoing(user.chat_id, text, (((label, billing.button_data("sub")),),))
+        return Outgoing(user.chat_id, text, (((label, Subscribe().encode()),),))

@@ -32,7 +32,6 @@ INVOICE_TTL = timedelta(hours=24)
 # While one partner is in Telegram's payment sheet, the other can't start paying too.
 HOLD = timedelta(minutes=5)
 PAYLOAD_MAX_BYTES = 128
-MAX_CALLBACK_BYTES = 64
 _VERSION = "r1"
 _NONCE_BYTES = 9  # 12 URL-safe characters, 72 random bits
 _NONCE_SHAPE = re.compile(r"^[A-Za-z0-9_-]{12}$")
@@ -91,14 +90,6 @@ def read_payload(payload: str, key: bytes) -> InvoiceTerms | None:
         return None
     couple_id, payer_id, amount, expires = (int(part) for part in numbers)
     return InvoiceTerms(couple_id, payer_id, amount, datetime.fromtimestamp(expires, UTC), nonce)
-
-
-def button_data(action: str, subscription_id: int | None = None) -> str:
-    """Return callback data for a billing button, within Telegram's 64 bytes."""
-    data = f"bill:{action}" if subscription_id is None else f"bill:{action}:{subscription_id}"
-    if len(data.encode()) > MAX_CALLBACK_BYTES:
-        raise ValueError("callback data must fit Telegram's 64 bytes")
-    return data
 
 
 def _live(covers: list[Cover], now: datetime, policy: Policy) -> list[Cover]:

@@ -14,6 +14,7 @@ from bot.billing.entitlements import Policy
 from bot.checkins import appreciations
 from bot.checkins import schedules as checkin_schedules
 from bot.checkins import weekly as checkins
+from bot.checkins.buttons import OpenCheckin
 from bot.checkins.schedules import Job, Plan, is_eligible
 from bot.content.checkins import CheckinDeck
 from bot.content.texts import Texts
@@ -286,7 +287,8 @@ class CheckinEngine:
         self, user: User, checkin: Checkin, entry: CheckinEntry
     ) -> tuple[tuple[tuple[str, str], ...], ...]:
         label = self.texts.render("buttons.checkin_go", locale=user.locale, started=entry.step > 0)
-        return (((label, f"ci:go:{checkin.id}"),),)
+        assert checkin.id is not None
+        return (((label, OpenCheckin(checkin.id).encode()),),)
 
     async def _invitation(
         self, session: AsyncSession, job: Job, user: User, now: datetime
@@ -318,7 +320,8 @@ class CheckinEngine:
             closes_at=_when(checkin.closes_at, user, zone),
         )
         label = self.texts.render("buttons.checkin_go", locale=user.locale, started=False)
-        return Outgoing(user.chat_id, text, (((label, f"ci:go:{checkin.id}"),),)), checkin.id, ()
+        go = OpenCheckin(checkin.id).encode()
+        return Outgoing(user.chat_id, text, (((label, go),),)), checkin.id, ()
 
     async def _deliver(self, batch: _Batch) -> None:
         """Send concurrently; the outbox's runner records results in groups as they arrive."""

@@ -34,7 +34,9 @@ DECK_MINIMUMS = {"affirmations": 120, "curiosity": 240}
 PROMPT_MAX_LENGTH = 280
 ARTICLE_MIN_EXCERPTS, ARTICLE_MAX_EXCERPTS = 4, 8
 MIN_ARTICLES, MIN_VIDEOS = 6, 24
-_ID = r"^[a-z0-9][a-z0-9-]{1,47}$"
+# Ids of prompts, articles and videos; buttons carry them, so they stay short.
+ID_PATTERN = r"[a-z0-9][a-z0-9-]{1,47}"
+_ID = rf"^{ID_PATTERN}$"
 
 
 class _Entry(BaseModel):

@@ -27,12 +27,14 @@ from bot.db.models import (
     User,
 )
 from bot.nudges import questions, rotation, schedules
+from bot.nudges.buttons import AnswerQuestion
 from bot.nudges.schedules import Claim, Rhythm
 from bot.outbox.messages import Outcome, Outgoing, Sender
 from bot.outbox.runner import Runner, RunnerConfig, Sent
 from bot.people import profiles as people
 from bot.reading import library
 from bot.safety import signals as safety
+from bot.safety.buttons import ShowHeld
 
 log = logging.getLogger(__name__)
 
@@ -315,7 +317,7 @@ class NudgeEngine:
         held_id = await safety.hold(session, user.id, message.text, message.buttons, now=now)
         text = self.texts.render("safety.neutral_notice", locale=user.locale)
         show = self.texts.render("buttons.show_message", locale=user.locale)
-        return Outgoing(message.chat_id, text, (((show, f"dm:show:{held_id}"),),))
+        return Outgoing(message.chat_id, text, (((show, ShowHeld(held_id).encode()),),))
 
     async def _compose_all(
         self,
@@ -464,10 +466,13 @@ class NudgeEngine:
         )
         buttons = (
             (
-                (self.texts.render("buttons.answer", locale=user.locale), f"ans:go:{question_id}"),
+                (
+                    self.texts.render("buttons.answer", locale=user.locale),
+                    AnswerQuestion("go", question_id).encode(),
+                ),
                 (
                     self.texts.render("buttons.skip_question", locale=user.locale),
-                    f"ans:skip:{question_id}",
+                    AnswerQuestion("skip", question_id).encode(),
                 ),
             ),
         )

@@ -10,6 +10,7 @@ from sqlmodel.ext.asyncio.session import AsyncSession
 from bot.content.texts import Texts
 from bot.outbox.messages import Outgoing
 from bot.safety import signals as safety
+from bot.safety.buttons import ShowHeld
 
 
 async def keep_back(
@@ -25,4 +26,6 @@ async def keep_back(
     held_id = await safety.hold(session, user_id, message.text, message.buttons, now=now)
     text = texts.render("safety.neutral_notice", locale=locale)
     show = texts.render("buttons.show_message", locale=locale)
-    return replace(message, text=text, buttons=(((show, f"dm:show:{held_id}"),),), attachment=None)
+    return replace(
+        message, text=text, buttons=(((show, ShowHeld(held_id).encode()),),), attachment=None
+    )

@@ -19,6 +19,7 @@ from bot.db.checkins import Checkin, CheckinAnswer, CheckinEntry, CheckinStatus
 from bot.db.library import ArticleProgress, FocusChoice
 from bot.db.models import User
 from bot.people.profiles import require
+from bot.reading.buttons import ArticleList, MoreLikeThis, ReadArticle
 
 MAX_FOCUS = 3
 # What a partner can pick; "intimacy" is the common ground every plan starts from.
@@ -340,10 +341,9 @@ def excerpt_message(
     )
     row: list[tuple[str, str]] = []
     if view.has_next:
-        row.append(
-            (texts.render("buttons.next_part", locale=locale), f"art:next:{view.article.meta.id}")
-        )
-    row.append((texts.render("buttons.all_articles", locale=locale), "art:list"))
+        next_part = ReadArticle("next", view.article.meta.id).encode()
+        row.append((texts.render("buttons.next_part", locale=locale), next_part))
+    row.append((texts.render("buttons.all_articles", locale=locale), ArticleList().encode()))
     return text, (tuple(row),)
 
 
@@ -370,7 +370,8 @@ def video_message(
     row: list[tuple[str, str]] = []
     if access != "locked":
         row.append((texts.render("buttons.watch", locale=locale), video_url(base_url, video)))
-    row.append((texts.render("buttons.more_like_this", locale=locale), f"vid:like:{video.id}"))
+    like = MoreLikeThis(video.id).encode()
+    row.append((texts.render("buttons.more_like_this", locale=locale), like))
     return text, (tuple(row),)
 
 

@@ -17,6 +17,7 @@ from telegram import Update
 from bot.app import BotApplication
 from bot.core.clock import FixedClock
 from bot.db.safety import CounsellorRequest, RequestStatus
+from bot.safety.buttons import IntakeCancel, IntakeChoice
 from bot.settings import Settings
 from bot.telegram.context import BotContext, services_of
 from bot.telegram.handlers import counsellor as counsellor_handlers
@@ -216,11 +217,11 @@ async def test_typed_answers_out_of_turn_and_cancelling(
     await sam.send("trust please")
     assert "Tap one of the buttons" in sam.last()
     await sam.press("Trust")
-    await sam.press_data("ci:urgency:days")  # not the question being asked
+    await sam.press_data(IntakeChoice("urgency", "days").encode())  # not the question asked
     assert sam.alerts()[-1] == "That button is no longer active. Nothing was changed."
     await sam.press("Cancel")
     assert "nothing was sent" in sam.last()
-    await sam.press_data("ci:cancel")  # again, from the same message
+    await sam.press_data(IntakeCancel().encode())  # again, from the same message
     assert sam.alerts()[-1] == "That button is no longer active. Nothing was changed."
     assert staff_posts(transport) == []
 

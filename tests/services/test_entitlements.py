@@ -4,7 +4,6 @@ from __future__ import annotations
 
 from datetime import UTC, datetime, timedelta
 
-import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
@@ -200,9 +199,3 @@ def test_the_default_signing_key_comes_from_the_token_and_a_secret_wins() -> Non
     assert from_token == billing.signing_key(None, "1:abc")
     assert from_token != billing.signing_key(None, "1:abd")
     assert billing.signing_key("x" * 32, "1:abc") != from_token
-
-
-def test_button_data_stays_within_telegrams_64_bytes() -> None:
-    assert billing.button_data("stopyes", 2**63 - 1) == f"bill:stopyes:{2**63 - 1}"
-    with pytest.raises(ValueError, match="64 bytes"):
-        billing.button_data("x" * 60, 1)

@@ -11,7 +11,6 @@ from telegram import Update
 from telegram.error import TelegramError
 from telegram.ext import (
     Application,
-    CallbackQueryHandler,
     CommandHandler,
     MessageHandler,
     PreCheckoutQueryHandler,
@@ -20,9 +19,11 @@ from telegram.ext import (
 
 from bot.billing import entitlements
 from bot.billing import payments as billing
+from bot.billing.buttons import ConfirmStop, KeepRenewal, StopRenewal, Subscribe
 from bot.core.errors import DomainError
 from bot.outbox.messages import Invoice, Outgoing
 from bot.settings import Settings
+from bot.telegram.callbacks import ButtonHandler
 from bot.telegram.context import BotContext, Services, services_of
 from bot.telegram.handlers.replies import (
     Button,
@@ -54,7 +55,7 @@ def _plain(context: BotContext, key: str, *, locale: str | None, **values: Any) 
     return html.unescape(text(context, key, locale=locale, **values))
 
 
-async def subscribe(update: Update, context: BotContext) -> None:
+async def subscribe(update: Update, context: BotContext, _: Subscribe | None = None) -> None:
     """Handle /subscribe and the Subscribe buttons: offer a Stars invoice for the couple."""
     if update.callback_query is not None:
         await settle_button(update, context)
@@ -128,25 +129,17 @@ async def subscription(update: Update, context: BotContext) -> None:
         return
     rows: list[list[Button]] = []
     if view.paired and view.state != entitlements.State.PAID:
-        rows.append([Button("subscribe", billing.button_data("sub"), values={"price": view.price})])
+        rows.append([Button("subscribe", Subscribe(), values={"price": view.price})])
     if view.own_subscription_id is not None and view.own_renewing:
-        rows.append([Button("stop_renewal", billing.button_data("stop", view.own_subscription_id))])
+        rows.append([Button("stop_renewal", StopRenewal(view.own_subscription_id))])
     await reply(update, context, "billing.overview", rows=rows, view=view)
 
 
-def _subscription_id(data: str) -> int | None:
-    raw = data.rsplit(":", 1)[-1]
-    return int(raw) if raw.isdigit() and len(raw) < 19 else None
-
-
-async def ask_stop(update: Update, context: BotContext) -> None:
+async def ask_stop(update: Update, context: BotContext, pressed: StopRenewal) -> None:
     """Handle Stop renewal: ask before stopping."""
-    query, user = update.callback_query, update.effective_user
-    assert query is not None and query.data is not None and user is not None
-    subscription_id = _subscription_id(query.data)
-    if subscription_id is None:
-        await refuse_button(update, context, "errors.stale_button")
-        return
+    user = update.effective_user
+    assert user is not None
+    subscription_id = pressed.subscription_id
     try:
         async with context.services.sessions.begin() as session:
             target = await billing.renewal_to_stop(
@@ -161,20 +154,17 @@ async def ask_stop(update: Update, context: BotContext) -> None:
         return
     await settle_button(update, context)
     rows = [
-        [Button("stop_renewal_confirm", billing.button_data("stopyes", subscription_id))],
-        [Button("keep_renewal", billing.button_data("keep"))],
+        [Button("stop_renewal_confirm", ConfirmStop(subscription_id))],
+        [Button("keep_renewal", KeepRenewal())],
     ]
     await reply(update, context, "billing.stop_confirm", rows=rows, until=target.paid_until)
 
 
-async def stop(update: Update, context: BotContext) -> None:
+async def stop(update: Update, context: BotContext, pressed: ConfirmStop) -> None:
     """Handle Yes, stop renewal: ask Telegram first, then record it."""
-    query, user = update.callback_query, update.effective_user
-    assert query is not None and query.data is not None and user is not None
-    subscription_id = _subscription_id(query.data)
-    if subscription_id is None:
-        await refuse_button(update, context, "errors.stale_button")
-        return
+    user = update.effective_user
+    assert user is not None
+    subscription_id = pressed.subscription_id
     zone = context.services.settings.default_timezone
     try:
         async with context.services.sessions.begin() as session:
@@ -203,7 +193,7 @@ async def stop(update: Update, context: BotContext) -> None:
     await reply(update, context, "billing.renewal_stopped", until=until)
 
 
-async def keep(update: Update, context: BotContext) -> None:
+async def keep(update: Update, context: BotContext, _: KeepRenewal) -> None:
     """Handle Keep it: nothing changes."""
     await settle_button(update, context)
     await reply(update, context, "billing.renewal_kept")
@@ -399,10 +389,10 @@ def register(application: Application) -> None:  # type: ignore[type-arg]
     application.add_handler(MessageHandler(filters.SUCCESSFUL_PAYMENT & private, paid))
     application.add_handler(CommandHandler("subscribe", subscribe, filters=private))
     application.add_handler(CommandHandler("subscription", subscription, filters=private))
-    application.add_handler(CallbackQueryHandler(subscribe, pattern=r"^bill:sub$"))
-    application.add_handler(CallbackQueryHandler(ask_stop, pattern=r"^bill:stop:\d+$"))
-    application.add_handler(CallbackQueryHandler(stop, pattern=r"^bill:stopyes:\d+$"))
-    application.add_handler(CallbackQueryHandler(keep, pattern=r"^bill:keep$"))
+    application.add_handler(ButtonHandler(Subscribe, subscribe))
+    application.add_handler(ButtonHandler(StopRenewal, ask_stop))
+    application.add_handler(ButtonHandler(ConfirmStop, stop))
+    application.add_handler(ButtonHandler(KeepRenewal, keep))
     assert application.job_queue is not None
     application.job_queue.run_repeating(
         tick, interval=services.settings.nudge_tick_seconds, first=1.5, name="billing-notices"

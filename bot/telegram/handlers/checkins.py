@@ -9,13 +9,25 @@ from typing import Any
 
 from telegram import Update
 from telegram.error import TelegramError
-from telegram.ext import Application, CallbackQueryHandler, CommandHandler, filters
+from telegram.ext import Application, CommandHandler, filters
 
 from bot.checkins import appreciations, topics
 from bot.checkins import weekly as checkins
+from bot.checkins.buttons import (
+    ChangePlan,
+    CheckinStep,
+    GiveScore,
+    OpenCheckin,
+    PastCheckin,
+    PlanDay,
+    PlanTime,
+    SubmitCheckin,
+    ToggleTopic,
+    TopicsDone,
+)
 from bot.checkins.chart import render_chart, spec_of
 from bot.content.checkins import CheckinContent
-from bot.core.errors import DomainError, StaleAction
+from bot.core.errors import DomainError
 from bot.db.models import User
 from bot.nudges.timing import local_date_of
 from bot.outbox.messages import Attachment
@@ -23,6 +35,7 @@ from bot.people import conversation
 from bot.people import profiles as people
 from bot.people.pairing import HISTORY_GRACE
 from bot.people.profiles import name_of, zone_of
+from bot.telegram.callbacks import ButtonHandler
 from bot.telegram.context import BotContext, services_of
 from bot.telegram.handlers.replies import (
     Button,
@@ -54,21 +67,14 @@ def _content(update: Update, context: BotContext) -> CheckinContent:
     return context.services.checkins.deck.get(locale_of(update))
 
 
-def _ints(parts: list[str]) -> list[int] | None:
-    """Parse the numbers of callback data; None if anything is not a plain small number."""
-    if not all(part.isdigit() and len(part) < 10 for part in parts):
-        return None
-    return [int(part) for part in parts]
-
-
 def _step_rows(step: checkins.Step) -> Rows:
     cid = step.checkin_id
     if step.index is None:
         edits = [
-            Button("checkin_edit", f"ci:e:{cid}:{i}", values={"number": i + 1})
+            Button("checkin_edit", CheckinStep("e", cid, i), values={"number": i + 1})
             for i in range(step.total)
         ]
-        return [edits, [Button("checkin_submit", f"ci:sub:{cid}")]]
+        return [edits, [Button("checkin_submit", SubmitCheckin(cid))]]
     assert step.question is not None
     i = step.index
     rows: list[list[Button]] = []
@@ -77,16 +83,16 @@ def _step_rows(step: checkins.Step) -> Rows:
             [
                 Button(
                     "checkin_score",
-                    f"ci:s:{cid}:{i}:{score}",
+                    GiveScore(cid, i, score),
                     values={"score": score, "chosen": step.given.score == score},
                 )
                 for score in checkins.SCORES
             ]
         )
-    nav = [Button("checkin_back", f"ci:b:{cid}:{i}")] if i > 0 else []
-    nav.append(Button("checkin_skip", f"ci:k:{cid}:{i}"))
+    nav = [Button("checkin_back", CheckinStep("b", cid, i))] if i > 0 else []
+    nav.append(Button("checkin_skip", CheckinStep("k", cid, i)))
     if step.given.answered:
-        nav.append(Button("checkin_next", f"ci:n:{cid}:{i}"))
+        nav.append(Button("checkin_next", CheckinStep("n", cid, i)))
     rows.append(nav)
     return rows
 
@@ -152,7 +158,7 @@ async def checkin_command(update: Update, context: BotContext) -> None:
         update,
         context,
         "checkins.intro",
-        rows=[[Button("checkin_plan", "ci:plan")]],
+        rows=[[Button("checkin_plan", ChangePlan())]],
         created=started.partner_to_tell is not None,
         partner=started.partner_name,
         count=step.total,
@@ -166,7 +172,7 @@ async def checkin_command(update: Update, context: BotContext) -> None:
             context,
             partner,
             "checkins.partner_started",
-            rows=[[Button("checkin_go", f"ci:go:{step.checkin_id}", values={"started": False})]],
+            rows=[[Button("checkin_go", OpenCheckin(step.checkin_id), values={"started": False})]],
             partner=started.my_name,
             closes_at=step.closes_at.astimezone(
                 zone_of(partner, default=context.services.settings.default_timezone)
@@ -174,77 +180,78 @@ async def checkin_command(update: Update, context: BotContext) -> None:
         )
 
 
-async def checkin_button(update: Update, context: BotContext) -> None:
+CheckinPress = (
+    OpenCheckin
+    | GiveScore
+    | CheckinStep
+    | SubmitCheckin
+    | PastCheckin
+    | ChangePlan
+    | PlanDay
+    | PlanTime
+)
+
+
+async def checkin_button(update: Update, context: BotContext, pressed: CheckinPress) -> None:
     """Handle every check-in button: begin, score, skip, back, next, edit, send, plan, past."""
-    query, user = update.callback_query, update.effective_user
-    assert query is not None and query.data is not None and user is not None
-    _, action, *raw = query.data.split(":")
-    numbers = _ints(raw)
-    if numbers is None:
-        await refuse_button(update, context, "errors.stale_button")
-        return
     try:
-        if action in ("plan", "pd", "pt"):
-            await _plan_button(update, context, action, numbers)
-        elif action == "past":
-            await _past_button(update, context, numbers)
-        elif action == "sub":
-            await _submit_button(update, context, numbers)
+        if isinstance(pressed, ChangePlan | PlanDay | PlanTime):
+            await _plan_button(update, context, pressed)
+        elif isinstance(pressed, PastCheckin):
+            await _past_button(update, context, pressed)
+        elif isinstance(pressed, SubmitCheckin):
+            await _submit_button(update, context, pressed)
         else:
-            await _step_button(update, context, action, numbers)
+            await _step_button(update, context, pressed)
     except DomainError as problem:
         await refuse_button(update, context, problem.key, **problem.values)
 
 
 async def _step_button(
-    update: Update, context: BotContext, action: str, numbers: list[int]
+    update: Update, context: BotContext, pressed: OpenCheckin | GiveScore | CheckinStep
 ) -> None:
     user = update.effective_user
     assert user is not None
     now, content = context.services.clock.now(), _content(update, context)
     zone = context.services.settings.default_timezone
+    cid = pressed.checkin_id
     async with context.services.sessions.begin() as session:
-        if action == "go" and len(numbers) == 1:
+        if isinstance(pressed, OpenCheckin):
             step = await checkins.show(
-                session, user.id, numbers[0], now=now, content=content, default_zone=zone
+                session, user.id, cid, now=now, content=content, default_zone=zone
             )
-        elif action == "s" and len(numbers) == 3:
-            cid, index, score = numbers
+        elif isinstance(pressed, GiveScore):
             step = await checkins.answer(
                 session,
                 user.id,
                 cid,
-                index,
-                score=score,
+                pressed.index,
+                score=pressed.score,
                 now=now,
                 content=content,
                 default_zone=zone,
             )
-        elif action == "k" and len(numbers) == 2:
+        elif pressed.action == "k":
             step = await checkins.answer(
-                session, user.id, *numbers, now=now, content=content, default_zone=zone
+                session, user.id, cid, pressed.index, now=now, content=content, default_zone=zone
             )
-        elif action in ("b", "n", "e") and len(numbers) == 2:
-            cid, index = numbers
-            target = index + {"b": -1, "n": 1, "e": 0}[action]
+        else:
+            target = pressed.index + {"b": -1, "n": 1, "e": 0}[pressed.action]
             step = await checkins.move(
                 session, user.id, cid, target, now=now, content=content, default_zone=zone
             )
-        else:
-            raise StaleAction()
         _, partner = await checkins.couple_of(session, user.id)
     await settle_button(update, context)
     await _show_step(update, context, step, name_of(partner))
 
 
-async def _submit_button(update: Update, context: BotContext, numbers: list[int]) -> None:
+async def _submit_button(update: Update, context: BotContext, pressed: SubmitCheckin) -> None:
     user = update.effective_user
-    if len(numbers) != 1 or user is None:
-        raise StaleAction()
+    assert user is not None
     content = _content(update, context)
     async with context.services.sessions.begin() as session:
         done = await checkins.submit(
-            session, user.id, numbers[0], now=context.services.clock.now(), content=content
+            session, user.id, pressed.checkin_id, now=context.services.clock.now(), content=content
         )
     await settle_button(update, context)
     if done.revealed:
@@ -253,7 +260,7 @@ async def _submit_button(update: Update, context: BotContext, numbers: list[int]
     await reply(update, context, "checkins.submitted_waiting", partner=name_of(done.partner))
     if done.tell_partner:
         go = Button(
-            "checkin_go", f"ci:go:{done.checkin_id}", values={"started": done.partner_started}
+            "checkin_go", OpenCheckin(done.checkin_id), values={"started": done.partner_started}
         )
         await _tell(
             context,
@@ -292,15 +299,14 @@ async def _reveal(context: BotContext, checkin_id: int, viewers: tuple[User, ...
         )
 
 
-async def _past_button(update: Update, context: BotContext, numbers: list[int]) -> None:
+async def _past_button(update: Update, context: BotContext, pressed: PastCheckin) -> None:
     user = update.effective_user
-    if len(numbers) != 1 or user is None:
-        raise StaleAction()
+    assert user is not None
     engine = context.services.checkins
     async with context.services.sessions() as session:
         summary = await checkins.summary_for(
             session,
-            numbers[0],
+            pressed.checkin_id,
             user.id,
             content=_content(update, context),
             videos=engine.deck.videos(),
@@ -313,24 +319,24 @@ async def _past_button(update: Update, context: BotContext, numbers: list[int]) 
 
 
 async def _plan_button(
-    update: Update, context: BotContext, action: str, numbers: list[int]
+    update: Update, context: BotContext, pressed: ChangePlan | PlanDay | PlanTime
 ) -> None:
     user = update.effective_user
     assert user is not None
     engine = context.services.checkins
-    if action == "plan" and not numbers:
+    if isinstance(pressed, ChangePlan):
         async with context.services.sessions() as session:
             plan = await checkins.current_plan(session, user.id, default=engine.config.default_plan)
-        days = [Button("checkin_day", f"ci:pd:{d}", values={"day": d}) for d in range(7)]
+        days = [Button("checkin_day", PlanDay(d), values={"day": d}) for d in range(7)]
         await settle_button(update, context)
         await reply(
             update, context, "checkins.plan_choose_day", rows=[days[:4], days[4:]], plan=plan
         )
         return
-    if action == "pd" and len(numbers) == 1 and 0 <= numbers[0] <= 6:
-        weekday = numbers[0]
+    if isinstance(pressed, PlanDay):
+        weekday = pressed.weekday
         times = [
-            Button("time", f"ci:pt:{weekday}:{at.replace(':', '')}", values={"time": at})
+            Button("time", PlanTime(weekday, time.fromisoformat(at)), values={"time": at})
             for at in PLAN_TIMES
         ]
         await settle_button(update, context)
@@ -342,15 +348,12 @@ async def _plan_button(
             weekday=weekday,
         )
         return
-    if action != "pt" or len(numbers) != 2 or numbers[1] // 100 > 23 or numbers[1] % 100 > 59:
-        raise StaleAction()
-    weekday, hhmm = numbers
     async with context.services.sessions.begin() as session:
         plan, partner = await checkins.change_plan(
             session,
             user.id,
-            weekday,
-            time(hhmm // 100, hhmm % 100),
+            pressed.weekday,
+            pressed.at,
             now=context.services.clock.now(),
         )
         me = await session.get(User, user.id)
@@ -417,7 +420,7 @@ async def history_command(update: Update, context: BotContext) -> None:
         await reply(update, context, "checkins.history_empty")
         return
     rows = [
-        [Button("checkin_past", f"ci:past:{p.checkin_id}", values={"week_of": p.week_of})]
+        [Button("checkin_past", PastCheckin(p.checkin_id), values={"week_of": p.week_of})]
         for p in past.past[:HISTORY_WEEKS_LISTED]
     ]
     await reply(update, context, "checkins.history", rows=rows, history=past)
@@ -487,7 +490,7 @@ def _topic_rows(content: CheckinContent, seen: topics.Topics) -> Rows:
         [
             Button(
                 "topic",
-                f"tp:{topic.id}",
+                ToggleTopic(topic.id),
                 values={
                     "text": topic.text,
                     "flagged": topic.id in seen.mine,
@@ -497,7 +500,7 @@ def _topic_rows(content: CheckinContent, seen: topics.Topics) -> Rows:
         ]
         for topic in content.topics
     ]
-    rows.append([Button("topics_done", "tp:done")])
+    rows.append([Button("topics_done", TopicsDone())])
     return rows
 
 
@@ -521,20 +524,22 @@ async def topics_command(update: Update, context: BotContext) -> None:
     )
 
 
-async def topic_button(update: Update, context: BotContext) -> None:
+async def topics_done(update: Update, context: BotContext, _: TopicsDone) -> None:
+    """Finish flagging topics."""
+    await settle_button(update, context)
+
+
+async def topic_button(update: Update, context: BotContext, pressed: ToggleTopic) -> None:
     """Flag or unflag one topic; when both flagged it, tell both."""
     query, user = update.callback_query, update.effective_user
-    assert query is not None and query.data is not None and user is not None
-    if query.data == "tp:done":
-        await settle_button(update, context)
-        return
+    assert query is not None and user is not None
     content = _content(update, context)
     try:
         async with context.services.sessions.begin() as session:
             toggled = await topics.toggle(
                 session,
                 user.id,
-                query.data.removeprefix("tp:"),
+                pressed.topic_id,
                 known=[topic.id for topic in content.topics],
                 now=context.services.clock.now(),
             )
@@ -596,8 +601,16 @@ def register(application: Application) -> None:  # type: ignore[type-arg]
     application.add_handler(CommandHandler("history", history_command, filters=private))
     application.add_handler(CommandHandler("appreciate", appreciate_command, filters=private))
     application.add_handler(CommandHandler("topics", topics_command, filters=private))
-    application.add_handler(CallbackQueryHandler(checkin_button, pattern=r"^ci:[a-z]+(:\d+)*$"))
-    application.add_handler(CallbackQueryHandler(topic_button, pattern=r"^tp:[a-z0-9-]+$"))
+    application.add_handler(ButtonHandler(OpenCheckin, checkin_button))
+    application.add_handler(ButtonHandler(GiveScore, checkin_button))
+    application.add_handler(ButtonHandler(CheckinStep, checkin_button))
+    application.add_handler(ButtonHandler(SubmitCheckin, checkin_button))
+    application.add_handler(ButtonHandler(PastCheckin, checkin_button))
+    application.add_handler(ButtonHandler(ChangePlan, checkin_button))
+    application.add_handler(ButtonHandler(PlanDay, checkin_button))
+    application.add_handler(ButtonHandler(PlanTime, checkin_button))
+    application.add_handler(ButtonHandler(ToggleTopic, topic_button))
+    application.add_handler(ButtonHandler(TopicsDone, topics_done))
     assert application.job_queue is not None
     application.job_queue.run_repeating(
         tick, interval=settings.nudge_tick_seconds, first=1.5, name="checkin-tick"

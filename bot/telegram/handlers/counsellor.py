@@ -8,7 +8,6 @@ from typing import Any
 from telegram import Message, Update
 from telegram.ext import (
     Application,
-    CallbackQueryHandler,
     CommandHandler,
     MessageHandler,
     filters,
@@ -21,8 +20,19 @@ from bot.outbox.messages import Edit
 from bot.people.conversation import Awaiting
 from bot.people.profiles import require
 from bot.safety import counsellor
+from bot.safety.buttons import (
+    CounsellorReply,
+    CounsellorStart,
+    CounsellorStartForMe,
+    IntakeCancel,
+    IntakeChoice,
+    IntakeSend,
+    IntakeSkip,
+    StaffAction,
+)
 from bot.safety.counsellor import Card, Due, IntakeStep
 from bot.safety.signals import Recipient
+from bot.telegram.callbacks import ButtonHandler
 from bot.telegram.context import BotContext, services_of
 from bot.telegram.handlers.replies import (
     Button,
@@ -80,8 +90,8 @@ def _card_values(context: BotContext, card: Card) -> dict[str, Any]:
 
 
 def _card_rows(card: Card) -> Rows:
-    claim = Button("counsellor_claim", f"cr:claim:{card.request_id}")
-    resolve = Button("counsellor_resolve", f"cr:resolve:{card.request_id}")
+    claim = Button("counsellor_claim", StaffAction("claim", card.request_id))
+    resolve = Button("counsellor_resolve", StaffAction("resolve", card.request_id))
     if card.status == RequestStatus.OPEN:
         return [[claim, resolve]]
     if card.status == RequestStatus.CLAIMED:
@@ -134,11 +144,11 @@ async def _refresh_card(context: BotContext, card: Card) -> None:
 
 async def _ask(update: Update, context: BotContext, step: IntakeStep) -> None:
     locale = locale_of(update)
-    cancel = [Button("counsellor_cancel", "ci:cancel")]
+    cancel = [Button("counsellor_cancel", IntakeCancel())]
     if step.step == "topic":
         topics = _topics(context, locale)
         rows: list[list[Button]] = [
-            [Button("counsellor_topic", f"ci:topic:{topic_id}", values={"label": label})]
+            [Button("counsellor_topic", IntakeChoice("topic", topic_id), values={"label": label})]
             for topic_id, label in topics.items()
         ]
         await reply(update, context, "counsellor.ask_topic", rows=[*rows, cancel])
@@ -146,7 +156,9 @@ async def _ask(update: Update, context: BotContext, step: IntakeStep) -> None:
         rows = [
             [
                 Button(
-                    f"counsellor_{step.step}", f"ci:{step.step}:{value}", values={"value": value}
+                    f"counsellor_{step.step}",
+                    IntakeChoice(step.step, value),
+                    values={"value": value},
                 )
                 for value in counsellor.CHOICES[step.step]
             ]
@@ -165,7 +177,7 @@ async def _ask(update: Update, context: BotContext, step: IntakeStep) -> None:
             update,
             context,
             "counsellor.ask_message",
-            rows=[[Button("counsellor_skip_message", "ci:skip")], cancel],
+            rows=[[Button("counsellor_skip_message", IntakeSkip())], cancel],
             limit=counsellor.MESSAGE_MAX_LENGTH,
         )
     else:
@@ -180,9 +192,9 @@ async def _review(update: Update, context: BotContext, step: IntakeStep) -> None
     async with context.services.sessions.begin() as session:
         zone = (await require(session, user.id)).timezone
     rows = [
-        [Button("counsellor_send_named", "ci:send:named")],
-        [Button("counsellor_send_anon", "ci:send:anon")],
-        [Button("counsellor_cancel", "ci:cancel")],
+        [Button("counsellor_send_named", IntakeSend("named"))],
+        [Button("counsellor_send_anon", IntakeSend("anon"))],
+        [Button("counsellor_cancel", IntakeCancel())],
     ]
     await reply(
         update,
@@ -201,16 +213,18 @@ async def _review(update: Update, context: BotContext, step: IntakeStep) -> None
     )
 
 
-async def start_intake(update: Update, context: BotContext) -> None:
+async def start_intake(
+    update: Update,
+    context: BotContext,
+    pressed: CounsellorStart | CounsellorStartForMe | None = None,
+) -> None:
     """Handle /counsellor and the "Talk to a counsellor" buttons."""
     user = update.effective_user
     assert user is not None
-    for_whom = None
+    for_whom = "me" if isinstance(pressed, CounsellorStartForMe) else None
     if update.callback_query is not None:
         # Offered in menus (/help, /safety): the other entries stay usable.
         await settle_button(update, context, keep=True)
-        data = update.callback_query.data or ""
-        for_whom = "me" if data == "cr:start:me" else None
     try:
         async with context.services.sessions.begin() as session:
             step = await counsellor.begin_intake(
@@ -223,18 +237,17 @@ async def start_intake(update: Update, context: BotContext) -> None:
     await _ask(update, context, step)
 
 
-async def intake_choice(update: Update, context: BotContext) -> None:
+async def intake_choice(update: Update, context: BotContext, pressed: IntakeChoice) -> None:
     """Take a button answer to an intake question."""
-    query, user = update.callback_query, update.effective_user
-    assert query is not None and query.data is not None and user is not None
-    _, step, value = query.data.split(":", 2)
+    user = update.effective_user
+    assert user is not None
     try:
         async with context.services.sessions.begin() as session:
             asked = await counsellor.choose(
                 session,
                 user.id,
-                step,
-                value,
+                pressed.step,
+                pressed.value,
                 topics=_topics(context, locale_of(update)).keys(),
                 now=context.services.clock.now(),
             )
@@ -245,10 +258,10 @@ async def intake_choice(update: Update, context: BotContext) -> None:
     await _ask(update, context, asked)
 
 
-async def intake_skip(update: Update, context: BotContext) -> None:
+async def intake_skip(update: Update, context: BotContext, _: IntakeSkip) -> None:
     """Skip the optional short message."""
-    user, query = update.effective_user, update.callback_query
-    assert user is not None and query is not None
+    user = update.effective_user
+    assert user is not None
     try:
         async with context.services.sessions.begin() as session:
             asked = await counsellor.set_message(
@@ -261,7 +274,7 @@ async def intake_skip(update: Update, context: BotContext) -> None:
     await _ask(update, context, asked)
 
 
-async def intake_cancel(update: Update, context: BotContext) -> None:
+async def intake_cancel(update: Update, context: BotContext, _: IntakeCancel) -> None:
     """Drop the intake; nothing is stored."""
     user = update.effective_user
     assert user is not None
@@ -275,10 +288,10 @@ async def intake_cancel(update: Update, context: BotContext) -> None:
     await reply(update, context, "counsellor.cancelled")
 
 
-async def submit(update: Update, context: BotContext) -> None:
+async def submit(update: Update, context: BotContext, pressed: IntakeSend) -> None:
     """Store the request (the press is the consent) and post it to the staff chat."""
-    query, user = update.callback_query, update.effective_user
-    assert query is not None and query.data is not None and user is not None
+    user = update.effective_user
+    assert user is not None
     settings, now = context.services.settings, context.services.clock.now()
     chat_id = settings.counsellor_chat_id
     try:
@@ -286,7 +299,7 @@ async def submit(update: Update, context: BotContext) -> None:
             submitted = await counsellor.submit(
                 session,
                 user.id,
-                share_identity=query.data == "ci:send:named",
+                share_identity=pressed.identity == "named",
                 topics=_topics(context, locale_of(update)).keys(),
                 now=now,
                 announce_at=context.services.staff_announcing.first_at(
@@ -422,36 +435,31 @@ async def requests_command(update: Update, context: BotContext) -> None:
         [
             Button(
                 "counsellor_reply",
-                f"cr:reply:{item.request_id}",
+                CounsellorReply(item.request_id),
                 values={"number": item.request_id},
             )
         ]
         for item in mine
         if item.status == RequestStatus.CLAIMED
     ]
-    rows.append([Button("counsellor", "cr:start")])
+    rows.append([Button("counsellor", CounsellorStart())])
     await reply(update, context, "counsellor.requests", rows=rows, items=items)
 
 
-async def reply_button(update: Update, context: BotContext) -> None:
+async def reply_button(update: Update, context: BotContext, pressed: CounsellorReply) -> None:
     """Handle "Reply to the counsellor": the next typed message goes to the thread."""
     query, user = update.callback_query, update.effective_user
-    assert query is not None and query.data is not None and user is not None
-    raw = query.data.removeprefix("cr:reply:")
-    if not raw.isdigit() or len(raw) > 18:
-        await refuse_button(update, context, "errors.stale_button")
-        return
+    assert query is not None and user is not None
+    number = pressed.request_id
     try:
         async with context.services.sessions.begin() as session:
-            await counsellor.begin_reply(
-                session, user.id, int(raw), now=context.services.clock.now()
-            )
+            await counsellor.begin_reply(session, user.id, number, now=context.services.clock.now())
     except DomainError as problem:
         await refuse_button(update, context, problem.key, **problem.values)
         return
     await query.answer()
     await reply(
-        update, context, "counsellor.ask_reply", number=int(raw), limit=counsellor.REPLY_MAX_LENGTH
+        update, context, "counsellor.ask_reply", number=number, limit=counsellor.REPLY_MAX_LENGTH
     )
 
 
@@ -495,7 +503,7 @@ async def _requester_reply(update: Update, context: BotContext) -> None:
             [
                 Button(
                     "counsellor_reply",
-                    f"cr:reply:{thread.request_id}",
+                    CounsellorReply(thread.request_id),
                     values={"number": thread.request_id},
                 )
             ]
@@ -506,21 +514,18 @@ async def _requester_reply(update: Update, context: BotContext) -> None:
 # The staff chat ---------------------------------------------------------------------------
 
 
-async def staff_button(update: Update, context: BotContext) -> None:
+async def staff_button(update: Update, context: BotContext, press: StaffAction) -> None:
     """Handle Claim and Resolve; only configured staff may press them, wherever they are."""
     query, user = update.callback_query, update.effective_user
-    assert query is not None and query.data is not None and user is not None
-    _, action, raw = query.data.split(":", 2)
-    if not raw.isdigit() or len(raw) > 18:
-        await refuse_button(update, context, "errors.stale_button")
-        return
+    assert query is not None and user is not None
+    action = press.action
     settings = context.services.settings
     act = counsellor.claim if action == "claim" else counsellor.resolve
     try:
         async with context.services.sessions.begin() as session:
             changed = await act(
                 session,
-                int(raw),
+                press.request_id,
                 staff_id=user.id,
                 staff_name=user.full_name,
                 staff=settings.counsellor_staff,
@@ -529,7 +534,11 @@ async def staff_button(update: Update, context: BotContext) -> None:
     except DomainError as problem:
         await refuse_button(update, context, problem.key, **problem.values)
         return
-    log.info("counsellor request %s: %s", raw, "claimed" if action == "claim" else "resolved")
+    log.info(
+        "counsellor request %d: %s",
+        press.request_id,
+        "claimed" if action == "claim" else "resolved",
+    )
     card = changed.card
     pressed = query.message
     if isinstance(pressed, Message) and pressed.message_id != card.staff_message_id:
@@ -583,7 +592,7 @@ async def staff_reply(update: Update, context: BotContext) -> None:
     if changed.newly_claimed:
         await _refresh_card(context, changed.card)
     number = changed.card.request_id
-    rows = [[Button("counsellor_reply", f"cr:reply:{number}", values={"number": number})]]
+    rows = [[Button("counsellor_reply", CounsellorReply(number), values={"number": number})]]
     try:
         await notify(
             context,
@@ -616,17 +625,14 @@ def register(application: Application) -> None:  # type: ignore[type-arg]
     private = filters.ChatType.PRIVATE
     application.add_handler(CommandHandler("counsellor", start_intake, filters=private))
     application.add_handler(CommandHandler("requests", requests_command, filters=private))
-    application.add_handler(CallbackQueryHandler(start_intake, pattern=r"^cr:start(:me)?$"))
-    application.add_handler(
-        CallbackQueryHandler(
-            intake_choice, pattern=r"^ci:(topic|for|tell|urgency|way|time):[a-z0-9-]{1,32}$"
-        )
-    )
-    application.add_handler(CallbackQueryHandler(intake_skip, pattern=r"^ci:skip$"))
-    application.add_handler(CallbackQueryHandler(intake_cancel, pattern=r"^ci:cancel$"))
-    application.add_handler(CallbackQueryHandler(submit, pattern=r"^ci:send:(named|anon)$"))
-    application.add_handler(CallbackQueryHandler(reply_button, pattern=r"^cr:reply:"))
-    application.add_handler(CallbackQueryHandler(staff_button, pattern=r"^cr:(claim|resolve):"))
+    application.add_handler(ButtonHandler(CounsellorStart, start_intake))
+    application.add_handler(ButtonHandler(CounsellorStartForMe, start_intake))
+    application.add_handler(ButtonHandler(IntakeChoice, intake_choice))
+    application.add_handler(ButtonHandler(IntakeSkip, intake_skip))
+    application.add_handler(ButtonHandler(IntakeCancel, intake_cancel))
+    application.add_handler(ButtonHandler(IntakeSend, submit))
+    application.add_handler(ButtonHandler(CounsellorReply, reply_button))
+    application.add_handler(ButtonHandler(StaffAction, staff_button))
     # Replies in the staff chat; the chat and the sender are checked in the handler.
     application.add_handler(
         MessageHandler(

@@ -5,12 +5,14 @@ from __future__ import annotations
 import logging
 
 from telegram import Update
-from telegram.ext import Application, CallbackQueryHandler, CommandHandler, filters
+from telegram.ext import Application, CommandHandler, filters
 
 from bot.core.errors import DomainError
 from bot.outbox.messages import Attachment
 from bot.people import data_rights
+from bot.people.buttons import DeleteAnswer
 from bot.people.profiles import partner_of, profile_of
+from bot.telegram.callbacks import ButtonHandler
 from bot.telegram.context import BotContext
 from bot.telegram.handlers.replies import (
     Button,
@@ -54,7 +56,10 @@ async def deleteme(update: Update, context: BotContext) -> None:
     except DomainError as problem:
         await reply(update, context, problem.key, **problem.values)
         return
-    rows = [[Button("delete_confirm", "del:yes")], [Button("delete_keep", "del:no")]]
+    rows = [
+        [Button("delete_confirm", DeleteAnswer("yes"))],
+        [Button("delete_keep", DeleteAnswer("no"))],
+    ]
     await reply(
         update,
         context,
@@ -64,13 +69,13 @@ async def deleteme(update: Update, context: BotContext) -> None:
     )
 
 
-async def delete_button(update: Update, context: BotContext) -> None:
+async def delete_button(update: Update, context: BotContext, pressed: DeleteAnswer) -> None:
     """Handle the confirmation buttons of /deleteme."""
-    query, user = update.callback_query, update.effective_user
-    assert query is not None and query.data is not None and user is not None
+    user = update.effective_user
+    assert user is not None
     try:
         async with context.services.sessions.begin() as session:
-            if query.data == "del:no":
+            if pressed.answer == "no":
                 await data_rights.keep(session, user.id)
                 erased = None
             else:
@@ -98,4 +103,4 @@ def register(application: Application) -> None:  # type: ignore[type-arg]
     private = filters.ChatType.PRIVATE
     application.add_handler(CommandHandler("mydata", mydata, filters=private))
     application.add_handler(CommandHandler("deleteme", deleteme, filters=private))
-    application.add_handler(CallbackQueryHandler(delete_button, pattern=r"^del:(yes|no)$"))
+    application.add_handler(ButtonHandler(DeleteAnswer, delete_button))

@@ -3,11 +3,15 @@
 from __future__ import annotations
 
 import logging
+from dataclasses import dataclass
 
 from telegram import BotCommand, Update
 from telegram.error import TelegramError
 from telegram.ext import Application, CallbackQueryHandler, CommandHandler, MessageHandler, filters
 
+from bot.core.callbacks import CallbackData
+from bot.safety.buttons import CounsellorStart, SafetyOpen
+from bot.telegram.callbacks import ButtonHandler
 from bot.telegram.context import BotContext, services_of
 from bot.telegram.handlers.replies import Button, refuse_button, reply, settle_button
 
@@ -44,11 +48,16 @@ COMMANDS = (
 )
 
 
-async def help_command(update: Update, context: BotContext) -> None:
+@dataclass(frozen=True)
+class OpenHelp(CallbackData, prefix="help:open"):
+    """Show /help."""
+
+
+async def help_command(update: Update, context: BotContext, _: OpenHelp | None = None) -> None:
     """Handle /help and the Help button."""
     if update.callback_query is not None:
         await settle_button(update, context, keep=True)
-    rows = [[Button("counsellor", "cr:start")], [Button("safety", "sf:open")]]
+    rows = [[Button("counsellor", CounsellorStart())], [Button("safety", SafetyOpen())]]
     await reply(update, context, "help.overview", rows=rows, commands=COMMANDS)
 
 
@@ -58,7 +67,7 @@ async def privacy(update: Update, context: BotContext) -> None:
 
 
 async def unknown_button(update: Update, context: BotContext) -> None:
-    """Refuse any button this bot does not (or no longer) understand."""
+    """Refuse any press no kind of button parses: empty, stale, malformed, forged, too long."""
     await refuse_button(update, context, "errors.stale_button")
 
 
@@ -82,11 +91,13 @@ def register(application: Application) -> None:  # type: ignore[type-arg]
     private = filters.ChatType.PRIVATE
     application.add_handler(CommandHandler("help", help_command, filters=private))
     application.add_handler(CommandHandler("privacy", privacy, filters=private))
-    application.add_handler(CallbackQueryHandler(help_command, pattern=r"^help:open$"))
+    application.add_handler(ButtonHandler(OpenHelp, help_command))
 
 
 def register_fallbacks(application: Application) -> None:  # type: ignore[type-arg]
     """Add the handlers that catch whatever no other handler took."""
     private = filters.ChatType.PRIVATE
+    # Every button handler takes only the data its kind parses; whatever is left ends here
+    # and changes nothing.
     application.add_handler(CallbackQueryHandler(unknown_button))
     application.add_handler(MessageHandler(private & filters.COMMAND, unknown_command))

@@ -6,12 +6,23 @@ from collections.abc import Sequence
 from typing import Any
 
 from telegram import Update
-from telegram.ext import Application, CallbackQueryHandler, CommandHandler, filters
+from telegram.ext import Application, CommandHandler, filters
 
 from bot.core.errors import DomainError, StaleAction
 from bot.outbox.messages import Outgoing, Priority
 from bot.people import profiles as people
 from bot.reading import library
+from bot.reading.buttons import (
+    ArticleList,
+    FocusDone,
+    FocusOpen,
+    MoreLikeThis,
+    ReadArticle,
+    ToggleFocus,
+    VideoTopic,
+    VideoTopics,
+)
+from bot.telegram.callbacks import ButtonHandler
 from bot.telegram.context import BotContext
 from bot.telegram.handlers.replies import (
     Button,
@@ -33,7 +44,7 @@ async def _send_rendered(
     await deliver(context, Outgoing(chat.id, text, buttons, priority=Priority.REPLY))
 
 
-async def focus_command(update: Update, context: BotContext) -> None:
+async def focus_command(update: Update, context: BotContext, _: FocusOpen | None = None) -> None:
     """Show the focus-area picker (/focus, or the button after onboarding and in /settings)."""
     if update.callback_query is not None:
         await settle_button(update, context, keep=True)
@@ -52,28 +63,31 @@ async def focus_command(update: Update, context: BotContext) -> None:
 
 def _focus_rows(chosen: frozenset[str]) -> list[list[Button]]:
     buttons = [
-        Button("focus", f"focus:{area}", values={"area": area, "chosen": area in chosen})
+        Button("focus", ToggleFocus(area), values={"area": area, "chosen": area in chosen})
         for area in library.FOCUS_CHOICES
     ]
     rows = [buttons[i : i + 2] for i in range(0, len(buttons), 2)]
-    return [*rows, [Button("focus_done", "focus:done")]]
+    return [*rows, [Button("focus_done", FocusDone())]]
 
 
-async def focus_button(update: Update, context: BotContext) -> None:
-    """Toggle one focus area, or finish choosing."""
+async def focus_done(update: Update, context: BotContext, _: FocusDone) -> None:
+    """Finish choosing focus areas."""
+    user = update.effective_user
+    assert user is not None
+    async with context.services.sessions() as session:
+        chosen = await library.focus_of(session, user.id)
+    await settle_button(update, context)
+    await reply(update, context, "library.focus_saved", areas=sorted(chosen))
+
+
+async def focus_button(update: Update, context: BotContext, pressed: ToggleFocus) -> None:
+    """Toggle one focus area."""
     query, user = update.callback_query, update.effective_user
-    assert query is not None and query.data is not None and user is not None
-    area = query.data.removeprefix("focus:")
-    if area == "done":
-        async with context.services.sessions() as session:
-            chosen = await library.focus_of(session, user.id)
-        await settle_button(update, context)
-        await reply(update, context, "library.focus_saved", areas=sorted(chosen))
-        return
+    assert query is not None and user is not None
     try:
         async with context.services.sessions.begin() as session:
             chosen = await library.toggle_focus(
-                session, user.id, area, now=context.services.clock.now()
+                session, user.id, pressed.area, now=context.services.clock.now()
             )
     except DomainError as problem:
         await refuse_button(update, context, problem.key, **problem.values)
@@ -84,7 +98,9 @@ async def focus_button(update: Update, context: BotContext) -> None:
     )
 
 
-async def articles_command(update: Update, context: BotContext) -> None:
+async def articles_command(
+    update: Update, context: BotContext, _: ArticleList | None = None
+) -> None:
     """List the articles, best fit first, with each partner's progress."""
     if update.callback_query is not None:
         await settle_button(update, context, keep=True)
@@ -109,18 +125,15 @@ async def articles_command(update: Update, context: BotContext) -> None:
             "started": row is not None,
             "finished": row is not None and row.finished_at is not None,
         }
-        rows.append([Button("article", f"art:open:{article.meta.id}", values=values)])
+        rows.append([Button("article", ReadArticle("open", article.meta.id), values=values)])
     await reply(update, context, "library.articles", rows=rows)
 
 
-async def article_button(update: Update, context: BotContext) -> None:
+async def article_button(update: Update, context: BotContext, pressed: ReadArticle) -> None:
     """Open an article where this partner left off, or show its next part."""
-    query, user = update.callback_query, update.effective_user
-    assert query is not None and query.data is not None and user is not None
-    if query.data == "art:list":
-        await articles_command(update, context)
-        return
-    _, action, article_id = query.data.split(":", 2)
+    user = update.effective_user
+    assert user is not None
+    action, article_id = pressed.action, pressed.article_id
     locale = locale_of(update)
     try:
         article = library.find_article(context.services.library.articles(locale), article_id)
@@ -184,12 +197,13 @@ async def _video_list(
     rows: list[tuple[tuple[str, str], ...]] = []
     for item in items:
         video = item.video
-        row = [(texts.render("buttons.more_like_this", locale=locale), f"vid:like:{video.id}")]
+        like = MoreLikeThis(video.id).encode()
+        row = [(texts.render("buttons.more_like_this", locale=locale), like)]
         if item.access != "locked":
             label = texts.render("buttons.watch_title", locale=locale, title=video.title)
             row.insert(0, (label, library.video_url(settings.video_base_url, video)))
         rows.append(tuple(row))
-    rows.append(((texts.render("buttons.browse_topics", locale=locale), "vid:topics"),))
+    rows.append(((texts.render("buttons.browse_topics", locale=locale), VideoTopics().encode()),))
     await _send_rendered(update, context, text, tuple(rows))
 
 
@@ -200,27 +214,23 @@ async def videos_command(update: Update, context: BotContext) -> None:
     await _video_list(update, context, suggested.picks, heading)
 
 
-async def video_button(update: Update, context: BotContext) -> None:
+async def video_button(
+    update: Update, context: BotContext, pressed: VideoTopics | MoreLikeThis | VideoTopic
+) -> None:
     """Handle "more like this", the topic list, and one topic's videos."""
-    query = update.callback_query
-    assert query is not None and query.data is not None
-    parts = query.data.split(":")
-    action, target = parts[1], parts[2] if len(parts) > 2 else ""
-    if action == "topics":
+    if isinstance(pressed, VideoTopics):
         await settle_button(update, context, keep=True)
         rows = [
-            [Button("focus", f"vid:topic:{area}", values={"area": area, "chosen": False})]
+            [Button("focus", VideoTopic(area), values={"area": area, "chosen": False})]
             for area in library.VIDEO_TOPICS
         ]
         await reply(update, context, "library.topics", rows=rows)
         return
     try:
-        if action == "like":
-            suggested = await _suggestions(update, context, like=target)
-        elif action == "topic":
-            suggested = await _suggestions(update, context, topic=target)
+        if isinstance(pressed, MoreLikeThis):
+            suggested = await _suggestions(update, context, like=pressed.video_id)
         else:
-            raise StaleAction()
+            suggested = await _suggestions(update, context, topic=pressed.area)
     except StaleAction:
         await refuse_button(update, context, "errors.stale_button")
         return
@@ -228,8 +238,9 @@ async def video_button(update: Update, context: BotContext) -> None:
     if suggested.like is not None:
         heading = {"kind": "like", "title": suggested.like.title, "topic": ""}
     else:
+        assert isinstance(pressed, VideoTopic)
         topic = context.services.texts.render(
-            "buttons.focus", locale=locale_of(update), area=target, chosen=False
+            "buttons.focus", locale=locale_of(update), area=pressed.area, chosen=False
         )
         heading = {"kind": "topic", "title": "", "topic": topic}
     await _video_list(update, context, suggested.picks, heading)
@@ -241,11 +252,11 @@ def register(application: Application) -> None:  # type: ignore[type-arg]
     application.add_handler(CommandHandler("articles", articles_command, filters=private))
     application.add_handler(CommandHandler("videos", videos_command, filters=private))
     application.add_handler(CommandHandler("focus", focus_command, filters=private))
-    application.add_handler(CallbackQueryHandler(focus_command, pattern=r"^focus:open$"))
-    application.add_handler(CallbackQueryHandler(focus_button, pattern=r"^focus:[a-z_]+$"))
-    application.add_handler(
-        CallbackQueryHandler(article_button, pattern=r"^art:(list|(open|next):[a-z0-9-]+)$")
-    )
-    application.add_handler(
-        CallbackQueryHandler(video_button, pattern=r"^vid:(topics|like:[a-z0-9-]+|topic:[a-z_]+)$")
-    )
+    application.add_handler(ButtonHandler(FocusOpen, focus_command))
+    application.add_handler(ButtonHandler(ToggleFocus, focus_button))
+    application.add_handler(ButtonHandler(FocusDone, focus_done))
+    application.add_handler(ButtonHandler(ArticleList, articles_command))
+    application.add_handler(ButtonHandler(ReadArticle, article_button))
+    application.add_handler(ButtonHandler(VideoTopics, video_button))
+    application.add_handler(ButtonHandler(MoreLikeThis, video_button))
+    application.add_handler(ButtonHandler(VideoTopic, video_button))

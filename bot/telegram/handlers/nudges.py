@@ -5,24 +5,20 @@ from __future__ import annotations
 import logging
 
 from telegram import ChatMember, Update
-from telegram.ext import (
-    Application,
-    CallbackQueryHandler,
-    ChatMemberHandler,
-    CommandHandler,
-    filters,
-)
+from telegram.ext import Application, ChatMemberHandler, CommandHandler, filters
 
 from bot.core.errors import DomainError
 from bot.core.workers import BEAT_INTERVAL
 from bot.nudges import engine as nudges
 from bot.nudges import questions
+from bot.nudges.buttons import AnswerQuestion, DaysDone, PauseFor, ToggleDay
 from bot.nudges.questions import Reveal, Saved
 from bot.nudges.schedules import INDEFINITELY, weekdays_of
 from bot.people import pairing
 from bot.people import profiles as people
 from bot.people.profiles import zone_of
 from bot.safety.signals import recipient_of
+from bot.telegram.callbacks import ButtonHandler
 from bot.telegram.context import BotContext, services_of
 from bot.telegram.handlers.replies import (
     Button,
@@ -71,11 +67,6 @@ async def purge(context: BotContext) -> None:
         log.info("erased %d shared questions of couples that ended", erased)
 
 
-def _id_after(data: str) -> int | None:
-    raw = data.rsplit(":", 1)[-1]
-    return int(raw) if raw.isdigit() and len(raw) < 19 else None
-
-
 async def _tell_outcome(update: Update, context: BotContext, saved: Saved) -> None:
     if saved.reveal is not None:
         await _reveal(context, saved.reveal)
@@ -89,7 +80,7 @@ async def _tell_outcome(update: Update, context: BotContext, saved: Saved) -> No
             recipient_of(partner),
             "nudges.partner_answered",
             partner=saved.answerer_name,
-            rows=[[Button("answer", f"ans:go:{saved.question_id}")]],
+            rows=[[Button("answer", AnswerQuestion("go", saved.question_id))]],
         )
 
 
@@ -107,15 +98,11 @@ async def _reveal(context: BotContext, reveal: Reveal) -> None:
         )
 
 
-async def answer_button(update: Update, context: BotContext) -> None:
+async def answer_button(update: Update, context: BotContext, pressed: AnswerQuestion) -> None:
     """Handle Answer, Skip, Share and Keep private on the shared question."""
-    query, user = update.callback_query, update.effective_user
-    assert query is not None and query.data is not None and user is not None
-    question_id = _id_after(query.data)
-    action = query.data.split(":")[1]
-    if question_id is None:
-        await refuse_button(update, context, "errors.stale_button")
-        return
+    user = update.effective_user
+    assert user is not None
+    action, question_id = pressed.action, pressed.question_id
     now = context.services.clock.now()
     try:
         async with context.services.sessions.begin() as session:
@@ -154,8 +141,8 @@ async def on_answer_text(update: Update, context: BotContext, question_id: int) 
         await reply(update, context, problem.key, **problem.values)
         return
     rows = [
-        [Button("share_answer", f"ans:share:{question_id}")],
-        [Button("keep_private", f"ans:priv:{question_id}")],
+        [Button("share_answer", AnswerQuestion("share", question_id))],
+        [Button("keep_private", AnswerQuestion("priv", question_id))],
     ]
     await reply(update, context, "nudges.confirm_answer", rows=rows, draft=draft)
 
@@ -167,21 +154,15 @@ async def pause_command(update: Update, context: BotContext) -> None:
         days = int(raw) if raw.isdigit() and len(raw) < 5 else -1
         await _pause(update, context, days)
         return
-    rows = [[Button("pause_days", f"pause:{d}", values={"days": d}) for d in PAUSE_CHOICES]]
-    rows.append([Button("pause_until_resumed", "pause:0")])
+    rows = [[Button("pause_days", PauseFor(d), values={"days": d}) for d in PAUSE_CHOICES]]
+    rows.append([Button("pause_until_resumed", PauseFor(0))])
     await reply(update, context, "nudges.pause_choose", rows=rows)
 
 
-async def pause_button(update: Update, context: BotContext) -> None:
+async def pause_button(update: Update, context: BotContext, pressed: PauseFor) -> None:
     """Handle a pause choice."""
-    query = update.callback_query
-    assert query is not None and query.data is not None
-    days = _id_after(query.data)
-    if days is None:
-        await refuse_button(update, context, "errors.stale_button")
-        return
     await settle_button(update, context)
-    await _pause(update, context, days)
+    await _pause(update, context, pressed.days)
 
 
 async def _pause(update: Update, context: BotContext, days: int) -> None:
@@ -235,8 +216,8 @@ async def skip_command(update: Update, context: BotContext) -> None:
 
 def _day_rows(mask: int) -> list[list[Button]]:
     days = weekdays_of(mask)
-    row = [Button("day", f"days:{d}", values={"day": d, "on": d in days}) for d in range(7)]
-    return [row[:4], row[4:], [Button("days_done", "days:done")]]
+    row = [Button("day", ToggleDay(d), values={"day": d, "on": d in days}) for d in range(7)]
+    return [row[:4], row[4:], [Button("days_done", DaysDone())]]
 
 
 async def days_command(update: Update, context: BotContext) -> None:
@@ -248,24 +229,22 @@ async def days_command(update: Update, context: BotContext) -> None:
     await reply(update, context, "nudges.days_choose", rows=_day_rows(stored.nudge_days))
 
 
-async def days_button(update: Update, context: BotContext) -> None:
-    """Toggle one weekday, or finish choosing."""
+async def days_done(update: Update, context: BotContext, _: DaysDone) -> None:
+    """Finish choosing weekdays."""
+    await settle_button(update, context)
+    await reply(update, context, "nudges.days_saved")
+
+
+async def days_button(update: Update, context: BotContext, pressed: ToggleDay) -> None:
+    """Toggle one weekday."""
     query, user = update.callback_query, update.effective_user
-    assert query is not None and query.data is not None and user is not None
-    if query.data == "days:done":
-        await settle_button(update, context)
-        await reply(update, context, "nudges.days_saved")
-        return
-    weekday = _id_after(query.data)
-    if weekday is None:
-        await refuse_button(update, context, "errors.stale_button")
-        return
+    assert query is not None and user is not None
     try:
         async with context.services.sessions.begin() as session:
             stored = await people.toggle_day(
                 session,
                 user.id,
-                weekday,
+                pressed.weekday,
                 now=context.services.clock.now(),
                 rhythm=context.services.rhythm,
             )
@@ -305,11 +284,10 @@ def register(application: Application) -> None:  # type: ignore[type-arg]
     application.add_handler(CommandHandler("resume", resume_command, filters=private))
     application.add_handler(CommandHandler("skip", skip_command, filters=private))
     application.add_handler(CommandHandler("days", days_command, filters=private))
-    application.add_handler(
-        CallbackQueryHandler(answer_button, pattern=r"^ans:(go|skip|share|priv):\d+$")
-    )
-    application.add_handler(CallbackQueryHandler(pause_button, pattern=r"^pause:\d+$"))
-    application.add_handler(CallbackQueryHandler(days_button, pattern=r"^days:(\d|done)$"))
+    application.add_handler(ButtonHandler(AnswerQuestion, answer_button))
+    application.add_handler(ButtonHandler(PauseFor, pause_button))
+    application.add_handler(ButtonHandler(ToggleDay, days_button))
+    application.add_handler(ButtonHandler(DaysDone, days_done))
     application.add_handler(ChatMemberHandler(membership, ChatMemberHandler.MY_CHAT_MEMBER))
     settings = services_of(application).settings
     assert application.job_queue is not None

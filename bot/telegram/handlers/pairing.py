@@ -6,15 +6,25 @@ from datetime import timedelta
 from urllib.parse import quote
 
 from telegram import Update
-from telegram.ext import Application, CallbackQueryHandler, CommandHandler, filters
+from telegram.ext import Application, CommandHandler, filters
 
 from bot.core.errors import DomainError
 from bot.people import conversation, pairing
 from bot.people import profiles as people
+from bot.people.buttons import (
+    InviteAnswer,
+    NewInvite,
+    RevokeInvite,
+    SettingsChoice,
+    UnpairConfirm,
+    UnpairKeep,
+)
 from bot.people.profiles import profile_of
 from bot.safety import signals as safety
 from bot.safety.signals import recipient_of
+from bot.telegram.callbacks import ButtonHandler
 from bot.telegram.context import BotContext
+from bot.telegram.handlers.help import OpenHelp
 from bot.telegram.handlers.profile import continue_onboarding
 from bot.telegram.handlers.replies import (
     Button,
@@ -59,9 +69,9 @@ async def start(update: Update, context: BotContext) -> None:
     async with context.services.sessions.begin() as session:
         await conversation.forget(session, profile.user_id)
         paused = await safety.exercises_paused(session, profile.couple_id)
-    rows = [[Button("settings", "set:open")], [Button("help", "help:open")]]
+    rows = [[Button("settings", SettingsChoice("open"))], [Button("help", OpenHelp())]]
     if profile.couple_id is None:
-        rows.insert(0, [Button("invite_partner", "pair:invite")])
+        rows.insert(0, [Button("invite_partner", NewInvite())])
     await reply(
         update,
         context,
@@ -98,8 +108,8 @@ async def _open_invite(
         await reply(update, context, problem.key, **problem.values)
         return
     rows = [
-        [Button("accept", f"inv:acc:{preview.invite_id}")],
-        [Button("decline", f"inv:dec:{preview.invite_id}")],
+        [Button("accept", InviteAnswer("acc", preview.invite_id))],
+        [Button("decline", InviteAnswer("dec", preview.invite_id))],
     ]
     await reply(update, context, "pairing.invite_preview", rows=rows, inviter=preview.inviter_name)
 
@@ -109,7 +119,7 @@ def invite_link(bot_username: str, payload: str) -> str:
     return f"https://t.me/{bot_username}?start={payload}"
 
 
-async def invite(update: Update, context: BotContext) -> None:
+async def invite(update: Update, context: BotContext, _: NewInvite | None = None) -> None:
     """Make a new invite link (via /invite or the button)."""
     if update.callback_query is not None:
         await settle_button(update, context, keep=True)
@@ -130,7 +140,7 @@ async def invite(update: Update, context: BotContext) -> None:
     link = invite_link(context.bot.username, made.payload)
     share_text = text(context, "pairing.share_text", locale=locale_of(update))
     share = f"https://t.me/share/url?url={quote(link, safe='')}&text={quote(share_text)}"
-    rows = [[Button("share_invite", url=share)], [Button("revoke_invite", "pair:revoke")]]
+    rows = [[Button("share_invite", url=share)], [Button("revoke_invite", RevokeInvite())]]
     await reply(
         update,
         context,
@@ -141,7 +151,7 @@ async def invite(update: Update, context: BotContext) -> None:
     )
 
 
-async def revoke(update: Update, context: BotContext) -> None:
+async def revoke(update: Update, context: BotContext, _: RevokeInvite | None = None) -> None:
     """Cancel the open invite (via /revoke or the button)."""
     if update.callback_query is not None:
         await settle_button(update, context)
@@ -152,24 +162,14 @@ async def revoke(update: Update, context: BotContext) -> None:
     await reply(update, context, "pairing.invite_revoked_by_you", had=had)
 
 
-def _invite_id(data: str) -> int | None:
-    _, _, raw = data.rpartition(":")
-    return int(raw) if raw.isdigit() and len(raw) < 19 else None
-
-
-async def answer_invite(update: Update, context: BotContext) -> None:
+async def answer_invite(update: Update, context: BotContext, pressed: InviteAnswer) -> None:
     """Handle Accept or Decline on an invite preview."""
-    query, user = update.callback_query, update.effective_user
-    assert query is not None and query.data is not None and user is not None
-    invite_id = _invite_id(query.data)
-    if invite_id is None:
-        await refuse_button(update, context, "errors.stale_button")
-        return
-    now = context.services.clock.now()
-    accepting = query.data.startswith("inv:acc:")
+    user = update.effective_user
+    assert user is not None
+    now, invite_id = context.services.clock.now(), pressed.invite_id
     try:
         async with context.services.sessions.begin() as session:
-            if accepting:
+            if pressed.answer == "acc":
                 result: pairing.Paired | pairing.Declined = await pairing.accept(
                     session, user.id, invite_id, now=now, rhythm=context.services.rhythm
                 )
@@ -201,36 +201,34 @@ async def unpair(update: Update, context: BotContext) -> None:
         partner = await people.partner_of(session, stored)
     if stored.couple_id is None or partner is None:
         await reply(
-            update, context, "pairing.not_paired", rows=[[Button("invite_partner", "pair:invite")]]
+            update, context, "pairing.not_paired", rows=[[Button("invite_partner", NewInvite())]]
         )
         return
     rows = [
-        [Button("unpair_confirm", f"unpair:yes:{stored.couple_id}")],
-        [Button("unpair_keep", "unpair:no")],
+        [Button("unpair_confirm", UnpairConfirm(stored.couple_id))],
+        [Button("unpair_keep", UnpairKeep())],
     ]
     await reply(
         update, context, "pairing.unpair_confirm", rows=rows, partner=profile_of(partner).name
     )
 
 
-async def answer_unpair(update: Update, context: BotContext) -> None:
-    """Handle the confirmation buttons of /unpair."""
-    query, user = update.callback_query, update.effective_user
-    assert query is not None and query.data is not None and user is not None
-    if query.data == "unpair:no":
-        await settle_button(update, context)
-        await reply(update, context, "pairing.unpair_kept")
-        return
-    couple_id = _invite_id(query.data)
-    if couple_id is None:
-        await refuse_button(update, context, "errors.stale_button")
-        return
+async def keep_couple(update: Update, context: BotContext, _: UnpairKeep) -> None:
+    """Handle "keep" on the /unpair confirmation."""
+    await settle_button(update, context)
+    await reply(update, context, "pairing.unpair_kept")
+
+
+async def confirm_unpair(update: Update, context: BotContext, pressed: UnpairConfirm) -> None:
+    """Handle "yes, unpair" on the /unpair confirmation."""
+    user = update.effective_user
+    assert user is not None
     try:
         async with context.services.sessions.begin() as session:
             partner = await pairing.unpair(
                 session,
                 user.id,
-                couple_id,
+                pressed.couple_id,
                 now=context.services.clock.now(),
                 rhythm=context.services.rhythm,
             )
@@ -238,9 +236,7 @@ async def answer_unpair(update: Update, context: BotContext) -> None:
         await refuse_button(update, context, problem.key, **problem.values)
         return
     await settle_button(update, context)
-    await reply(
-        update, context, "pairing.unpaired", rows=[[Button("invite_partner", "pair:invite")]]
-    )
+    await reply(update, context, "pairing.unpaired", rows=[[Button("invite_partner", NewInvite())]])
     if partner is not None:
         await notify(context, recipient_of(partner), "pairing.unpaired_notice")
 
@@ -252,7 +248,8 @@ def register(application: Application) -> None:  # type: ignore[type-arg]
     application.add_handler(CommandHandler("invite", invite, filters=private))
     application.add_handler(CommandHandler("revoke", revoke, filters=private))
     application.add_handler(CommandHandler("unpair", unpair, filters=private))
-    application.add_handler(CallbackQueryHandler(invite, pattern=r"^pair:invite$"))
-    application.add_handler(CallbackQueryHandler(revoke, pattern=r"^pair:revoke$"))
-    application.add_handler(CallbackQueryHandler(answer_invite, pattern=r"^inv:(acc|dec):"))
-    application.add_handler(CallbackQueryHandler(answer_unpair, pattern=r"^unpair:(yes:\d+|no)$"))
+    application.add_handler(ButtonHandler(NewInvite, invite))
+    application.add_handler(ButtonHandler(RevokeInvite, revoke))
+    application.add_handler(ButtonHandler(InviteAnswer, answer_invite))
+    application.add_handler(ButtonHandler(UnpairConfirm, confirm_unpair))
+    application.add_handler(ButtonHandler(UnpairKeep, keep_couple))

@@ -2,20 +2,27 @@
 
 from __future__ import annotations
 
+from datetime import time
+
 from telegram import Update
-from telegram.ext import (
-    Application,
-    CallbackQueryHandler,
-    CommandHandler,
-    filters,
-)
+from telegram.ext import Application, CommandHandler, filters
 
 from bot.core.errors import DomainError
 from bot.people import conversation, onboarding
 from bot.people import profiles as people
-from bot.people.onboarding import ONBOARDING, SAFETY, SETTINGS, STEPS
+from bot.people.buttons import (
+    NewInvite,
+    SettingsChoice,
+    TimeChoice,
+    UseTelegramName,
+    ZoneChoice,
+)
+from bot.people.onboarding import ONBOARDING, SAFETY, SETTINGS
 from bot.people.profiles import Profile, profile_of
 from bot.people.timezones import COMMON_TIMEZONES, parse_time_of_day, resolve_timezone
+from bot.reading.buttons import FocusOpen
+from bot.safety.buttons import SafetyCheckAnswer
+from bot.telegram.callbacks import ButtonHandler
 from bot.telegram.context import BotContext
 from bot.telegram.handlers.replies import Button, refuse_button, reply, settle_button
 
@@ -38,22 +45,33 @@ async def _question(
             update,
             context,
             f"{mode}.ask_name",
-            rows=[[Button("use_telegram_name", "name:tg", values={"name": profile.telegram_name})]],
+            rows=[
+                [
+                    Button(
+                        "use_telegram_name",
+                        UseTelegramName(),
+                        values={"name": profile.telegram_name},
+                    )
+                ]
+            ],
             telegram_name=profile.telegram_name,
         )
     elif step == "timezone":
         rows = [
-            [Button("timezone", f"tz:{zone}", values={"zone": zone}) for zone in pair]
+            [Button("timezone", ZoneChoice(zone), values={"zone": zone}) for zone in pair]
             for pair in _pairs(COMMON_TIMEZONES)
         ]
         await reply(update, context, f"{mode}.ask_timezone", rows=rows, current=profile.timezone)
     elif step == SAFETY:
-        rows = [[Button(f"safety_{answer}", f"sfc:{answer}")] for answer in ("yes", "no", "skip")]
+        rows = [
+            [Button(f"safety_{answer}", SafetyCheckAnswer(answer))]
+            for answer in ("yes", "no", "skip")
+        ]
         await reply(update, context, "safety.check", rows=rows)
     else:
         rows = [
             [
-                Button("time", f"tm:{step}:{t.replace(':', '')}", values={"time": t})
+                Button("time", TimeChoice(step, time.fromisoformat(t)), values={"time": t})
                 for t in TIME_CHOICES[step]
             ]
         ]
@@ -81,9 +99,9 @@ async def continue_onboarding(
         await _question(update, context, ONBOARDING, progress.step, progress.profile)
         return
     done = progress.profile
-    rows = [[Button("choose_focus", "focus:open")]]
+    rows = [[Button("choose_focus", FocusOpen())]]
     if not done.couple_id:
-        rows.insert(0, [Button("invite_partner", "pair:invite")])
+        rows.insert(0, [Button("invite_partner", NewInvite())])
     await reply(
         update, context, "onboarding.done", rows=rows, profile=done, paired=bool(done.couple_id)
     )
@@ -97,9 +115,15 @@ async def show_settings(update: Update, context: BotContext) -> None:
         profile = profile_of(await people.require(session, user.id))
         await conversation.forget(session, user.id)
     rows = [
-        [Button("settings_name", "set:name"), Button("settings_timezone", "set:timezone")],
-        [Button("settings_morning", "set:morning"), Button("settings_evening", "set:evening")],
-        [Button("settings_focus", "focus:open")],
+        [
+            Button("settings_name", SettingsChoice("name")),
+            Button("settings_timezone", SettingsChoice("timezone")),
+        ],
+        [
+            Button("settings_morning", SettingsChoice("morning")),
+            Button("settings_evening", SettingsChoice("evening")),
+        ],
+        [Button("settings_focus", FocusOpen())],
     ]
     await reply(update, context, "settings.overview", rows=rows, profile=profile)
 
@@ -109,17 +133,13 @@ async def settings_command(update: Update, context: BotContext) -> None:
     await show_settings(update, context)
 
 
-async def settings_button(update: Update, context: BotContext) -> None:
+async def settings_button(update: Update, context: BotContext, pressed: SettingsChoice) -> None:
     """Handle a press on one of the /settings buttons."""
-    query = update.callback_query
-    assert query is not None and query.data is not None and update.effective_user is not None
-    step = query.data.removeprefix("set:")
+    assert update.effective_user is not None
+    step = pressed.step
     if step == "open":
         await settle_button(update, context, keep=True)
         await show_settings(update, context)
-        return
-    if step not in STEPS:
-        await refuse_button(update, context, "errors.stale_button")
         return
     await settle_button(update, context)
     async with context.services.sessions.begin() as session:
@@ -166,7 +186,7 @@ async def _choose_timezone(update: Update, context: BotContext, mode: str, typed
         await _save(update, context, mode, "timezone", first.zone)
         return
     rows = [
-        [Button("timezone_match", f"tz:{m.zone}", values={"label": m.label, "zone": m.zone})]
+        [Button("timezone_match", ZoneChoice(m.zone), values={"label": m.label, "zone": m.zone})]
         for m in matches
     ]
     await reply(update, context, "onboarding.timezone_choose", rows=rows, typed=typed)
@@ -182,15 +202,18 @@ async def on_text(update: Update, context: BotContext, mode: str, step: str) -> 
         await _save(update, context, mode, step, message.text)
 
 
-async def on_choice(update: Update, context: BotContext) -> None:
+async def on_choice(
+    update: Update, context: BotContext, pressed: UseTelegramName | ZoneChoice | TimeChoice
+) -> None:
     """Take a button answer (name, zone or time) for the step this person is in."""
-    query, user = update.callback_query, update.effective_user
-    assert query is not None and query.data is not None and user is not None
-    kind, _, value = query.data.partition(":")
-    step = {"name": "name", "tz": "timezone"}.get(kind)
-    if kind == "tm":
-        step, _, value = value.partition(":")
-        value = f"{value[:2]}:{value[2:]}"
+    user = update.effective_user
+    assert user is not None
+    if isinstance(pressed, ZoneChoice):
+        step, value = "timezone", pressed.zone
+    elif isinstance(pressed, TimeChoice):
+        step, value = pressed.step, f"{pressed.at:%H:%M}"
+    else:
+        step, value = "name", ""
     async with context.services.sessions.begin() as session:
         answering = await onboarding.answering(session, user.id)
         profile = profile_of(await people.require(session, user.id))
@@ -223,9 +246,7 @@ def register(application: Application) -> None:  # type: ignore[type-arg]
     private = filters.ChatType.PRIVATE
     application.add_handler(CommandHandler("settings", settings_command, filters=private))
     application.add_handler(CommandHandler("cancel", cancel, filters=private))
-    application.add_handler(CallbackQueryHandler(settings_button, pattern=r"^set:"))
-    application.add_handler(
-        CallbackQueryHandler(
-            on_choice, pattern=r"^(name:tg|tz:[\w/+-]+|tm:(morning|evening):\d{4})$"
-        )
-    )
+    application.add_handler(ButtonHandler(SettingsChoice, settings_button))
+    application.add_handler(ButtonHandler(UseTelegramName, on_choice))
+    application.add_handler(ButtonHandler(ZoneChoice, on_choice))
+    application.add_handler(ButtonHandler(TimeChoice, on_choice))

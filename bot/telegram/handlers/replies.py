@@ -10,13 +10,13 @@ from typing import Any
 
 from telegram import Message, Update
 
+from bot.core.callbacks import CallbackData
 from bot.outbox.messages import Attachment, Buttons, Edit, Outcome, Outgoing, Priority
 from bot.safety.signals import Recipient
 from bot.telegram.context import BotContext
 
 log = logging.getLogger(__name__)
 
-MAX_CALLBACK_BYTES = 64
 ALERT_MAX_LENGTH = 200
 
 
@@ -25,7 +25,7 @@ class Button:
     """A button described by its label key and either callback data or a URL."""
 
     label: str
-    data: str | None = None
+    data: CallbackData | None = None
     url: str | None = None
     values: dict[str, Any] | None = None
 
@@ -53,11 +53,10 @@ def keyboard(context: BotContext, rows: Rows, *, locale: str | None = None) -> B
             label = text(context, f"buttons.{button.label}", locale=locale, **(button.values or {}))
             if button.url is not None:
                 line.append((label, button.url))
+            elif button.data is not None:
+                line.append((label, button.data.encode()))
             else:
-                data = button.data or ""
-                if len(data.encode()) > MAX_CALLBACK_BYTES:
-                    raise ValueError(f"callback data over {MAX_CALLBACK_BYTES} bytes: {data!r}")
-                line.append((label, data))
+                raise ValueError(f"button {button.label!r} has neither callback data nor a URL")
         built.append(tuple(line))
     return tuple(built)
 

@@ -6,7 +6,7 @@ import logging
 from typing import Any
 
 from telegram import Message, Update
-from telegram.ext import Application, CallbackQueryHandler, CommandHandler, filters
+from telegram.ext import Application, CommandHandler, filters
 
 from bot.content.safety import resources_for
 from bot.core.errors import DomainError
@@ -14,7 +14,16 @@ from bot.outbox.messages import Edit, buttons_of
 from bot.people import conversation, onboarding
 from bot.people import profiles as people
 from bot.safety import signals as safety
+from bot.safety.buttons import (
+    CounsellorStartForMe,
+    DiscreetOff,
+    SafetyCheckAnswer,
+    SafetyChoice,
+    SafetyOpen,
+    ShowHeld,
+)
 from bot.safety.signals import Recipient
+from bot.telegram.callbacks import ButtonHandler
 from bot.telegram.context import BotContext
 from bot.telegram.handlers.profile import continue_onboarding
 from bot.telegram.handlers.replies import (
@@ -42,7 +51,7 @@ async def notify(
     return await send(context, to.chat_id, key, rows=rows, locale=to.locale, notify=to, **values)
 
 
-async def safety_command(update: Update, context: BotContext) -> None:
+async def safety_command(update: Update, context: BotContext, _: SafetyOpen | None = None) -> None:
     """Handle /safety (and the Safety button): support lines, and the person's own choices."""
     if update.callback_query is not None:
         await settle_button(update, context, keep=True)
@@ -53,10 +62,10 @@ async def safety_command(update: Update, context: BotContext) -> None:
     rows: list[list[Button]] = []
     if state is not None:
         if state.signalled:
-            rows.append([Button("safety_feel_safe", "sf:safe")])
+            rows.append([Button("safety_feel_safe", SafetyChoice("safe"))])
         else:
-            rows.append([Button("safety_signal", "sf:signal")])
-        rows.append([Button("counsellor", "cr:start:me")])
+            rows.append([Button("safety_signal", SafetyChoice("signal"))])
+        rows.append([Button("counsellor", CounsellorStartForMe())])
     await reply(
         update,
         context,
@@ -81,17 +90,17 @@ async def _signal(update: Update, context: BotContext) -> None:
         update,
         context,
         "safety.signal_received",
-        rows=[[Button("counsellor", "cr:start:me")]],
+        rows=[[Button("counsellor", CounsellorStartForMe())]],
         paused=paused,
         **crisis_values(context, zone),
     )
 
 
-async def safety_button(update: Update, context: BotContext) -> None:
+async def safety_button(update: Update, context: BotContext, pressed: SafetyChoice) -> None:
     """Handle "I don't always feel safe" and "I feel safe now" from /safety."""
-    query, user = update.callback_query, update.effective_user
-    assert query is not None and query.data is not None and user is not None
-    if query.data == "sf:signal":
+    user = update.effective_user
+    assert user is not None
+    if pressed.choice == "signal":
         try:
             async with context.services.sessions.begin() as session:
                 await people.require(session, user.id)
@@ -111,18 +120,19 @@ async def safety_button(update: Update, context: BotContext) -> None:
     await reply(update, context, "safety.feel_safe", resumed=resumed)
 
 
-async def onboarding_answer(update: Update, context: BotContext) -> None:
+async def onboarding_answer(
+    update: Update, context: BotContext, pressed: SafetyCheckAnswer
+) -> None:
     """Take the answer to the onboarding safety check, then finish onboarding."""
-    query, user = update.callback_query, update.effective_user
-    assert query is not None and query.data is not None and user is not None
-    answer = query.data.removeprefix("sfc:")
+    user = update.effective_user
+    assert user is not None
     async with context.services.sessions.begin() as session:
         waiting = await conversation.awaiting(session, user.id)
     if waiting is None or not onboarding.asks_safety(waiting.state):
         await refuse_button(update, context, "errors.stale_button")
         return
     await settle_button(update, context)
-    if answer == "yes":
+    if pressed.answer == "yes":
         await _signal(update, context)
     await continue_onboarding(update, context, user.id, safety_asked=True)
 
@@ -143,10 +153,10 @@ async def hide(update: Update, context: BotContext) -> None:
     ids.append(message.message_id)
     await context.services.outbox.delete(message.chat_id, ids)
     log.info("discreet mode: deleted up to %d messages", len(ids))
-    await reply(update, context, "safety.hidden", rows=[[Button("discreet_off", "dm:off")]])
+    await reply(update, context, "safety.hidden", rows=[[Button("discreet_off", DiscreetOff())]])
 
 
-async def discreet_off(update: Update, context: BotContext) -> None:
+async def discreet_off(update: Update, context: BotContext, _: DiscreetOff) -> None:
     """Switch notifications back to their full wording."""
     user = update.effective_user
     assert user is not None
@@ -165,17 +175,13 @@ async def discreet_off(update: Update, context: BotContext) -> None:
     await reply(update, context, "safety.discreet_off")
 
 
-async def show(update: Update, context: BotContext) -> None:
+async def show(update: Update, context: BotContext, pressed: ShowHeld) -> None:
     """Turn a neutral notification into the message it stands for, in place."""
     query, user = update.callback_query, update.effective_user
-    assert query is not None and query.data is not None and user is not None
-    raw = query.data.removeprefix("dm:show:")
-    if not raw.isdigit() or len(raw) > 18:
-        await refuse_button(update, context, "errors.stale_button")
-        return
+    assert query is not None and user is not None
     try:
         async with context.services.sessions.begin() as session:
-            held = await safety.show_held(session, user.id, int(raw))
+            held = await safety.show_held(session, user.id, pressed.held_id)
     except DomainError as problem:
         await refuse_button(update, context, problem.key, **problem.values)
         return
@@ -205,10 +211,10 @@ def register(application: Application) -> None:  # type: ignore[type-arg]
     private = filters.ChatType.PRIVATE
     application.add_handler(CommandHandler("safety", safety_command, filters=private))
     application.add_handler(CommandHandler("hide", hide, filters=private))
-    application.add_handler(CallbackQueryHandler(safety_command, pattern=r"^sf:open$"))
-    application.add_handler(CallbackQueryHandler(safety_button, pattern=r"^sf:(signal|safe)$"))
-    application.add_handler(CallbackQueryHandler(onboarding_answer, pattern=r"^sfc:(yes|no|skip)$"))
-    application.add_handler(CallbackQueryHandler(discreet_off, pattern=r"^dm:off$"))
-    application.add_handler(CallbackQueryHandler(show, pattern=r"^dm:show:"))
+    application.add_handler(ButtonHandler(SafetyOpen, safety_command))
+    application.add_handler(ButtonHandler(SafetyChoice, safety_button))
+    application.add_handler(ButtonHandler(SafetyCheckAnswer, onboarding_answer))
+    application.add_handler(ButtonHandler(DiscreetOff, discreet_off))
+    application.add_handler(ButtonHandler(ShowHeld, show))
     assert application.job_queue is not None
     application.job_queue.run_repeating(prune, interval=3600, first=120, name="discreet-prune")

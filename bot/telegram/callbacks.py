@@ -1,0 +1,49 @@
+"""Button presses routed by typed callback data, and buttons rebuilt from stored data."""
+
+from __future__ import annotations
+
+from collections.abc import Awaitable, Callable
+from typing import Generic, TypeVar
+
+from telegram import InlineKeyboardButton, Update
+from telegram.ext import BaseHandler
+
+from bot.core.callbacks import CallbackData
+from bot.telegram.context import BotContext
+
+Kind = TypeVar("Kind", bound=CallbackData)
+
+
+class ButtonHandler(BaseHandler[Update, BotContext, None], Generic[Kind]):
+    """Take the presses whose data parses as one kind; the callback gets the parsed value.
+
+    Unlike CallbackQueryHandler with a pattern, a press without data (empty, or a game's)
+    is not taken: it falls through to the expired-button answer registered last.
+    """
+
+    __slots__ = ("kind", "on_press")
+
+    def __init__(
+        self, kind: type[Kind], on_press: Callable[[Update, BotContext, Kind], Awaitable[None]]
+    ) -> None:
+        super().__init__(self._press)
+        self.kind = kind
+        self.on_press = on_press
+
+    def check_update(self, update: object) -> Kind | None:
+        """Return the pressed button if the update is a press of this kind, else None."""
+        if not isinstance(update, Update) or update.callback_query is None:
+            return None
+        return self.kind.parse(update.callback_query.data)
+
+    async def _press(self, update: Update, context: BotContext) -> None:
+        pressed = self.check_update(update)
+        if pressed is not None:  # always, when called by the Application
+            await self.on_press(update, context, pressed)
+
+
+def inline_button(label: str, target: str) -> InlineKeyboardButton:
+    """Build a button from a stored target: an https address opens it, anything else is data."""
+    if target.startswith("https://"):
+        return InlineKeyboardButton(label, url=target)
+    return InlineKeyboardButton(label, callback_data=target)
