@@ -113,3 +113,20 @@ def test_only_the_outbox_sends_edits_or_deletes_messages() -> None:
 def test_the_outbox_check_finds_direct_calls() -> None:
     sample = ROOT / "bot" / "telegram" / "sender.py"
     assert len(_message_calls(sample)) >= 5  # the carrier itself makes every kind of call
+
+
+def test_due_work_is_claimed_in_one_place() -> None:
+    """Nudges, check-ins, billing notices and staff re-announcements share core/claims."""
+    claims = BOT / "core" / "claims.py"
+    lockers = [
+        str(path.relative_to(ROOT))
+        for path in sorted(BOT.rglob("*.py"))
+        if "skip_locked" in path.read_text(encoding="utf-8")
+    ]
+    assert lockers == [str(claims.relative_to(ROOT))]
+    users = {
+        path.parent.name
+        for path in BOT.rglob("*.py")
+        if path != claims and "claim_rows(" in path.read_text(encoding="utf-8")
+    }
+    assert users == {"nudges", "checkins", "billing", "safety"}

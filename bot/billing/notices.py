@@ -7,20 +7,19 @@ is never planned or sent twice, whichever worker runs and however often a couple
 
 from __future__ import annotations
 
-import secrets
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime, time, timedelta
 from zoneinfo import ZoneInfo
 
-from sqlalchemy import ColumnElement, and_, exists, or_, update
-from sqlalchemy import select as core_select
+from sqlalchemy import ColumnElement, and_, exists, update
 from sqlalchemy.orm import aliased
 from sqlmodel import col, select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
 from bot.billing import entitlements
 from bot.billing.entitlements import TRIAL, Access, Policy
+from bot.core.claims import claim_rows, due_at, new_token
 from bot.db.billing import BillingNotice, NoticeKind, NoticeStatus
 from bot.db.engine import dialect_insert
 from bot.db.models import Couple, NudgeKind, User
@@ -218,29 +217,23 @@ class NoticeClaim:
 def _due(now: datetime) -> ColumnElement[bool]:
     return and_(
         col(BillingNotice.status) == NoticeStatus.PENDING,
-        col(BillingNotice.next_run_at) <= now,
-        or_(col(BillingNotice.claimed_until).is_(None), col(BillingNotice.claimed_until) < now),
+        due_at(BillingNotice.next_run_at, BillingNotice.claimed_until, now),
     )
 
 
 async def claim_due(
     session: AsyncSession, *, now: datetime, limit: int, lease: timedelta
 ) -> list[NoticeClaim]:
-    """Claim up to `limit` due notices, oldest first (SKIP LOCKED on PostgreSQL)."""
-    token = secrets.token_hex(8)
-    due = (
-        core_select(BillingNotice.id)  # type: ignore[call-overload]
-        .where(_due(now))
-        .order_by(col(BillingNotice.next_run_at))
-        .limit(limit)
-    )
-    if session.get_bind().dialect.name == "postgresql":
-        due = due.with_for_update(skip_locked=True)
-    statement = (
-        update(BillingNotice)
-        .where(col(BillingNotice.id).in_(due.scalar_subquery()), _due(now))
-        .values(claim_token=token, claimed_until=now + lease)
-        .returning(
+    """Claim up to `limit` due notices, oldest first (the one claim, core/claims)."""
+    token = new_token()
+    rows = await claim_rows(
+        session,
+        BillingNotice,
+        due=_due(now),
+        order_by=col(BillingNotice.next_run_at),
+        limit=limit,
+        take={"claim_token": token, "claimed_until": now + lease},
+        returning=(
             col(BillingNotice.id),
             col(BillingNotice.user_id),
             col(BillingNotice.couple_id),
@@ -248,9 +241,8 @@ async def claim_due(
             col(BillingNotice.about),
             col(BillingNotice.next_run_at),
             col(BillingNotice.attempts),
-        )
+        ),
     )
-    rows = (await session.exec(statement)).all()
     return [NoticeClaim(r[0], r[1], r[2], r[3], r[4], r[5], r[6], token) for r in rows]
 
 

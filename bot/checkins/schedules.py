@@ -2,16 +2,15 @@
 
 from __future__ import annotations
 
-import secrets
 from dataclasses import dataclass
 from datetime import date, datetime, time, timedelta
 from zoneinfo import ZoneInfo
 
-from sqlalchemy import ColumnElement, and_, delete, or_, update
-from sqlalchemy import select as core_select
+from sqlalchemy import ColumnElement, and_, delete, update
 from sqlmodel import col, select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
+from bot.core.claims import claim_rows, due_at, new_token
 from bot.db.checkins import CheckinJob, CheckinPlan, CheckinSchedule
 from bot.db.engine import dialect_insert
 from bot.db.models import Couple, User
@@ -229,47 +228,30 @@ async def sync_open_rows(
 
 
 def _due(now: datetime) -> ColumnElement[bool]:
-    return and_(
-        col(CheckinSchedule.next_run_at) <= now,
-        or_(
-            col(CheckinSchedule.claimed_until).is_(None),
-            col(CheckinSchedule.claimed_until) < now,
-        ),
-    )
+    return due_at(CheckinSchedule.next_run_at, CheckinSchedule.claimed_until, now)
 
 
 async def claim_due(
     session: AsyncSession, *, now: datetime, limit: int, lease: timedelta
 ) -> list[Job]:
-    """Claim up to `limit` due rows for this worker, oldest first.
-
-    The same design as the nudge schedule: SKIP LOCKED lets several PostgreSQL workers share
-    the rows, the conditional update is enough on SQLite, and an expired lease (a worker that
-    died) makes a row claimable again.
-    """
-    token = secrets.token_hex(8)
-    due = (
-        core_select(CheckinSchedule.id)  # type: ignore[call-overload]
-        .where(_due(now))
-        .order_by(col(CheckinSchedule.next_run_at))
-        .limit(limit)
-    )
-    if session.get_bind().dialect.name == "postgresql":
-        due = due.with_for_update(skip_locked=True)
-    statement = (
-        update(CheckinSchedule)
-        .where(col(CheckinSchedule.id).in_(due.scalar_subquery()), _due(now))
-        .values(claim_token=token, claimed_until=now + lease)
-        .returning(
+    """Claim up to `limit` due rows for this worker, oldest first (the one claim, core/claims)."""
+    token = new_token()
+    rows = await claim_rows(
+        session,
+        CheckinSchedule,
+        due=_due(now),
+        order_by=col(CheckinSchedule.next_run_at),
+        limit=limit,
+        take={"claim_token": token, "claimed_until": now + lease},
+        returning=(
             col(CheckinSchedule.id),
             col(CheckinSchedule.user_id),
             col(CheckinSchedule.kind),
             col(CheckinSchedule.local_date),
             col(CheckinSchedule.next_run_at),
             col(CheckinSchedule.checkin_id),
-        )
+        ),
     )
-    rows = (await session.exec(statement)).all()
     return [Job(r[0], r[1], r[2], r[3], r[4], r[5], token) for r in rows]
 
 

@@ -2,18 +2,17 @@
 
 from __future__ import annotations
 
-import secrets
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import date, datetime, time, timedelta
 from typing import Any
 from zoneinfo import ZoneInfo
 
-from sqlalchemy import ColumnElement, and_, bindparam, delete, or_, update
-from sqlalchemy import select as core_select
+from sqlalchemy import ColumnElement, bindparam, delete, update
 from sqlmodel import col, select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
+from bot.core.claims import claim_rows, due_at, new_token
 from bot.db.engine import dialect_insert, table_of
 from bot.db.models import NudgeKind, NudgeSchedule, User
 from bot.nudges.timing import local_date_of, next_run_at
@@ -175,43 +174,29 @@ class Claim:
 
 
 def _due(now: datetime) -> ColumnElement[bool]:
-    return and_(
-        col(NudgeSchedule.next_run_at) <= now,
-        or_(col(NudgeSchedule.claimed_until).is_(None), col(NudgeSchedule.claimed_until) < now),
-    )
+    return due_at(NudgeSchedule.next_run_at, NudgeSchedule.claimed_until, now)
 
 
 async def claim_due(
     session: AsyncSession, *, now: datetime, limit: int, lease: timedelta
 ) -> list[Claim]:
-    """Claim up to `limit` due rows for this worker, oldest first.
-
-    On PostgreSQL the inner select locks rows with SKIP LOCKED, so several workers share the
-    work without waiting on each other; SQLite has one writer and the conditional update is
-    enough. An expired lease (a worker that died) makes a row claimable again.
-    """
-    token = secrets.token_hex(8)
-    due = (
-        core_select(NudgeSchedule.id)  # type: ignore[call-overload]
-        .where(_due(now))
-        .order_by(col(NudgeSchedule.next_run_at))
-        .limit(limit)
-    )
-    if session.get_bind().dialect.name == "postgresql":
-        due = due.with_for_update(skip_locked=True)
-    statement = (
-        update(NudgeSchedule)
-        .where(col(NudgeSchedule.id).in_(due.scalar_subquery()), _due(now))
-        .values(claim_token=token, claimed_until=now + lease)
-        .returning(
+    """Claim up to `limit` due rows for this worker, oldest first (the one claim, core/claims)."""
+    token = new_token()
+    rows = await claim_rows(
+        session,
+        NudgeSchedule,
+        due=_due(now),
+        order_by=col(NudgeSchedule.next_run_at),
+        limit=limit,
+        take={"claim_token": token, "claimed_until": now + lease},
+        returning=(
             col(NudgeSchedule.id),
             col(NudgeSchedule.user_id),
             col(NudgeSchedule.kind),
             col(NudgeSchedule.local_date),
             col(NudgeSchedule.next_run_at),
-        )
+        ),
     )
-    rows = (await session.exec(statement)).all()
     return [
         Claim(schedule_id=r[0], user_id=r[1], kind=r[2], local_date=r[3], run_at=r[4], token=token)
         for r in rows

@@ -7,10 +7,11 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import update
+from sqlalchemy import and_, update
 from sqlmodel import col, select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
+from bot.core.claims import claim_rows
 from bot.core.errors import DomainError, StaleAction
 from bot.db.models import User
 from bot.db.safety import CounsellorPost, CounsellorRequest, PostKind, RequestStatus
@@ -499,27 +500,26 @@ async def claim_due(
 ) -> list[Due]:
     """Take the unclaimed requests the staff chat should hear about now (never posted or
     waiting too long); each moves its next announcement on, so two workers don't both post."""
+    taken = await claim_rows(
+        session,
+        CounsellorRequest,
+        due=and_(
+            col(CounsellorRequest.status) == RequestStatus.OPEN,
+            col(CounsellorRequest.next_announce_at) <= now,
+        ),
+        order_by=col(CounsellorRequest.next_announce_at),
+        limit=limit,
+        # The next announcement moving on is this kind's lease: nobody else posts it meanwhile.
+        take={"next_announce_at": now + announcing.every},
+        returning=(col(CounsellorRequest.id),),
+    )
     result = await session.exec(
         select(CounsellorRequest)
-        .where(
-            CounsellorRequest.status == RequestStatus.OPEN,
-            col(CounsellorRequest.next_announce_at) <= now,
-        )
-        .order_by(col(CounsellorRequest.next_announce_at))
-        .limit(limit)
+        .where(col(CounsellorRequest.id).in_([row[0] for row in taken]))
+        .order_by(col(CounsellorRequest.id))
     )
     due: list[Due] = []
     for request in result.all():
-        moved = await session.exec(
-            update(CounsellorRequest)
-            .where(
-                col(CounsellorRequest.id) == request.id,
-                col(CounsellorRequest.next_announce_at) == request.next_announce_at,
-            )
-            .values(next_announce_at=now + announcing.every)
-        )
-        if moved.rowcount != 1:
-            continue
         posted_here = request.staff_chat_id == chat_id and request.staff_message_id is not None
         waited = max(0, int((now - request.created_at).total_seconds() // 60))
         card = _card(request, await require(session, request.user_id))
