@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 import logging
+from collections.abc import Sequence
 from typing import Any
 
+from sqlmodel.ext.asyncio.session import AsyncSession
 from telegram import Message, Update
 from telegram.ext import (
     Application,
@@ -16,7 +18,8 @@ from telegram.ext import (
 from bot.content.safety import load_topics
 from bot.core.errors import DomainError
 from bot.db.safety import PostKind, RequestStatus
-from bot.outbox.messages import Edit
+from bot.outbox.messages import Edit, Outgoing, Priority
+from bot.outbox.runner import Runner, Sent, each
 from bot.people.conversation import Awaiting
 from bot.people.profiles import require
 from bot.safety import counsellor
@@ -110,16 +113,6 @@ async def _post_staff(
 ) -> int:
     locale = context.services.settings.default_locale
     return await send(context, chat_id, key, rows=rows, locale=locale, reply_to=reply_to, **values)
-
-
-async def _post_card(context: BotContext, chat_id: int, card: Card) -> int:
-    return await _post_staff(
-        context,
-        chat_id,
-        "counsellor.staff_card",
-        rows=_card_rows(card),
-        **_card_values(context, card),
-    )
 
 
 async def _refresh_card(context: BotContext, card: Card) -> None:
@@ -313,7 +306,7 @@ async def submit(update: Update, context: BotContext, pressed: IntakeSend) -> No
     await settle_button(update, context)
     log.info("counsellor request %d submitted", submitted.request_id)
     if chat_id is not None and card is not None:
-        await _announce(context, chat_id, Due(card, posted_here=False))
+        await _announce(context, chat_id, [Due(card, posted_here=False)], Priority.REPLY)
     await reply(
         update,
         context,
@@ -328,44 +321,63 @@ async def submit(update: Update, context: BotContext, pressed: IntakeSend) -> No
         )
 
 
-async def _announce(context: BotContext, chat_id: int, due: Due) -> bool:
-    """Post a request's card (or a reminder under it) to the staff chat; tell whether it went."""
+def _announcement(context: BotContext, chat_id: int, due: Due, priority: Priority) -> Outgoing:
+    """Compose a request's card for the staff chat, or a reminder under the card posted there."""
+    locale = context.services.settings.default_locale
+    card, rows = due.card, _card_rows(due.card)
+    if due.posted_here:
+        waited = due.waited_minutes
+        key, reply_to = "counsellor.staff_reminder", card.staff_message_id
+        values: dict[str, Any] = {
+            "number": card.request_id,
+            "hours": waited // 60,
+            "minutes": waited % 60,
+        }
+    else:
+        key, reply_to, values = "counsellor.staff_card", None, _card_values(context, card)
+    return Outgoing(
+        chat_id,
+        text(context, key, locale=locale, **values),
+        keyboard(context, rows, locale=locale) if rows else (),
+        reply_to=reply_to,
+        priority=priority,
+    )
+
+
+async def _announce(
+    context: BotContext, chat_id: int, due: Sequence[Due], priority: Priority = Priority.BULK
+) -> None:
+    """Post requests' cards (or reminders) through the outbox's runner and record each post."""
     now, announcing = context.services.clock.now(), context.services.staff_announcing
-    card = due.card
-    try:
-        if due.posted_here:
-            waited = due.waited_minutes
-            message = await _post_staff(
-                context,
-                chat_id,
-                "counsellor.staff_reminder",
-                rows=_card_rows(card),
-                reply_to=card.staff_message_id,
-                number=card.request_id,
-                hours=waited // 60,
-                minutes=waited % 60,
+
+    async def record(session: AsyncSession, posts: Sequence[Sent[Due]]) -> None:
+        for post in posts:
+            request_id = post.item.card.request_id
+            if post.result.sent and post.result.message_id is not None:
+                await counsellor.mark_announced(
+                    session,
+                    post.item,
+                    chat_id=chat_id,
+                    message_id=post.result.message_id,
+                    now=now,
+                    announcing=announcing,
+                )
+                continue
+            log.warning(
+                "could not post request %d to the staff chat: %s",
+                request_id,
+                post.result.outcome.value,
             )
-        else:
-            message = await _post_card(context, chat_id, card)
-    except Undelivered as error:
-        log.warning(
-            "could not post request %d to the staff chat: %s", card.request_id, error.outcome.value
-        )
-        async with context.services.sessions.begin() as session:
-            await counsellor.announce_later(
-                session, card.request_id, now=now, announcing=announcing
-            )
-        return False
-    async with context.services.sessions.begin() as session:
-        await counsellor.mark_announced(
-            session,
-            due,
-            chat_id=chat_id,
-            message_id=message,
-            now=now,
-            announcing=announcing,
-        )
-    return True
+            await counsellor.announce_later(session, request_id, now=now, announcing=announcing)
+
+    runner: Runner[Due] = Runner(
+        sessions=context.services.sessions,
+        sender=context.services.outbox.carrier,
+        message_of=lambda item: _announcement(context, chat_id, item, priority),
+        record=record,
+        what="staff announcement",
+    )
+    await runner.run(each(due))
 
 
 async def announce(context: BotContext) -> None:
@@ -381,8 +393,8 @@ async def announce(context: BotContext) -> None:
             now=context.services.clock.now(),
             announcing=context.services.staff_announcing,
         )
-    for item in due:
-        await _announce(context, chat_id, item)
+    if due:
+        await _announce(context, chat_id, due)
 
 
 async def on_text(update: Update, context: BotContext, waiting: Awaiting) -> None:
