@@ -18,6 +18,7 @@ from bot.core.errors import DomainError, StaleAction
 from bot.db.checkins import Checkin, CheckinAnswer, CheckinEntry, CheckinStatus
 from bot.db.library import ArticleProgress, FocusChoice
 from bot.db.models import User
+from bot.outbox.messages import Buttons
 from bot.people.profiles import require
 from bot.reading.buttons import ArticleList, MoreLikeThis, ReadArticle
 
@@ -318,9 +319,6 @@ async def next_for_delivery(
         if row is None or row.finished_at is None:
             return article, plan.reason([article.meta.focus])
     return None
-
-
-Buttons = tuple[tuple[tuple[str, str], ...], ...]
 
 
 def excerpt_message(

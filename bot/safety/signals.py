@@ -26,8 +26,6 @@ DELETABLE_FOR = timedelta(hours=48)
 # A neutral notification can be opened with Show for this long.
 HELD_FOR = timedelta(days=7)
 
-Buttons = Sequence[Sequence[tuple[str, str]]]
-
 
 @dataclass(frozen=True)
 class Recipient:
@@ -221,7 +219,12 @@ async def take_recent_messages(session: AsyncSession, user_id: int, *, now: date
 
 
 async def hold(
-    session: AsyncSession, user_id: int, text: str, buttons: Buttons, *, now: datetime
+    session: AsyncSession,
+    user_id: int,
+    text: str,
+    buttons: Sequence[Sequence[tuple[str, str]]],
+    *,
+    now: datetime,
 ) -> int:
     """Keep a message back for a person in discreet mode; return the id their Show button names."""
     row = HeldMessage(

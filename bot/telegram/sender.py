@@ -9,7 +9,6 @@ from typing import Any
 
 from telegram import (
     Bot,
-    InlineKeyboardButton,
     InlineKeyboardMarkup,
     LabeledPrice,
     ReplyParameters,
@@ -19,6 +18,7 @@ from telegram.error import BadRequest, Forbidden, NetworkError, RetryAfter, Time
 
 from bot.outbox.messages import Buttons, Edit, Invoice, Outcome, Outgoing, Priority, SendResult
 from bot.outbox.pacing import Pacer
+from bot.telegram.callbacks import inline_button
 
 log = logging.getLogger(__name__)
 
@@ -30,19 +30,12 @@ _UNREACHABLE_HINTS = ("chat not found", "user is deactivated", "bot was blocked"
 _EDIT_SETTLED_HINTS = ("message is not modified",)
 
 
-def _button(label: str, target: str) -> InlineKeyboardButton:
-    # An https target is a link (a video); anything else is callback data.
-    if target.startswith("https://"):
-        return InlineKeyboardButton(label, url=target)
-    return InlineKeyboardButton(label, callback_data=target)
-
-
 def markup_of(buttons: Buttons) -> InlineKeyboardMarkup | None:
     """Build Telegram's inline keyboard from rows of (label, target)."""
     if not buttons:
         return None
     return InlineKeyboardMarkup(
-        [[_button(label, target) for label, target in row] for row in buttons]
+        [[inline_button(label, target) for label, target in row] for row in buttons]
     )
 
 

@@ -9,7 +9,7 @@ from telegram import Update
 from telegram.ext import Application, CommandHandler, filters
 
 from bot.core.errors import DomainError, StaleAction
-from bot.outbox.messages import Outgoing, Priority
+from bot.outbox.messages import Buttons, Outgoing, Priority
 from bot.people import profiles as people
 from bot.reading import library
 from bot.reading.buttons import (
@@ -36,9 +36,7 @@ from bot.telegram.handlers.replies import (
 )
 
 
-async def _send_rendered(
-    update: Update, context: BotContext, text: str, buttons: library.Buttons
-) -> None:
+async def _send_rendered(update: Update, context: BotContext, text: str, buttons: Buttons) -> None:
     chat = update.effective_chat
     assert chat is not None
     await deliver(context, Outgoing(chat.id, text, buttons, priority=Priority.REPLY))
