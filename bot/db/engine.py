@@ -40,12 +40,16 @@ def _tune_sqlite(dbapi_connection: Any, _record: Any) -> None:
 
 def create_engine(url: str, *, echo: bool = False) -> AsyncEngine:
     """Create an engine with the per-backend settings this project relies on."""
+    # Statements carry what people write (answers, appreciations, messages): parameters must
+    # never reach an exception's text, and from there a log.
     if is_sqlite(url):
         ensure_sqlite_directory(url)
-        engine = create_async_engine(url, echo=echo)
+        engine = create_async_engine(url, echo=echo, hide_parameters=True)
         event.listen(engine.sync_engine, "connect", _tune_sqlite)
         return engine
-    return create_async_engine(url, echo=echo, pool_pre_ping=True, pool_size=10)
+    return create_async_engine(
+        url, echo=echo, hide_parameters=True, pool_pre_ping=True, pool_size=10
+    )
 
 
 Sessions = async_sessionmaker[AsyncSession]
