@@ -29,12 +29,14 @@ def ensure_sqlite_directory(url: str) -> None:
 
 def _tune_sqlite(dbapi_connection: Any, _record: Any) -> None:
     # WAL lets readers work while the tick writes; the busy timeout waits out short locks
-    # instead of failing with "database is locked".
+    # instead of failing with "database is locked". Secure delete overwrites what a deletion
+    # frees, so erased words do not linger in the file's free space.
     cursor = dbapi_connection.cursor()
     cursor.execute("PRAGMA journal_mode=WAL")
     cursor.execute(f"PRAGMA busy_timeout={SQLITE_BUSY_TIMEOUT_MS}")
     cursor.execute("PRAGMA foreign_keys=ON")
     cursor.execute("PRAGMA synchronous=NORMAL")
+    cursor.execute("PRAGMA secure_delete=ON")
     cursor.close()
 
 

@@ -37,16 +37,19 @@ async def test_a_model_change_without_migration_is_caught(engine: AsyncEngine) -
     assert any("uq_invites_one_active_per_inviter" in repr(d) for d in differences)
 
 
-async def test_sqlite_runs_in_wal_mode_with_a_busy_timeout(sqlite_url: str) -> None:
+async def test_sqlite_runs_in_wal_mode_with_a_busy_timeout_and_secure_delete(
+    sqlite_url: str,
+) -> None:
     engine = create_engine(sqlite_url)
     try:
         async with engine.connect() as connection:
             mode = (await connection.execute(text("PRAGMA journal_mode"))).scalar()
             timeout = (await connection.execute(text("PRAGMA busy_timeout"))).scalar()
             foreign_keys = (await connection.execute(text("PRAGMA foreign_keys"))).scalar()
+            secure_delete = (await connection.execute(text("PRAGMA secure_delete"))).scalar()
     finally:
         await engine.dispose()
-    assert (mode, foreign_keys) == ("wal", 1)
+    assert (mode, foreign_keys, secure_delete) == ("wal", 1, 1)
     assert timeout is not None and int(timeout) >= 1000
 
 

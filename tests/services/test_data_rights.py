@@ -5,17 +5,19 @@ from __future__ import annotations
 import json
 from collections.abc import Awaitable, Callable
 from datetime import UTC, datetime
+from pathlib import Path
 from typing import Any, TypeVar
 
 import pytest
-from sqlalchemy import BigInteger, select
+from sqlalchemy import BigInteger, select, text
+from sqlalchemy.engine import make_url
 from sqlmodel import SQLModel
 from sqlmodel import select as sqlmodel_select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
 from bot.core.clock import FixedClock
 from bot.core.errors import StaleAction
-from bot.db.engine import Sessions
+from bot.db.engine import Sessions, create_engine, create_sessions
 from bot.db.models import Couple, CoupleQuestion, User
 from bot.db.safety import PostKind
 from bot.nudges import questions
@@ -160,3 +162,32 @@ async def test_after_erasing_nothing_names_the_person_anywhere(
     data = await _in(sessions, lambda s: data_rights.export(s, PARTNER, now=clock.now()))
     assert [row["text"] for row in data["tables"]["answers"]] == ["Theirs"]
     assert [row["message_id"] for row in data["tables"]["sent_messages"]] == [42]
+
+
+def _sqlite_files_hold(path: Path, data: bytes) -> bool:
+    """Tell whether the raw bytes of a SQLite database or its WAL contain `data`."""
+    wal = path.with_name(path.name + "-wal")
+    return any(data in file.read_bytes() for file in (path, wal) if file.exists())
+
+
+async def test_erased_words_leave_the_sqlite_file(sqlite_url: str, clock: FixedClock) -> None:
+    # Some SQLite builds turn secure delete on by default; the engine must not rely on it.
+    secret = "Zanzibar-kept-in-my-held-message-7731"
+    engine = create_engine(sqlite_url)
+    sessions = create_sessions(engine)
+    try:
+        await onboard(sessions, clock, ME, "Sam", "Europe/London")
+        now = clock.now()
+        await _in(sessions, lambda s: safety.hold(s, ME, secret, [[("Show", "x")]], now=now))
+        async with engine.connect() as connection:
+            await connection.execute(text("PRAGMA wal_checkpoint(TRUNCATE)"))
+        path = Path(str(make_url(sqlite_url).database))
+        # The words reached the file, so their absence afterwards means something.
+        assert _sqlite_files_hold(path, secret.encode())
+        await _in(sessions, lambda s: data_rights.ask_to_erase(s, ME, now=now))
+        await _in(sessions, lambda s: data_rights.erase(s, ME, now=now, rhythm=RHYTHM))
+        async with engine.connect() as connection:
+            await connection.execute(text("PRAGMA wal_checkpoint(TRUNCATE)"))
+    finally:
+        await engine.dispose()
+    assert not _sqlite_files_hold(path, secret.encode())
