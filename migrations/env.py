@@ -25,22 +25,33 @@ def _url() -> str:
 
 
 def _configure(connection: Connection) -> None:
+    sqlite = connection.dialect.name == "sqlite"
     context.configure(
         connection=connection,
         target_metadata=target_metadata,
         # SQLite can't ALTER most things in place; batch mode rebuilds the table instead.
-        render_as_batch=connection.dialect.name == "sqlite",
+        render_as_batch=sqlite,
         compare_type=True,
         compare_server_default=True,
     )
     with context.begin_transaction():
         context.run_migrations()
+        if sqlite:
+            broken = connection.exec_driver_sql("PRAGMA foreign_key_check").fetchall()
+            if broken:
+                raise RuntimeError(f"migrations broke foreign keys: {broken[:5]}")
 
 
 async def _run_async() -> None:
     engine = create_engine(_url())
     try:
         async with engine.connect() as connection:
+            if connection.dialect.name == "sqlite":
+                # Batch mode rebuilds a table by dropping it, and with foreign keys on, SQLite's
+                # DROP first deletes every row, cascading into the tables that refer to it.
+                # SQLite ignores this pragma inside a transaction, so it comes first; the
+                # connection is thrown away with the engine afterwards.
+                await connection.exec_driver_sql("PRAGMA foreign_keys=OFF")
             await connection.run_sync(_configure)
             await connection.commit()
     finally:

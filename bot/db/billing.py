@@ -16,13 +16,14 @@ from sqlalchemy import (
 )
 from sqlmodel import Field, SQLModel
 
-from bot.db.models import _when
+from bot.db.models import NEVER_REUSED_IDS, _when
 
 
 class Subscription(SQLModel, table=True):
     """A monthly Stars subscription; it belongs to the person who pays and covers their couple."""
 
     __tablename__ = "subscriptions"
+    __table_args__ = NEVER_REUSED_IDS
 
     id: int | None = Field(default=None, primary_key=True)
     # Payment records outlive a person's data deletion, anonymised.

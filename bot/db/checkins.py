@@ -23,7 +23,7 @@ from sqlalchemy import (
 )
 from sqlmodel import Field, SQLModel
 
-from bot.db.models import _when
+from bot.db.models import NEVER_REUSED_IDS, _when
 
 
 def _person(*, nullable: bool = False) -> Any:
@@ -79,6 +79,7 @@ class Checkin(SQLModel, table=True):
         ),
         Index("ix_checkins_couple_id_opened_at", "couple_id", "opened_at"),
         Index("ix_checkins_status_closes_at", "status", "closes_at"),
+        NEVER_REUSED_IDS,
     )
 
     id: int | None = Field(default=None, primary_key=True)

@@ -33,6 +33,12 @@ SQLModel.metadata.naming_convention = {
 }
 
 
+# For tables whose ids reach buttons and staff cards: SQLite would otherwise hand a deleted
+# row's id to the next row, and a stale button would act on someone else's row. PostgreSQL
+# sequences never go back, so this changes nothing there.
+NEVER_REUSED_IDS: dict[str, Any] = {"sqlite_autoincrement": True}
+
+
 def _when(*, nullable: bool = False) -> Any:
     return Field(sa_column=Column(UTCDateTime(), nullable=nullable))
 
@@ -84,6 +90,7 @@ class Couple(SQLModel, table=True):
     # The trial belongs to a pair, not to one couple row: this finds a pair's earlier couples.
     __table_args__ = (
         Index("ix_couples_partner_a_id_partner_b_id", "partner_a_id", "partner_b_id"),
+        NEVER_REUSED_IDS,
     )
 
     id: int | None = Field(default=None, primary_key=True)
@@ -125,6 +132,7 @@ class Invite(SQLModel, table=True):
             sqlite_where=text("status = 'active'"),
             postgresql_where=text("status = 'active'"),
         ),
+        NEVER_REUSED_IDS,
     )
 
     id: int | None = Field(default=None, primary_key=True)
@@ -226,6 +234,7 @@ class CoupleQuestion(SQLModel, table=True):
         UniqueConstraint(
             "couple_id", "question_date", name="uq_couple_questions_couple_id_question_date"
         ),
+        NEVER_REUSED_IDS,
     )
 
     id: int | None = Field(default=None, primary_key=True)

@@ -21,7 +21,7 @@ from sqlalchemy import (
 )
 from sqlmodel import Field, SQLModel
 
-from bot.db.models import _when
+from bot.db.models import NEVER_REUSED_IDS, _when
 
 
 class SafetySignal(SQLModel, table=True):
@@ -49,6 +49,7 @@ class CounsellorRequest(SQLModel, table=True):
     __tablename__ = "counsellor_requests"
     __table_args__ = (
         Index("ix_counsellor_requests_status_next_announce_at", "status", "next_announce_at"),
+        NEVER_REUSED_IDS,
     )
 
     id: int | None = Field(default=None, primary_key=True)
@@ -137,6 +138,7 @@ class HeldMessage(SQLModel, table=True):
     """A message shown to a person in discreet mode only when they tap Show."""
 
     __tablename__ = "held_messages"
+    __table_args__ = NEVER_REUSED_IDS
 
     id: int | None = Field(default=None, primary_key=True)
     user_id: int = Field(

@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+import sqlite3
+from contextlib import closing
 from typing import Any
 
 from alembic.autogenerate import compare_metadata
 from alembic.runtime.migration import MigrationContext
-from sqlalchemy import Connection, text
+from sqlalchemy import Connection, make_url, text
 from sqlalchemy.ext.asyncio import AsyncEngine
 from sqlmodel import SQLModel
 
@@ -58,3 +60,48 @@ def test_migrating_a_fresh_sqlite_file_creates_its_folder(tmp_path: Any) -> None
     upgrade(f"sqlite+aiosqlite:///{path}")
     upgrade(f"sqlite+aiosqlite:///{path}")  # idempotent
     assert path.exists()
+
+
+def test_ids_in_buttons_are_never_reused_on_sqlite(sqlite_url: str) -> None:
+    """Every table asking for AUTOINCREMENT got it from the migrations, not only the models."""
+    wanted = {
+        table.name
+        for table in SQLModel.metadata.sorted_tables
+        if table.dialect_options["sqlite"]["autoincrement"]
+    }
+    assert {"counsellor_requests", "held_messages", "checkins", "subscriptions"} <= wanted
+    path = make_url(sqlite_url).database
+    with closing(sqlite3.connect(str(path))) as connection:
+        schema = dict(connection.execute("SELECT name, sql FROM sqlite_master WHERE type='table'"))
+    assert {name for name in wanted if "AUTOINCREMENT" not in schema[name]} == set()
+
+
+def test_rebuilding_a_table_on_sqlite_keeps_the_rows_that_refer_to_it(tmp_path: Any) -> None:
+    """Batch mode drops and recreates tables; foreign keys must not cascade that drop."""
+    path = tmp_path / "bot.db"
+    upgrade(f"sqlite+aiosqlite:///{path}", "0007")
+    now = "2026-03-02 09:00:00.000000"
+    with closing(sqlite3.connect(path)) as connection:
+        connection.execute("PRAGMA foreign_keys=ON")
+        for person in (1, 2):
+            connection.execute(
+                "INSERT INTO users (id, chat_id, telegram_name, locale, bad_code_count,"
+                " nudge_days, created_at, updated_at) VALUES (?, ?, 'x', 'en', 0, 127, ?, ?)",
+                (person, person, now, now),
+            )
+        connection.execute(
+            "INSERT INTO couples (id, partner_a_id, partner_b_id, created_at) VALUES (5, 1, 2, ?)",
+            (now,),
+        )
+        connection.execute("UPDATE users SET couple_id = 5")
+        connection.execute(
+            "INSERT INTO couple_questions (couple_id, question_date, prompt_id, created_at)"
+            " VALUES (5, '2026-03-02', 'p', ?)",
+            (now,),
+        )
+        connection.commit()
+    upgrade(f"sqlite+aiosqlite:///{path}")
+    with closing(sqlite3.connect(path)) as connection:
+        assert connection.execute("SELECT couple_id FROM users").fetchall() == [(5,), (5,)]
+        assert connection.execute("SELECT couple_id FROM couple_questions").fetchall() == [(5,)]
+        assert connection.execute("PRAGMA foreign_key_check").fetchall() == []

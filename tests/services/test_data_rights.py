@@ -191,3 +191,22 @@ async def test_erased_words_leave_the_sqlite_file(sqlite_url: str, clock: FixedC
     finally:
         await engine.dispose()
     assert not _sqlite_files_hold(path, secret.encode())
+
+
+async def test_an_erased_persons_ids_are_never_given_to_the_next_person(
+    sessions: Sessions, clock: FixedClock
+) -> None:
+    """A stale staff card or Show button names an id: it must never reach someone else's row."""
+    alice, carol = 7_700_000_011, 7_700_000_012
+    await onboard(sessions, clock, alice, "Alice", "Europe/London")
+    await onboard(sessions, clock, carol, "Carol", "Europe/London")
+    now = clock.now()
+    first_request = (await counsellor_request(sessions, clock, alice)).request_id
+    first_held = await _in(sessions, lambda s: safety.hold(s, alice, "x", [], now=now))
+    await _in(sessions, lambda s: data_rights.ask_to_erase(s, alice, now=now))
+    await _in(sessions, lambda s: data_rights.erase(s, alice, now=now, rhythm=RHYTHM))
+
+    second_request = (await counsellor_request(sessions, clock, carol)).request_id
+    second_held = await _in(sessions, lambda s: safety.hold(s, carol, "y", [], now=now))
+    assert second_request > first_request
+    assert second_held > first_held
