@@ -12,6 +12,8 @@ from telegram.request import BaseRequest
 
 from bot.billing.delivery import NoticeConfig, NoticeEngine
 from bot.billing.entitlements import Policy
+from bot.billing.pair_trials import pair_key
+from bot.billing.payments import signing_key
 from bot.checkins.engine import CheckinConfig, CheckinEngine
 from bot.checkins.schedules import Plan
 from bot.content.checkins import CheckinDeck
@@ -47,9 +49,15 @@ def rhythm_of(settings: Settings) -> Rhythm:
 
 def policy_of(settings: Settings) -> Policy:
     """Return the entitlement policy the settings describe."""
+    secret = settings.payment_signing_secret
+    signing = signing_key(
+        secret.get_secret_value() if secret is not None else None,
+        settings.telegram_bot_token.get_secret_value() if settings.telegram_bot_token else "",
+    )
     return Policy(
         gated=settings.gated_feature_set,
         grace=timedelta(hours=settings.subscription_grace_hours),
+        pair_key=pair_key(signing),
     )
 
 

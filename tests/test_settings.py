@@ -9,6 +9,8 @@ import pytest
 
 from bot.app import build_application
 from bot.billing.entitlements import Policy
+from bot.billing.pair_trials import pair_key
+from bot.billing.payments import signing_key
 from bot.nudges.schedules import Rhythm
 from bot.settings import SettingsError, load_settings
 from bot.telegram.context import Services, services_of
@@ -91,7 +93,11 @@ def test_each_application_keeps_the_rhythm_and_policy_of_its_own_settings(
     # Building the second application must leave the first one's configuration alone.
     assert early.rhythm == Rhythm(article_days=frozenset({0}), article_time=time(7, 0))
     assert late.rhythm == Rhythm(article_days=frozenset({5}), article_time=time(20, 0))
-    assert early.policy == Policy(gated=frozenset({"checkins"}), grace=timedelta(hours=24))
+    # Without PAYMENT_SIGNING_SECRET, the key naming pairs comes from the bot token.
+    key = pair_key(signing_key(None, "42:secret-value"))
+    assert early.policy == Policy(
+        gated=frozenset({"checkins"}), grace=timedelta(hours=24), pair_key=key
+    )
     assert late.policy.grace == timedelta(0) and "nudges" in late.policy.gated
     for services in (early, late):
         assert services.nudges.rhythm is services.rhythm

@@ -82,7 +82,9 @@ class NoticeEngine:
         report = NoticeReport()
         now = self.clock.now()
         async with self.sessions.begin() as session:
-            report.planned = await billing_notices.plan_new_trials(session, now=now)
+            report.planned = await billing_notices.plan_new_trials(
+                session, now=now, pair_key=self.policy.pair_key
+            )
         async with self.sessions.begin() as session:
             claims = await billing_notices.claim_due(
                 session, now=now, limit=self.config.batch_size, lease=self.config.lease

@@ -4,7 +4,8 @@ The rules at the top are pure (plain values in, plain values out) so they can be
 generated inputs; the functions below them read a couple's facts from the database.
 
 - The trial belongs to a pair of people: it starts when they first paired and lasts 7 days.
-  Pairing again with the same partner, however much later, never starts another one.
+  Pairing again with the same partner, however much later, never starts another one, even
+  after one of them erased their data (bot/billing/pair_trials remembers the pair).
 - A subscription belongs to the partner who pays. It covers that person's current couple
   until its paid period ends; while Telegram is expected to renew it, a short grace covers a
   renewal that arrives late. A refund ends it at once.
@@ -15,12 +16,13 @@ from __future__ import annotations
 
 import enum
 from collections.abc import Collection, Iterable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 
 from sqlmodel import col, select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
+from bot.billing import pair_trials
 from bot.db.billing import Subscription
 from bot.db.models import Couple, User
 
@@ -45,10 +47,11 @@ class State(enum.StrEnum):
 
 @dataclass(frozen=True)
 class Policy:
-    """What is gated, and how long a renewal may be late before access pauses."""
+    """What is gated, how long a renewal may be late, and the key that names pairs of people."""
 
     gated: frozenset[str] = DEFAULT_GATED
     grace: timedelta = DEFAULT_GRACE
+    pair_key: bytes = field(default=b"", repr=False)
 
 
 @dataclass(frozen=True)
@@ -184,23 +187,23 @@ async def access_of_many(
     couples = list(
         (await session.exec(select(Couple).where(col(Couple.id).in_(set(couple_ids))))).all()
     )
-    firsts = await _first_couples(
-        session,
-        {
-            (couple.partner_a_id, couple.partner_b_id)
-            for couple in couples
-            if couple.partner_a_id is not None and couple.partner_b_id is not None
-        },
-    )
+    pairs = {
+        (couple.partner_a_id, couple.partner_b_id)
+        for couple in couples
+        if couple.partner_a_id is not None and couple.partner_b_id is not None
+    }
+    firsts = await _first_couples(session, pairs)
+    # A pair's earlier couples lose their names when one of the two erases their data.
+    remembered = await pair_trials.started(session, policy.pair_key, pairs)
     covers = await _covers_by_couple(
         session, [couple.id for couple in couples if couple.id and couple.ended_at is None]
     )
     standing = {}
     for couple in couples:
         assert couple.id is not None
-        trial_couple_id, started = firsts.get(
-            (couple.partner_a_id or 0, couple.partner_b_id or 0), (couple.id, couple.created_at)
-        )
+        pair = (couple.partner_a_id or 0, couple.partner_b_id or 0)
+        trial_couple_id, started = firsts.get(pair, (couple.id, couple.created_at))
+        started = min(started, remembered.get(pair, started))
         standing[couple.id] = access_at(
             trial_couple_id=trial_couple_id,
             trial_started_at=started,

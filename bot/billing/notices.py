@@ -17,7 +17,7 @@ from sqlalchemy.orm import aliased
 from sqlmodel import col, select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
-from bot.billing import entitlements
+from bot.billing import entitlements, pair_trials
 from bot.billing.entitlements import TRIAL, Access, Policy
 from bot.core.claims import claim_rows, due_at, new_token
 from bot.db.billing import BillingNotice, NoticeKind, NoticeStatus
@@ -100,11 +100,15 @@ def trial_plan(started_at: datetime, now: datetime) -> list[tuple[str, datetime]
     return plan
 
 
-async def plan_new_trials(session: AsyncSession, *, now: datetime, limit: int = 500) -> int:
+async def plan_new_trials(
+    session: AsyncSession, *, now: datetime, pair_key: bytes = b"", limit: int = 500
+) -> int:
     """Plan the three trial notices for every pair that started a trial recently; return how many.
 
     A pair's first couple owns the trial; a couple that re-opened keeps its notices, and a
     later couple of the same two people has no trial of its own, so neither is planned again.
+    The pair is remembered by a keyed hash, so a trial that began before one of the two erased
+    their data still counts, and only what is left of it is planned.
     """
     earlier = aliased(Couple)
     result = await session.exec(
@@ -125,16 +129,21 @@ async def plan_new_trials(session: AsyncSession, *, now: datetime, limit: int = 
     planned = 0
     for couple in result.all():
         assert couple.id is not None
+        started = couple.created_at
+        if couple.partner_a_id is not None and couple.partner_b_id is not None:
+            pair = (couple.partner_a_id, couple.partner_b_id)
+            started = (await pair_trials.started(session, pair_key, [pair])).get(pair, started)
+            await pair_trials.remember(session, pair_key, *pair, started)
         for user_id in (couple.partner_a_id, couple.partner_b_id):
             if user_id is None:
                 continue
-            for kind, run_at in trial_plan(couple.created_at, now):
+            for kind, run_at in trial_plan(started, now):
                 planned += await _insert(
                     session,
                     user_id=user_id,
                     couple_id=couple.id,
                     kind=kind,
-                    about=couple.created_at + TRIAL,
+                    about=started + TRIAL,
                     run_at=run_at,
                     now=now,
                 )

@@ -144,3 +144,16 @@ class BillingNotice(SQLModel, table=True):
     claimed_until: datetime | None = _when(nullable=True)
     created_at: datetime = _when()
     sent_at: datetime | None = _when(nullable=True)
+
+
+class PairTrial(SQLModel, table=True):
+    """A pair of people whose trial began, named only by a keyed hash of their two ids.
+
+    No foreign key on purpose: it outlives erasing either person, so erasing oneself and
+    pairing again with the same partner never starts a second trial.
+    """
+
+    __tablename__ = "pair_trials"
+
+    pair_hash: str = Field(sa_column=Column(String(64), primary_key=True))
+    started_at: datetime = _when()

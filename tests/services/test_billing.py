@@ -11,7 +11,7 @@ from sqlalchemy import func
 from sqlmodel import SQLModel, select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
-from bot.billing import entitlements
+from bot.billing import entitlements, pair_trials
 from bot.billing import payments as billing
 from bot.billing.delivery import NoticeConfig, NoticeEngine
 from bot.billing.entitlements import Policy, State
@@ -23,6 +23,7 @@ from bot.db.billing import (
     CheckoutHold,
     NoticeKind,
     NoticeStatus,
+    PairTrial,
     Payment,
     Subscription,
 )
@@ -540,6 +541,34 @@ async def test_re_pairing_plans_no_second_trial(
     assert await _count(sessions, BillingNotice) == planned and len(sender.sent) == 2
     async with sessions() as session:
         assert (await session.exec(select(func.count()).select_from(Couple))).one() == 2
+
+
+async def test_erasing_oneself_and_pairing_again_never_restarts_the_trial(
+    sessions: Sessions, clock: FixedClock, couple: int
+) -> None:
+    paired_at = clock.now()
+    sender = FakeSender()
+    engine = _notices(sessions, clock, sender)
+    await engine.tick()
+    clock.advance(timedelta(days=8))
+    await _in(sessions, lambda s: data_rights.ask_to_erase(s, SAM, now=clock.now()))
+    await _in(sessions, lambda s: data_rights.erase(s, SAM, now=clock.now(), rhythm=RHYTHM))
+    async with sessions() as session:
+        remembered = (await session.exec(select(PairTrial))).all()
+    # What is kept names nobody: a keyed hash and a date.
+    assert [row.started_at for row in remembered] == [paired_at]
+    assert remembered[0].pair_hash == pair_trials.pair_hash(POLICY.pair_key, SAM, ALEX)
+    assert remembered[0].pair_hash != pair_trials.pair_hash(b"another key", ALEX, SAM)
+    await onboard(sessions, clock, SAM, "Sam", "Asia/Tokyo")
+    assert await pair(sessions, clock) != couple
+    access = await _access(sessions, clock, ALEX)
+    assert access.state is State.LAPSED
+    assert access.trial_ends_at == paired_at + timedelta(days=7)
+    # Nobody is told a new free week has begun.
+    before = len(sender.sent)
+    await _tick_until(engine, clock, clock.now() + timedelta(days=9))
+    assert not any("begun" in text for text in sender.texts_to(SAM)[before:])
+    assert not any("Two more days" in message.text for message in sender.sent[before:])
 
 
 def _nudges(sender: FakeSender, user_id: int) -> list[str]:
