@@ -28,6 +28,8 @@ from bot.safety.signals import Recipient, recipient_of
 ERASING = "data.deleting"
 # Columns that name a person but carry no foreign key (so no cascade reaches them).
 UNLINKED_PERSON_COLUMNS = (("couples", "ended_by_id"), ("invites", "invitee_id"))
+# Rows addressed to a person that stay the writer's until delivered: (table, to, delivered).
+UNTIL_DELIVERED = (("appreciations", "recipient_id", "delivered_at"),)
 
 
 @dataclass(frozen=True)
@@ -75,6 +77,8 @@ async def export(session: AsyncSession, user_id: int, *, now: datetime) -> dict[
         )
         rows = []
         for row in result.mappings():
+            if _not_yet_theirs(table.name, row, user_id, columns):
+                continue
             plain = {key: _plain(value) for key, value in row.items()}
             for column in columns:
                 if plain.get(column.name) not in (None, user_id):
@@ -87,6 +91,16 @@ async def export(session: AsyncSession, user_id: int, *, now: datetime) -> dict[
         "person": {key: _plain(value) for key, value in person._mapping.items()},
         "tables": tables,
     }
+
+
+def _not_yet_theirs(table_name: str, row: Any, user_id: int, columns: list[Column[Any]]) -> bool:
+    """Tell whether a row only names the person as the addressee of something not yet sent."""
+    for name, to, delivered in UNTIL_DELIVERED:
+        if name != table_name or row[to] != user_id or row[delivered] is not None:
+            continue
+        # Addressed to them, undelivered: theirs only if they are also named another way.
+        return not any(row[column.name] == user_id for column in columns if column.name != to)
+    return False
 
 
 def export_json(data: dict[str, Any]) -> bytes:

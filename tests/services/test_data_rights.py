@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import json
 from collections.abc import Awaitable, Callable
-from datetime import UTC, datetime
+from datetime import UTC, datetime, time
 from pathlib import Path
 from typing import Any, TypeVar
 
@@ -15,8 +15,10 @@ from sqlmodel import SQLModel
 from sqlmodel import select as sqlmodel_select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
+from bot.checkins import appreciations
 from bot.core.clock import FixedClock
 from bot.core.errors import StaleAction
+from bot.db.checkins import Appreciation
 from bot.db.engine import Sessions, create_engine, create_sessions
 from bot.db.models import Couple, CoupleQuestion, User
 from bot.db.safety import PostKind
@@ -210,3 +212,38 @@ async def test_an_erased_persons_ids_are_never_given_to_the_next_person(
     second_held = await _in(sessions, lambda s: safety.hold(s, carol, "y", [], now=now))
     assert second_request > first_request
     assert second_held > first_held
+
+
+async def test_an_appreciation_reaches_the_export_of_its_recipient_only_once_delivered(
+    sessions: Sessions, clock: FixedClock
+) -> None:
+    await onboard(sessions, clock, PARTNER, "Robin", "Europe/Lisbon")
+    await onboard(sessions, clock, ME, "Sam", "Europe/London")
+    await pair(sessions, clock, PARTNER, ME)
+    now = clock.now()
+
+    async def write(author: int, words: str) -> None:
+        await _in(
+            sessions,
+            lambda s: appreciations.write(
+                s, author, words, now=now, default_morning=time(8), default_zone="Europe/London"
+            ),
+        )
+
+    await write(PARTNER, "Your laugh this morning")
+    await write(ME, "Thank you for the tea")
+
+    async def texts() -> list[str]:
+        data = await _in(sessions, lambda s: data_rights.export(s, ME, now=clock.now()))
+        return sorted(row["text"] for row in data["tables"].get("appreciations", []))
+
+    # Until it is delivered, Robin's note is Robin's: Sam's export holds only Sam's own.
+    assert await texts() == ["Thank you for the tea"]
+    async with sessions() as session:
+        ids = (
+            await session.exec(
+                sqlmodel_select(Appreciation.id).where(Appreciation.recipient_id == ME)
+            )
+        ).all()
+    await _in(sessions, lambda s: appreciations.mark_delivered(s, [i for i in ids if i], now=now))
+    assert await texts() == ["Thank you for the tea", "Your laugh this morning"]
