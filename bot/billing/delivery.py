@@ -81,10 +81,12 @@ class NoticeEngine:
         """Plan, claim and deliver what is due now."""
         report = NoticeReport()
         now = self.clock.now()
-        async with self.sessions.begin() as session:
-            report.planned = await billing_notices.plan_new_trials(
-                session, now=now, pair_key=self.policy.pair_key
-            )
+        # With nothing gated there is nothing to sell: no trial to announce or to end.
+        if self.policy.gated:
+            async with self.sessions.begin() as session:
+                report.planned = await billing_notices.plan_new_trials(
+                    session, now=now, pair_key=self.policy.pair_key
+                )
         async with self.sessions.begin() as session:
             claims = await billing_notices.claim_due(
                 session, now=now, limit=self.config.batch_size, lease=self.config.lease
@@ -150,7 +152,16 @@ class NoticeEngine:
         access = None
         if user is not None and user.couple_id is not None and user.unreachable_since is None:
             access = await entitlements.access_of(session, user.couple_id, now, policy=self.policy)
-        if user is None or access is None or not self._applies(claim, access, now):
+        if (
+            user is None
+            or access is None
+            or not self._applies(claim, access, now)
+            # A couple paused by a safety signal hears no sales; nobody is told why.
+            or (
+                claim.kind != NoticeKind.TRIAL_STARTED
+                and await safety.exercises_paused(session, user.couple_id)
+            )
+        ):
             # Unpaired, paired with someone else, blocked, or no longer true: say nothing.
             await billing_notices.settle(session, claim, NoticeStatus.DROPPED, now=now)
             report.dropped += 1

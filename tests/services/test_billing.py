@@ -444,13 +444,15 @@ async def test_refunding_an_older_charge_keeps_the_current_paid_period(
     assert not access.cover.renewing  # a refund also stops renewal
 
 
-def _notices(sessions: Sessions, clock: FixedClock, sender: FakeSender) -> NoticeEngine:
+def _notices(
+    sessions: Sessions, clock: FixedClock, sender: FakeSender, policy: Policy = POLICY
+) -> NoticeEngine:
     return NoticeEngine(
         sessions=sessions,
         texts=Texts(CONTENT),
         clock=clock,
         sender=sender,
-        policy=POLICY,
+        policy=policy,
         config=NoticeConfig(price=PRICE, default_timezone="Europe/London"),
     )
 
@@ -569,6 +571,36 @@ async def test_erasing_oneself_and_pairing_again_never_restarts_the_trial(
     await _tick_until(engine, clock, clock.now() + timedelta(days=9))
     assert not any("begun" in text for text in sender.texts_to(SAM)[before:])
     assert not any("Two more days" in message.text for message in sender.sent[before:])
+
+
+async def test_with_nothing_gated_nobody_hears_about_a_trial(
+    sessions: Sessions, clock: FixedClock, couple: int
+) -> None:
+    sender = FakeSender()
+    engine = _notices(sessions, clock, sender, Policy(gated=frozenset()))
+    await engine.tick()
+    await _tick_until(engine, clock, clock.now() + timedelta(days=10))
+    assert sender.sent == []
+    assert await _count(sessions, BillingNotice) == 0
+
+
+async def test_a_couple_paused_by_a_safety_signal_hears_no_sales(
+    sessions: Sessions, clock: FixedClock, couple: int
+) -> None:
+    sender = FakeSender()
+    engine = _notices(sessions, clock, sender)
+    await engine.tick()
+    assert len(sender.sent) == 2  # the free week began, before anything was paused
+    await _in(sessions, lambda s: safety.signal(s, SAM, now=clock.now()))
+    await _tick_until(engine, clock, clock.now() + timedelta(days=10))
+    assert len(sender.sent) == 2
+    async with sessions() as session:
+        pending = (
+            await session.exec(
+                select(BillingNotice).where(BillingNotice.status == NoticeStatus.PENDING)
+            )
+        ).all()
+    assert pending == []
 
 
 def _nudges(sender: FakeSender, user_id: int) -> list[str]:
