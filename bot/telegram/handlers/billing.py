@@ -317,31 +317,8 @@ async def refund(application: AnyApplication, charge_id: str) -> billing.Refunde
         )
 
 
-async def refund_from_command_line(settings: Settings, charge_id: str) -> int:
-    """Refund a charge for an operator (`python -m bot billing refund CHARGE_ID`)."""
-    from bot.app import build_application  # the composition root imports this module
-
-    application = build_application(settings)
-    try:
-        async with application:
-            try:
-                done = await refund(application, charge_id)
-            except billing.RefundRefused as refused:
-                print(f"Not refunded: {refused}")
-                return 1
-            if done is None:
-                print("Telegram did not accept the refund; see the log. Nothing was recorded.")
-                return 1
-            if done.payer is not None:
-                await _notify_refund(application, done)
-            print(f"Refunded {done.amount} Stars for charge {charge_id}.")
-            return 0
-    finally:
-        if application.post_shutdown is not None:
-            await application.post_shutdown(application)
-
-
-async def _notify_refund(application: AnyApplication, done: billing.Refunded) -> None:
+async def notify_refund(application: AnyApplication, done: billing.Refunded) -> None:
+    """Tell the payer a refund was made (for an operator's refund)."""
     services: Services = services_of(application)
     assert done.payer is not None
     message = services.texts.render(
