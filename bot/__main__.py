@@ -47,7 +47,7 @@ def _run(settings: Settings) -> int:
     if settings.telegram_bot_token is None:
         print(NO_TOKEN, file=sys.stderr)
         return 1
-    from bot.content.library import check_content
+    from bot.content.check import check_content
 
     problems = check_content(settings.content_dir)
     if problems:
@@ -79,7 +79,7 @@ def _migrate(settings: Settings) -> int:
 
 
 def _content_check(settings: Settings) -> int:
-    from bot.content.library import check_content
+    from bot.content.check import check_content
 
     problems = check_content(settings.content_dir)
     for problem in problems:
@@ -174,9 +174,33 @@ def _billing(settings: Settings, args: argparse.Namespace) -> int:
         print(NO_TOKEN, file=sys.stderr)
         return 1
     _configure_logging(settings)
-    from bot.telegram.handlers.billing import refund_from_command_line
+    return asyncio.run(_refund(settings, args.charge_id))
 
-    return asyncio.run(refund_from_command_line(settings, args.charge_id))
+
+async def _refund(settings: Settings, charge_id: str) -> int:
+    """Refund a charge for an operator (`python -m bot billing refund CHARGE_ID`)."""
+    from bot.app import build_application
+    from bot.billing.payments import RefundRefused
+    from bot.telegram.handlers.billing import notify_refund, refund
+
+    application = build_application(settings)
+    try:
+        async with application:
+            try:
+                done = await refund(application, charge_id)
+            except RefundRefused as refused:
+                print(f"Not refunded: {refused}")
+                return 1
+            if done is None:
+                print("Telegram did not accept the refund; see the log. Nothing was recorded.")
+                return 1
+            if done.payer is not None:
+                await notify_refund(application, done)
+            print(f"Refunded {done.amount} Stars for charge {charge_id}.")
+            return 0
+    finally:
+        if application.post_shutdown is not None:
+            await application.post_shutdown(application)
 
 
 def parser() -> argparse.ArgumentParser:

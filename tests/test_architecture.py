@@ -130,3 +130,130 @@ def test_due_work_is_claimed_in_one_place() -> None:
         if path != claims and "claim_rows(" in path.read_text(encoding="utf-8")
     }
     assert users == {"nudges", "checkins", "billing", "safety"}
+
+
+def _module_of(path: Path) -> str:
+    parts = path.relative_to(ROOT).with_suffix("").parts
+    return ".".join(parts[:-1] if parts[-1] == "__init__" else parts)
+
+
+def _runtime_imports(tree: ast.AST) -> list[ast.Import | ast.ImportFrom]:
+    """Return every import that runs, inside functions too, but not under `if TYPE_CHECKING:`."""
+    found: list[ast.Import | ast.ImportFrom] = []
+
+    def visit(node: ast.AST) -> None:
+        if isinstance(node, ast.If) and "TYPE_CHECKING" in ast.unparse(node.test):
+            for branch in node.orelse:
+                visit(branch)
+            return
+        if isinstance(node, ast.Import | ast.ImportFrom):
+            found.append(node)
+        for child in ast.iter_child_nodes(node):
+            visit(child)
+
+    visit(tree)
+    return found
+
+
+def import_graph(modules: dict[str, Path]) -> dict[str, set[str]]:
+    """Map each module to the modules of `modules` it imports (a package's own name included).
+
+    `from package import name` counts as importing `package.name` when that is a module.
+    A module importing its sibling does not count as importing their package's __init__:
+    that would make every package that lists its modules a cycle.
+    """
+    graph: dict[str, set[str]] = {}
+    for name, path in modules.items():
+        is_package = path.name == "__init__.py"
+        package = name.split(".") if is_package else name.split(".")[:-1]
+        targets: set[str] = set()
+        for node in _runtime_imports(ast.parse(path.read_text(encoding="utf-8"))):
+            if isinstance(node, ast.Import):
+                targets.update(alias.name for alias in node.names)
+                continue
+            base = package[: len(package) - node.level + 1] if node.level else []
+            module = ".".join([*base, *(node.module.split(".") if node.module else [])])
+            for alias in node.names:
+                child = f"{module}.{alias.name}"
+                targets.add(child if child in modules else module)
+        graph[name] = {target for target in targets if target in modules and target != name}
+    return graph
+
+
+def cycles_in(graph: dict[str, set[str]]) -> list[list[str]]:
+    """Return one cycle through each group of modules that import each other, as a path."""
+    index: dict[str, int] = {}
+    low: dict[str, int] = {}
+    stack: list[str] = []
+    groups: list[set[str]] = []
+
+    def connect(node: str) -> None:  # Tarjan's strongly connected components
+        index[node] = low[node] = len(index)
+        stack.append(node)
+        for target in sorted(graph[node]):
+            if target not in index:
+                connect(target)
+                low[node] = min(low[node], low[target])
+            elif target in stack:
+                low[node] = min(low[node], index[target])
+        if low[node] == index[node]:
+            group = set()
+            while (member := stack.pop()) != node:
+                group.add(member)
+            group.add(node)
+            if len(group) > 1:
+                groups.append(group)
+
+    for node in sorted(graph):
+        if node not in index:
+            connect(node)
+    found = []
+    for group in groups:
+        start = min(group)
+        # The shortest way back to the start, within the group.
+        paths = {start: [start]}
+        frontier = [start]
+        while start not in {t for n in frontier for t in graph[n]}:
+            next_frontier = []
+            for node in frontier:
+                for target in sorted(graph[node] & group):
+                    if target not in paths:
+                        paths[target] = [*paths[node], target]
+                        next_frontier.append(target)
+            frontier = next_frontier
+        last = min(n for n in frontier if start in graph[n])
+        found.append([*paths[last], start])
+    return found
+
+
+def test_the_cycle_check_finds_cycles_through_lazy_imports_but_not_type_checking(
+    tmp_path: Path,
+) -> None:
+    package = tmp_path / "bot"
+    (package / "sub").mkdir(parents=True)
+    files = {
+        "__init__.py": "",
+        "a.py": "from bot.sub import b\n",
+        "sub/__init__.py": "from . import b\n",
+        "sub/b.py": "def f():\n    from ..c import g\n",
+        "c.py": "import bot.a\n",
+        "d.py": "from typing import TYPE_CHECKING\nif TYPE_CHECKING:\n    from bot import e\n",
+        "e.py": "from bot.d import x\n",
+    }
+    for name, source in files.items():
+        (package / name).write_text(source)
+    modules = {
+        ".".join(p.relative_to(tmp_path).with_suffix("").parts).removesuffix(".__init__"): p
+        for p in package.rglob("*.py")
+    }
+    graph = import_graph(modules)
+    assert graph["bot.a"] == {"bot.sub.b"} and graph["bot.d"] == set()
+    assert cycles_in(graph) == [["bot.a", "bot.sub.b", "bot.c", "bot.a"]]
+
+
+def test_no_module_of_bot_imports_itself_through_others() -> None:
+    modules = {_module_of(path): path for path in BOT.rglob("*.py")}
+    graph = import_graph(modules)
+    assert "bot.app" in graph["bot.__main__"]  # imported inside a function: it counts
+    cycles = [" -> ".join(cycle) for cycle in cycles_in(graph)]
+    assert cycles == [], "import cycles:\n" + "\n".join(cycles)

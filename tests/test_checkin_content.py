@@ -7,8 +7,9 @@ from pathlib import Path
 
 import pytest
 
+from bot.content.check import check_content
 from bot.content.checkins import CheckinDeck, check_checkins, load_checkins
-from bot.content.library import ContentError, check_content
+from bot.content.entries import ContentError
 from bot.settings import SettingsError, load_settings
 
 CONTENT = Path(__file__).resolve().parent.parent / "content"

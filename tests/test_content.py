@@ -8,14 +8,9 @@ from pathlib import Path
 
 import pytest
 
-from bot.content.library import (
-    DECK_MINIMUMS,
-    TOPICS,
-    check_content,
-    load_articles,
-    load_deck,
-    load_videos,
-)
+from bot.content.check import check_content
+from bot.content.entries import load_videos
+from bot.content.library import DECK_MINIMUMS, TOPICS, load_articles, load_deck
 from bot.content.texts import Texts
 
 CONTENT = Path(__file__).resolve().parent.parent / "content"

@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from bot.content.library import check_content
+from bot.content.check import check_content
 from bot.content.safety import country_of_zone, load_topics, resources_for
 from bot.settings import SettingsError, load_settings
 

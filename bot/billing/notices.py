@@ -34,7 +34,8 @@ SETUP_WAIT = timedelta(minutes=10)
 # A notice that could not go out for this long (the bot was down) is old news: drop it.
 MAX_LATENESS = timedelta(days=2)
 # Which scheduled messages are gated, and by which feature; other kinds belong to others.
-NUDGE_FEATURES = {
+# Looked up by the kinds rows hold, which read back as plain strings.
+NUDGE_FEATURES: dict[str, str] = {
     NudgeKind.MORNING: entitlements.NUDGES,
     NudgeKind.EVENING: entitlements.NUDGES,
     NudgeKind.REMINDER: entitlements.NUDGES,
@@ -88,7 +89,7 @@ async def _insert(
     return bool(result.rowcount)
 
 
-def trial_plan(started_at: datetime, now: datetime) -> list[tuple[str, datetime]]:
+def trial_plan(started_at: datetime, now: datetime) -> list[tuple[NoticeKind, datetime]]:
     """Return which trial notices are still worth planning at `now`, and when each is due."""
     ends = started_at + TRIAL
     plan = []

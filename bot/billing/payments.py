@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import base64
+import enum
 import hashlib
 import hmac
 import re
@@ -267,7 +268,7 @@ class Person:
     zone: ZoneInfo
 
 
-class Outcome:
+class Outcome(enum.StrEnum):
     """What recording a payment did."""
 
     ACTIVATED = "activated"

@@ -8,7 +8,7 @@ from typing import Annotated, Literal
 
 from bot.checkins.weekly import SCORES
 from bot.content.checkins import MAX_QUESTIONS
-from bot.content.library import ID_PATTERN
+from bot.content.entries import ID_PATTERN
 from bot.core.callbacks import CallbackData, Matching, Range, RowId
 
 Index = Annotated[int, Range(0, MAX_QUESTIONS - 1)]

@@ -17,7 +17,7 @@ from bot.billing.entitlements import Policy
 from bot.checkins import schedules as checkin_schedules
 from bot.checkins.schedules import Plan
 from bot.content.checkins import CheckinContent, CheckinQuestion
-from bot.content.library import Video
+from bot.content.entries import Video
 from bot.core.errors import DomainError, StaleAction
 from bot.db.checkins import (
     Appreciation,

@@ -8,14 +8,14 @@ from typing import Literal, Self
 
 from pydantic import Field, field_validator, model_validator
 
-from bot.content.library import FOCUS_AREAS, ContentError, Video, _Entry, _load_list, load_videos
+from bot.content.entries import FOCUS_AREAS, ContentError, Entry, Video, load_list, load_videos
 
 MIN_QUESTIONS, MAX_QUESTIONS = 3, 5
 MIN_REFLECTIONS, MAX_REFLECTIONS = 1, 2
 MIN_TOPICS, MAX_TOPICS = 4, 20
 
 
-class CheckinQuestion(_Entry):
+class CheckinQuestion(Entry):
     """One check-in question: a 1-to-5 scale answered with buttons, or a short reflection."""
 
     kind: Literal["scale", "reflection"]
@@ -45,7 +45,7 @@ class CheckinQuestion(_Entry):
         return self.kind == "scale"
 
 
-class Topic(_Entry):
+class Topic(Entry):
     """A topic a partner can privately flag as something they would like to talk about."""
 
     text: str = Field(min_length=3, max_length=60)
@@ -73,8 +73,8 @@ def checkins_path(content_dir: Path, locale: str) -> Path:
 
 
 def _read(path: Path) -> tuple[CheckinContent, list[str]]:
-    questions, problems = _load_list(path, "questions", CheckinQuestion)
-    topics, topic_problems = _load_list(path, "topics", Topic)
+    questions, problems = load_list(path, "questions", CheckinQuestion)
+    topics, topic_problems = load_list(path, "topics", Topic)
     problems += topic_problems
     if not MIN_QUESTIONS <= len(questions) <= MAX_QUESTIONS:
         problems.append(

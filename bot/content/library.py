@@ -1,53 +1,37 @@
-"""The content library: load prompt decks, articles and videos, and validate all of content/."""
+"""The content library: prompt decks, articles and videos, loaded once per locale."""
 
 from __future__ import annotations
 
 import re
-from collections import Counter
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Literal, TypeVar
+from typing import Literal
 
 import yaml
-from jinja2 import TemplateError, TemplateSyntaxError
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
 
-from bot.content.safety import check_safety_content
-from bot.content.texts import TEMPLATE_SUFFIX, Texts, key_of
+from bot.content.checkins import checkins_path, load_checkins
+from bot.content.entries import (
+    FOCUS_AREAS,
+    ID_PATTERN,
+    ContentError,
+    Entry,
+    Video,
+    describe,
+    load_list,
+    load_videos,
+)
 
 TOPICS = ("memories", "dreams", "daily_life", "feelings", "values", "family", "fun", "relationship")
 DEPTHS = ("light", "medium", "deep")
-FOCUS_AREAS = (
-    "intimacy",
-    "meaningful_time",
-    "vulnerability",
-    "curiosity",
-    "appreciation",
-    "professional_help",
-    "conflict",
-    "trust",
-    "busy_lives",
-    "long_distance",
-)
 DECK_MINIMUMS = {"affirmations": 120, "curiosity": 240}
 PROMPT_MAX_LENGTH = 280
 ARTICLE_MIN_EXCERPTS, ARTICLE_MAX_EXCERPTS = 4, 8
 MIN_ARTICLES, MIN_VIDEOS = 6, 24
-# Ids of prompts, articles and videos; buttons carry them, so they stay short.
-ID_PATTERN = r"[a-z0-9][a-z0-9-]{1,47}"
-_ID = rf"^{ID_PATTERN}$"
 
 
-class _Entry(BaseModel):
-    """An entry of a content list, named by a unique id."""
-
-    model_config = ConfigDict(extra="forbid", frozen=True)
-
-    id: str = Field(pattern=_ID)
-
-
-class Prompt(_Entry):
+class Prompt(Entry):
     """One prompt of a deck: an affirmation to share or a question to answer."""
 
     topic: Literal[
@@ -57,32 +41,12 @@ class Prompt(_Entry):
     text: str = Field(min_length=8, max_length=PROMPT_MAX_LENGTH)
 
 
-class Video(_Entry):
-    """One entry of the video catalogue."""
-
-    title: str = Field(min_length=3, max_length=100)
-    description: str = Field(min_length=10, max_length=160)
-    duration_minutes: int = Field(ge=1, le=180)
-    topics: tuple[str, ...] = Field(min_length=1, max_length=3)
-    level: Literal["beginner", "intermediate", "advanced"]
-    path: str = Field(pattern=r"^[a-z0-9]+(?:[/-][a-z0-9]+)*$", max_length=120)
-    paid: bool
-
-    @field_validator("topics")
-    @classmethod
-    def _known_topics(cls, value: tuple[str, ...]) -> tuple[str, ...]:
-        unknown = [topic for topic in value if topic not in FOCUS_AREAS]
-        if unknown:
-            raise ValueError(f"unknown focus area(s) {unknown}; use one of {list(FOCUS_AREAS)}")
-        return value
-
-
 class ArticleMeta(BaseModel):
     """The front matter of an article."""
 
     model_config = ConfigDict(extra="forbid", frozen=True)
 
-    id: str = Field(pattern=_ID)
+    id: str = Field(pattern=rf"^{ID_PATTERN}$")
     title: str = Field(min_length=3, max_length=120)
     focus: str
     reading_minutes: int = Field(ge=1, le=60)
@@ -111,75 +75,6 @@ class Article:
     excerpts: tuple[Excerpt, ...]
 
 
-E = TypeVar("E", bound=_Entry)
-
-
-class ContentError(Exception):
-    """Content that cannot be loaded; the message names the file and line."""
-
-
-def _where(path: Path, line: int | None) -> str:
-    return f"{path}:{line}" if line else str(path)
-
-
-def _load_yaml(path: Path) -> tuple[Any, yaml.Node | None]:
-    """Parse a YAML file, also returning its node tree so problems can name lines."""
-    try:
-        raw = path.read_text(encoding="utf-8")
-    except OSError as error:
-        raise ContentError(f"{path}: cannot be read ({error.strerror})") from None
-    try:
-        return yaml.safe_load(raw), yaml.compose(raw, Loader=yaml.SafeLoader)
-    except yaml.YAMLError as error:
-        mark = getattr(error, "problem_mark", None)
-        line = mark.line + 1 if mark is not None else None
-        raise ContentError(f"{_where(path, line)}: not valid YAML ({error})") from None
-
-
-def _item_lines(node: yaml.Node | None, list_key: str) -> list[int]:
-    """Return the line of each item of the top-level list `list_key`."""
-    if not isinstance(node, yaml.MappingNode):
-        return []
-    for key, value in node.value:
-        if key.value == list_key and isinstance(value, yaml.SequenceNode):
-            return [item.start_mark.line + 1 for item in value.value]
-    return []
-
-
-def _describe(error: ValidationError) -> str:
-    parts = []
-    for problem in error.errors():
-        field = ".".join(str(p) for p in problem["loc"]) or "item"
-        parts.append(f"{field}: {problem['msg']}")
-    return "; ".join(parts)
-
-
-def _load_list(path: Path, list_key: str, model: type[E]) -> tuple[list[E], list[str]]:
-    data, node = _load_yaml(path)
-    if not isinstance(data, dict) or not isinstance(data.get(list_key), list):
-        return [], [f"{path}: expected a mapping with a list under {list_key!r}"]
-    lines = _item_lines(node, list_key)
-    items: list[E] = []
-    problems: list[str] = []
-    seen: dict[str, int | None] = {}
-    for index, raw in enumerate(data[list_key]):
-        line = lines[index] if index < len(lines) else None
-        try:
-            item = model.model_validate(raw)
-        except ValidationError as error:
-            problems.append(f"{_where(path, line)}: {_describe(error)}")
-            continue
-        item_id = item.id
-        if item_id in seen:
-            problems.append(
-                f"{_where(path, line)}: duplicate id {item_id!r} (first at line {seen[item_id]})"
-            )
-            continue
-        seen[item_id] = line
-        items.append(item)
-    return items, problems
-
-
 def deck_path(content_dir: Path, locale: str, deck: str) -> Path:
     """Return where a deck lives for a locale."""
     return content_dir / "locales" / locale / "decks" / f"{deck}.yaml"
@@ -187,18 +82,10 @@ def deck_path(content_dir: Path, locale: str, deck: str) -> Path:
 
 def load_deck(content_dir: Path, locale: str, deck: str) -> list[Prompt]:
     """Load a prompt deck, refusing a broken one."""
-    prompts, problems = _load_list(deck_path(content_dir, locale, deck), "items", Prompt)
+    prompts, problems = load_list(deck_path(content_dir, locale, deck), "items", Prompt)
     if problems:
         raise ContentError(problems[0])
     return prompts
-
-
-def load_videos(content_dir: Path) -> list[Video]:
-    """Load the video catalogue, refusing a broken one."""
-    videos, problems = _load_list(content_dir / "videos.yaml", "videos", Video)
-    if problems:
-        raise ContentError(problems[0])
-    return videos
 
 
 _FRONT_MATTER = re.compile(r"\A---\n(.*?)\n---\n", re.DOTALL)
@@ -214,7 +101,7 @@ def parse_article(path: Path) -> Article:
     try:
         meta = ArticleMeta.model_validate(yaml.safe_load(match.group(1)))
     except (yaml.YAMLError, ValidationError) as error:
-        detail = _describe(error) if isinstance(error, ValidationError) else str(error)
+        detail = describe(error) if isinstance(error, ValidationError) else str(error)
         raise ContentError(f"{path}:2: front matter: {detail}") from None
     body = raw[match.end() :]
     body_line = raw[: match.end()].count("\n") + 1
@@ -243,129 +130,6 @@ def load_articles(content_dir: Path, locale: str) -> list[Article]:
     """Load every article of a locale, in file-name order."""
     folder = content_dir / "locales" / locale / "articles"
     return [parse_article(path) for path in sorted(folder.glob("*.md"))]
-
-
-def load_samples(content_dir: Path) -> dict[str, dict[str, Any]]:
-    """Load the sample values each template is rendered with by the check."""
-    data, _ = _load_yaml(content_dir / "samples.yaml")
-    return data or {}
-
-
-def _check_templates(content_dir: Path, texts: Texts) -> list[str]:
-    problems: list[str] = []
-    try:
-        samples = load_samples(content_dir)
-    except ContentError as error:
-        problems.append(str(error))
-        samples = {}
-    default_keys = set(texts.keys(texts.default_locale))
-    for locale in texts.locales():
-        folder = content_dir / "locales" / locale / "templates"
-        for path in sorted(folder.rglob(f"*{TEMPLATE_SUFFIX}")):
-            key = key_of(path.relative_to(folder).as_posix())
-            if locale != texts.default_locale and key not in default_keys:
-                problems.append(f"{path}: no template with this key in {texts.default_locale!r}")
-            for values in _sample_sets(samples.get(key)):
-                try:
-                    texts.render(key, locale=locale, **values)
-                except TemplateSyntaxError as error:
-                    problems.append(f"{path}:{error.lineno}: {error.message}")
-                    break
-                except TemplateError as error:
-                    problems.append(
-                        f"{path}: does not render with the samples for {key!r} in "
-                        f"content/samples.yaml: {error}"
-                    )
-                    break
-    unknown = sorted(set(samples) - default_keys)
-    problems.extend(f"content/samples.yaml: samples for unknown key {key!r}" for key in unknown)
-    return problems
-
-
-def _sample_sets(raw: Any) -> list[dict[str, Any]]:
-    """Samples are one mapping, or a list of mappings to render a template several ways."""
-    if raw is None:
-        return [{}]
-    return [dict(item) for item in raw] if isinstance(raw, list) else [dict(raw)]
-
-
-def _check_decks(content_dir: Path, locale: str) -> list[str]:
-    problems: list[str] = []
-    for deck, minimum in DECK_MINIMUMS.items():
-        path = deck_path(content_dir, locale, deck)
-        if not path.exists():
-            problems.append(f"{path}: missing deck")
-            continue
-        prompts, found = _load_list(path, "items", Prompt)
-        problems.extend(found)
-        if len(prompts) < minimum:
-            problems.append(f"{path}: {len(prompts)} valid prompts; the deck needs {minimum}")
-        topics = Counter[str](p.topic for p in prompts)
-        missing = [topic for topic in TOPICS if topics[topic] == 0]
-        if missing:
-            problems.append(f"{path}: no prompts for topic(s) {missing}")
-        depths = Counter[str](p.depth for p in prompts)
-        if any(depths[depth] == 0 for depth in DEPTHS):
-            problems.append(f"{path}: every depth (light, medium, deep) needs prompts")
-    return problems
-
-
-def _check_articles(content_dir: Path, locale: str) -> list[str]:
-    folder = content_dir / "locales" / locale / "articles"
-    problems: list[str] = []
-    ids: dict[str, Path] = {}
-    paths = sorted(folder.glob("*.md"))
-    for path in paths:
-        try:
-            article = parse_article(path)
-        except ContentError as error:
-            problems.append(str(error))
-            continue
-        if article.meta.id in ids:
-            problems.append(
-                f"{path}: duplicate article id {article.meta.id!r} (also {ids[article.meta.id]})"
-            )
-        ids[article.meta.id] = path
-    if len(paths) < MIN_ARTICLES:
-        problems.append(f"{folder}: {len(paths)} articles; the library needs {MIN_ARTICLES}")
-    return problems
-
-
-def _check_videos(content_dir: Path) -> list[str]:
-    path = content_dir / "videos.yaml"
-    if not path.exists():
-        return [f"{path}: missing video catalogue"]
-    videos, problems = _load_list(path, "videos", Video)
-    paths = Counter(video.path for video in videos)
-    problems.extend(f"{path}: the path {p!r} is used {n} times" for p, n in paths.items() if n > 1)
-    if len(videos) < MIN_VIDEOS:
-        problems.append(f"{path}: {len(videos)} valid videos; the catalogue needs {MIN_VIDEOS}")
-    return problems
-
-
-def check_content(content_dir: Path, *, default_locale: str = "en") -> list[str]:
-    """Validate everything under content/; return one line per problem (empty when valid)."""
-    if not (content_dir / "locales" / default_locale / "templates").is_dir():
-        return [f"{content_dir}: no templates for the default locale {default_locale!r}"]
-    # Imported here: the check-in content module builds on this one.
-    from bot.content.checkins import check_checkins
-
-    texts = Texts(content_dir, default_locale=default_locale)
-    checks: list[Callable[[], list[str]]] = [
-        lambda: _check_templates(content_dir, texts),
-        lambda: _check_decks(content_dir, default_locale),
-        lambda: _check_articles(content_dir, default_locale),
-        lambda: _check_videos(content_dir),
-        lambda: check_checkins(content_dir, default_locale),
-        lambda: check_safety_content(content_dir, texts.locales(), default_locale),
-    ]
-    problems: list[str] = []
-    for check in checks:
-        try:
-            problems += check()
-        except ContentError as error:
-            problems.append(str(error))
-    return problems
 
 
 class Library:
@@ -404,8 +168,6 @@ class Library:
 
     def checkin_themes(self, locale: str | None = None) -> dict[str, str]:
         """Return each check-in question's theme (a focus area), by question id."""
-        from bot.content.checkins import checkins_path, load_checkins
-
         locale = self._locale(
             "checkins", locale, lambda name: checkins_path(self.content_dir, name).exists()
         )

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import enum
 from datetime import datetime
 
 from sqlalchemy import (
@@ -96,7 +97,7 @@ class CheckoutHold(SQLModel, table=True):
     expires_at: datetime = _when()
 
 
-class NoticeKind:
+class NoticeKind(enum.StrEnum):
     """The messages about the trial and the subscription a person can get, each once."""
 
     TRIAL_STARTED = "trial_started"
@@ -106,7 +107,7 @@ class NoticeKind:
     LAPSED = "lapsed"
 
 
-class NoticeStatus:
+class NoticeStatus(enum.StrEnum):
     """A notice is pending until it is sent or no longer applies."""
 
     PENDING = "pending"

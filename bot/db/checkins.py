@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import enum
 from datetime import date, datetime, time
 from typing import Any
 
@@ -56,7 +57,7 @@ class CheckinPlan(SQLModel, table=True):
     updated_at: datetime = _when()
 
 
-class CheckinStatus:
+class CheckinStatus(enum.StrEnum):
     """A check-in is open until both submit (revealed) or its window ends (closed)."""
 
     OPEN = "open"
@@ -169,7 +170,7 @@ class TopicFlag(SQLModel, table=True):
     revealed_at: datetime | None = _when(nullable=True)
 
 
-class CheckinJob:
+class CheckinJob(enum.StrEnum):
     """The kinds of check-in work the tick finds by time."""
 
     OPEN = "ci_open"  # the weekly check-in, at the couple's day and each partner's local time

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import enum
 from datetime import date, datetime, time
 from typing import Any
 
@@ -110,7 +111,7 @@ class Couple(SQLModel, table=True):
     exercises_paused_at: datetime | None = _when(nullable=True)
 
 
-class InviteStatus:
+class InviteStatus(enum.StrEnum):
     """The states an invite moves through; only `ACTIVE` can still be accepted."""
 
     ACTIVE = "active"
@@ -160,7 +161,7 @@ class Conversation(SQLModel, table=True):
     updated_at: datetime = _when()
 
 
-class NudgeKind:
+class NudgeKind(enum.StrEnum):
     """The scheduled messages a person can get."""
 
     MORNING = "morning"
@@ -191,7 +192,7 @@ class NudgeSchedule(SQLModel, table=True):
     claimed_until: datetime | None = _when(nullable=True)
 
 
-class DeliveryStatus:
+class DeliveryStatus(enum.StrEnum):
     """A delivery is pending until Telegram accepts it."""
 
     PENDING = "pending"

@@ -3,6 +3,7 @@ and what discreet mode needs (recent message ids, nudges held back behind a Show
 
 from __future__ import annotations
 
+import enum
 from datetime import datetime
 from typing import Any
 
@@ -35,7 +36,7 @@ class SafetySignal(SQLModel, table=True):
     signalled_at: datetime = _when()
 
 
-class RequestStatus:
+class RequestStatus(enum.StrEnum):
     """The states a counsellor request moves through."""
 
     OPEN = "open"
@@ -83,7 +84,7 @@ class CounsellorRequest(SQLModel, table=True):
     announcements: int = Field(default=0, sa_column=Column(Integer, nullable=False))
 
 
-class PostKind:
+class PostKind(enum.StrEnum):
     """The bot's messages in the staff chat that belong to a request's thread."""
 
     CARD = "card"

@@ -5,7 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Annotated, Literal
 
-from bot.content.library import FOCUS_AREAS, ID_PATTERN
+from bot.content.entries import FOCUS_AREAS, ID_PATTERN
 from bot.core.callbacks import CallbackData, Matching, OneOf
 
 ContentId = Annotated[str, Matching(ID_PATTERN)]

@@ -12,7 +12,8 @@ from sqlmodel.ext.asyncio.session import AsyncSession
 
 from bot.billing import entitlements
 from bot.billing.entitlements import Policy
-from bot.content.library import Article, Video
+from bot.content.entries import Video
+from bot.content.library import Article
 from bot.content.texts import Texts, markdown_to_telegram
 from bot.core.errors import DomainError, StaleAction
 from bot.db.checkins import Checkin, CheckinAnswer, CheckinEntry, CheckinStatus

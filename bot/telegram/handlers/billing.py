@@ -28,7 +28,6 @@ from bot.telegram.context import BotContext, Services, services_of
 from bot.telegram.handlers.replies import (
     Button,
     locale_of,
-    refuse_button,
     reply,
     send,
     settle_button,
@@ -74,6 +73,7 @@ async def subscribe(update: Update, context: BotContext, _: Subscribe | None = N
                 policy=context.services.policy,
             )
     except DomainError as problem:
+        # The button was answered above; a press can't get an alert after that.
         await reply(update, context, problem.key, **problem.values)
         return
     locale = locale_of(update)
@@ -114,19 +114,15 @@ async def subscription(update: Update, context: BotContext) -> None:
     user = update.effective_user
     assert user is not None
     settings = context.services.settings
-    try:
-        async with context.services.sessions.begin() as session:
-            view = await billing.overview(
-                session,
-                user.id,
-                now=context.services.clock.now(),
-                price=settings.subscription_price_stars,
-                default_zone=settings.default_timezone,
-                policy=context.services.policy,
-            )
-    except DomainError as problem:
-        await reply(update, context, problem.key, **problem.values)
-        return
+    async with context.services.sessions.begin() as session:
+        view = await billing.overview(
+            session,
+            user.id,
+            now=context.services.clock.now(),
+            price=settings.subscription_price_stars,
+            default_zone=settings.default_timezone,
+            policy=context.services.policy,
+        )
     rows: list[list[Button]] = []
     if view.paired and view.state != entitlements.State.PAID:
         rows.append([Button("subscribe", Subscribe(), values={"price": view.price})])
@@ -140,18 +136,14 @@ async def ask_stop(update: Update, context: BotContext, pressed: StopRenewal) ->
     user = update.effective_user
     assert user is not None
     subscription_id = pressed.subscription_id
-    try:
-        async with context.services.sessions.begin() as session:
-            target = await billing.renewal_to_stop(
-                session,
-                user.id,
-                subscription_id,
-                now=context.services.clock.now(),
-                default_zone=context.services.settings.default_timezone,
-            )
-    except DomainError as problem:
-        await refuse_button(update, context, problem.key, **problem.values)
-        return
+    async with context.services.sessions.begin() as session:
+        target = await billing.renewal_to_stop(
+            session,
+            user.id,
+            subscription_id,
+            now=context.services.clock.now(),
+            default_zone=context.services.settings.default_timezone,
+        )
     await settle_button(update, context)
     rows = [
         [Button("stop_renewal_confirm", ConfirmStop(subscription_id))],
@@ -166,18 +158,14 @@ async def stop(update: Update, context: BotContext, pressed: ConfirmStop) -> Non
     assert user is not None
     subscription_id = pressed.subscription_id
     zone = context.services.settings.default_timezone
-    try:
-        async with context.services.sessions.begin() as session:
-            target = await billing.renewal_to_stop(
-                session,
-                user.id,
-                subscription_id,
-                now=context.services.clock.now(),
-                default_zone=zone,
-            )
-    except DomainError as problem:
-        await refuse_button(update, context, problem.key, **problem.values)
-        return
+    async with context.services.sessions.begin() as session:
+        target = await billing.renewal_to_stop(
+            session,
+            user.id,
+            subscription_id,
+            now=context.services.clock.now(),
+            default_zone=zone,
+        )
     await settle_button(update, context)
     # Telegram first: recording a stop it never made would let a charge through unannounced.
     try:
@@ -218,6 +206,7 @@ async def pre_checkout(update: Update, context: BotContext) -> None:
                 policy=context.services.policy,
             )
     except DomainError as problem:
+        # Checkout has no chat to answer in: Telegram shows the reason on the payment form.
         locale = query.from_user.language_code
         reason = _plain(context, problem.key, locale=locale, **problem.values)
         await query.answer(ok=False, error_message=reason)
@@ -328,31 +317,8 @@ async def refund(application: AnyApplication, charge_id: str) -> billing.Refunde
         )
 
 
-async def refund_from_command_line(settings: Settings, charge_id: str) -> int:
-    """Refund a charge for an operator (`python -m bot billing refund CHARGE_ID`)."""
-    from bot.app import build_application  # the composition root imports this module
-
-    application = build_application(settings)
-    try:
-        async with application:
-            try:
-                done = await refund(application, charge_id)
-            except billing.RefundRefused as refused:
-                print(f"Not refunded: {refused}")
-                return 1
-            if done is None:
-                print("Telegram did not accept the refund; see the log. Nothing was recorded.")
-                return 1
-            if done.payer is not None:
-                await _notify_refund(application, done)
-            print(f"Refunded {done.amount} Stars for charge {charge_id}.")
-            return 0
-    finally:
-        if application.post_shutdown is not None:
-            await application.post_shutdown(application)
-
-
-async def _notify_refund(application: AnyApplication, done: billing.Refunded) -> None:
+async def notify_refund(application: AnyApplication, done: billing.Refunded) -> None:
+    """Tell the payer a refund was made (for an operator's refund)."""
     services: Services = services_of(application)
     assert done.payer is not None
     message = services.texts.render(

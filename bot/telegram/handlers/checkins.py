@@ -43,7 +43,6 @@ from bot.telegram.handlers.replies import (
     edit_buttons,
     keyboard,
     locale_of,
-    refuse_button,
     reply,
     send,
     settle_button,
@@ -138,21 +137,17 @@ async def checkin_command(update: Update, context: BotContext) -> None:
     user = update.effective_user
     assert user is not None
     engine = context.services.checkins
-    try:
-        async with context.services.sessions.begin() as session:
-            started = await checkins.start(
-                session,
-                user.id,
-                now=context.services.clock.now(),
-                content=_content(update, context),
-                question_ids=[q.id for q in engine.deck.get().questions],
-                windows=engine.config.windows,
-                policy=context.services.policy,
-            )
-            plan = await checkins.current_plan(session, user.id, default=engine.config.default_plan)
-    except DomainError as problem:
-        await reply(update, context, problem.key, **problem.values)
-        return
+    async with context.services.sessions.begin() as session:
+        started = await checkins.start(
+            session,
+            user.id,
+            now=context.services.clock.now(),
+            content=_content(update, context),
+            question_ids=[q.id for q in engine.deck.get().questions],
+            windows=engine.config.windows,
+            policy=context.services.policy,
+        )
+        plan = await checkins.current_plan(session, user.id, default=engine.config.default_plan)
     step = started.step
     await reply(
         update,
@@ -194,17 +189,14 @@ CheckinPress = (
 
 async def checkin_button(update: Update, context: BotContext, pressed: CheckinPress) -> None:
     """Handle every check-in button: begin, score, skip, back, next, edit, send, plan, past."""
-    try:
-        if isinstance(pressed, ChangePlan | PlanDay | PlanTime):
-            await _plan_button(update, context, pressed)
-        elif isinstance(pressed, PastCheckin):
-            await _past_button(update, context, pressed)
-        elif isinstance(pressed, SubmitCheckin):
-            await _submit_button(update, context, pressed)
-        else:
-            await _step_button(update, context, pressed)
-    except DomainError as problem:
-        await refuse_button(update, context, problem.key, **problem.values)
+    if isinstance(pressed, ChangePlan | PlanDay | PlanTime):
+        await _plan_button(update, context, pressed)
+    elif isinstance(pressed, PastCheckin):
+        await _past_button(update, context, pressed)
+    elif isinstance(pressed, SubmitCheckin):
+        await _submit_button(update, context, pressed)
+    else:
+        await _step_button(update, context, pressed)
 
 
 async def _step_button(
@@ -404,18 +396,12 @@ async def history_command(update: Update, context: BotContext) -> None:
     user, chat = update.effective_user, update.effective_chat
     assert user is not None and chat is not None
     now = context.services.clock.now()
-    try:
-        async with context.services.sessions() as session:
-            me = await people.require(session, user.id)
-            today = local_date_of(
-                now, zone_of(me, default=context.services.settings.default_timezone)
-            )
-            past = await checkins.history(
-                session, user.id, content=_content(update, context), today=today
-            )
-    except DomainError as problem:
-        await reply(update, context, problem.key, **problem.values)
-        return
+    async with context.services.sessions() as session:
+        me = await people.require(session, user.id)
+        today = local_date_of(now, zone_of(me, default=context.services.settings.default_timezone))
+        past = await checkins.history(
+            session, user.id, content=_content(update, context), today=today
+        )
     if not past.past:
         await reply(update, context, "checkins.history_empty")
         return
@@ -444,12 +430,8 @@ async def appreciate_command(update: Update, context: BotContext) -> None:
     if len(parts) == 2:
         await _write_appreciation(update, context, parts[1])
         return
-    try:
-        async with context.services.sessions.begin() as session:
-            partner = await appreciations.begin(session, user.id, now=context.services.clock.now())
-    except DomainError as problem:
-        await reply(update, context, problem.key, **problem.values)
-        return
+    async with context.services.sessions.begin() as session:
+        partner = await appreciations.begin(session, user.id, now=context.services.clock.now())
     await reply(
         update,
         context,
@@ -508,13 +490,9 @@ async def topics_command(update: Update, context: BotContext) -> None:
     """Handle /topics: privately flag things to talk about."""
     user = update.effective_user
     assert user is not None
-    try:
-        async with context.services.sessions() as session:
-            seen = await topics.view(session, user.id)
-            _, partner = await checkins.couple_of(session, user.id)
-    except DomainError as problem:
-        await reply(update, context, problem.key, **problem.values)
-        return
+    async with context.services.sessions() as session:
+        seen = await topics.view(session, user.id)
+        _, partner = await checkins.couple_of(session, user.id)
     await reply(
         update,
         context,
@@ -534,19 +512,15 @@ async def topic_button(update: Update, context: BotContext, pressed: ToggleTopic
     query, user = update.callback_query, update.effective_user
     assert query is not None and user is not None
     content = _content(update, context)
-    try:
-        async with context.services.sessions.begin() as session:
-            toggled = await topics.toggle(
-                session,
-                user.id,
-                pressed.topic_id,
-                known=[topic.id for topic in content.topics],
-                now=context.services.clock.now(),
-            )
-            me = await session.get(User, user.id)
-    except DomainError as problem:
-        await refuse_button(update, context, problem.key, **problem.values)
-        return
+    async with context.services.sessions.begin() as session:
+        toggled = await topics.toggle(
+            session,
+            user.id,
+            pressed.topic_id,
+            known=[topic.id for topic in content.topics],
+            now=context.services.clock.now(),
+        )
+        me = await session.get(User, user.id)
     await query.answer()
     await edit_buttons(
         context,

@@ -43,7 +43,6 @@ from bot.telegram.handlers.replies import (
     Undelivered,
     keyboard,
     locale_of,
-    refuse_button,
     reply,
     send,
     settle_button,
@@ -224,6 +223,7 @@ async def start_intake(
                 session, user.id, now=context.services.clock.now(), for_whom=for_whom
             )
     except DomainError as problem:
+        # The button was answered above; a press can't get an alert after that.
         await reply(update, context, problem.key, **problem.values)
         return
     await reply(update, context, "counsellor.intro", for_me=for_whom == "me")
@@ -234,19 +234,15 @@ async def intake_choice(update: Update, context: BotContext, pressed: IntakeChoi
     """Take a button answer to an intake question."""
     user = update.effective_user
     assert user is not None
-    try:
-        async with context.services.sessions.begin() as session:
-            asked = await counsellor.choose(
-                session,
-                user.id,
-                pressed.step,
-                pressed.value,
-                topics=_topics(context, locale_of(update)).keys(),
-                now=context.services.clock.now(),
-            )
-    except DomainError as problem:
-        await refuse_button(update, context, problem.key, **problem.values)
-        return
+    async with context.services.sessions.begin() as session:
+        asked = await counsellor.choose(
+            session,
+            user.id,
+            pressed.step,
+            pressed.value,
+            topics=_topics(context, locale_of(update)).keys(),
+            now=context.services.clock.now(),
+        )
     await settle_button(update, context)
     await _ask(update, context, asked)
 
@@ -255,14 +251,10 @@ async def intake_skip(update: Update, context: BotContext, _: IntakeSkip) -> Non
     """Skip the optional short message."""
     user = update.effective_user
     assert user is not None
-    try:
-        async with context.services.sessions.begin() as session:
-            asked = await counsellor.set_message(
-                session, user.id, None, now=context.services.clock.now()
-            )
-    except DomainError as problem:
-        await refuse_button(update, context, problem.key, **problem.values)
-        return
+    async with context.services.sessions.begin() as session:
+        asked = await counsellor.set_message(
+            session, user.id, None, now=context.services.clock.now()
+        )
     await settle_button(update, context)
     await _ask(update, context, asked)
 
@@ -271,12 +263,8 @@ async def intake_cancel(update: Update, context: BotContext, _: IntakeCancel) ->
     """Drop the intake; nothing is stored."""
     user = update.effective_user
     assert user is not None
-    try:
-        async with context.services.sessions.begin() as session:
-            await counsellor.cancel_intake(session, user.id)
-    except DomainError as problem:
-        await refuse_button(update, context, problem.key, **problem.values)
-        return
+    async with context.services.sessions.begin() as session:
+        await counsellor.cancel_intake(session, user.id)
     await settle_button(update, context)
     await reply(update, context, "counsellor.cancelled")
 
@@ -287,22 +275,18 @@ async def submit(update: Update, context: BotContext, pressed: IntakeSend) -> No
     assert user is not None
     settings, now = context.services.settings, context.services.clock.now()
     chat_id = settings.counsellor_chat_id
-    try:
-        async with context.services.sessions.begin() as session:
-            submitted = await counsellor.submit(
-                session,
-                user.id,
-                share_identity=pressed.identity == "named",
-                topics=_topics(context, locale_of(update)).keys(),
-                now=now,
-                announce_at=context.services.staff_announcing.first_at(
-                    now, staff_chat=chat_id is not None
-                ),
-            )
-            card = await counsellor.card(session, submitted.request_id)
-    except DomainError as problem:
-        await refuse_button(update, context, problem.key, **problem.values)
-        return
+    async with context.services.sessions.begin() as session:
+        submitted = await counsellor.submit(
+            session,
+            user.id,
+            share_identity=pressed.identity == "named",
+            topics=_topics(context, locale_of(update)).keys(),
+            now=now,
+            announce_at=context.services.staff_announcing.first_at(
+                now, staff_chat=chat_id is not None
+            ),
+        )
+        card = await counsellor.card(session, submitted.request_id)
     await settle_button(update, context)
     log.info("counsellor request %d submitted", submitted.request_id)
     if chat_id is not None and card is not None:
@@ -407,14 +391,10 @@ async def on_text(update: Update, context: BotContext, waiting: Awaiting) -> Non
         return
     message, user = update.effective_message, update.effective_user
     assert message is not None and message.text is not None and user is not None
-    try:
-        async with context.services.sessions.begin() as session:
-            asked = await counsellor.set_message(
-                session, user.id, message.text, now=context.services.clock.now()
-            )
-    except DomainError as problem:
-        await reply(update, context, problem.key, **problem.values)
-        return
+    async with context.services.sessions.begin() as session:
+        asked = await counsellor.set_message(
+            session, user.id, message.text, now=context.services.clock.now()
+        )
     await _ask(update, context, asked)
 
 
@@ -425,13 +405,9 @@ async def requests_command(update: Update, context: BotContext) -> None:
     """Handle /requests: this person's own requests and where each stands."""
     user = update.effective_user
     assert user is not None
-    try:
-        async with context.services.sessions.begin() as session:
-            await require(session, user.id)
-            mine = await counsellor.requests_of(session, user.id)
-    except DomainError as problem:
-        await reply(update, context, problem.key, **problem.values)
-        return
+    async with context.services.sessions.begin() as session:
+        await require(session, user.id)
+        mine = await counsellor.requests_of(session, user.id)
     locale = locale_of(update)
     items = [
         {
@@ -463,12 +439,8 @@ async def reply_button(update: Update, context: BotContext, pressed: CounsellorR
     query, user = update.callback_query, update.effective_user
     assert query is not None and user is not None
     number = pressed.request_id
-    try:
-        async with context.services.sessions.begin() as session:
-            await counsellor.begin_reply(session, user.id, number, now=context.services.clock.now())
-    except DomainError as problem:
-        await refuse_button(update, context, problem.key, **problem.values)
-        return
+    async with context.services.sessions.begin() as session:
+        await counsellor.begin_reply(session, user.id, number, now=context.services.clock.now())
     await query.answer()
     await reply(
         update, context, "counsellor.ask_reply", number=number, limit=counsellor.REPLY_MAX_LENGTH
@@ -479,12 +451,8 @@ async def _requester_reply(update: Update, context: BotContext) -> None:
     message, user = update.effective_message, update.effective_user
     assert message is not None and message.text is not None and user is not None
     settings, now = context.services.settings, context.services.clock.now()
-    try:
-        async with context.services.sessions.begin() as session:
-            thread = await counsellor.take_reply(session, user.id, message.text, now=now)
-    except DomainError as problem:
-        await reply(update, context, problem.key, **problem.values)
-        return
+    async with context.services.sessions.begin() as session:
+        thread = await counsellor.take_reply(session, user.id, message.text, now=now)
     chat_id = settings.counsellor_chat_id
     if chat_id is None:
         await reply(update, context, "counsellor.reply_not_sent", contact=settings.remainly_contact)
@@ -533,19 +501,15 @@ async def staff_button(update: Update, context: BotContext, press: StaffAction) 
     action = press.action
     settings = context.services.settings
     act = counsellor.claim if action == "claim" else counsellor.resolve
-    try:
-        async with context.services.sessions.begin() as session:
-            changed = await act(
-                session,
-                press.request_id,
-                staff_id=user.id,
-                staff_name=user.full_name,
-                staff=settings.counsellor_staff,
-                now=context.services.clock.now(),
-            )
-    except DomainError as problem:
-        await refuse_button(update, context, problem.key, **problem.values)
-        return
+    async with context.services.sessions.begin() as session:
+        changed = await act(
+            session,
+            press.request_id,
+            staff_id=user.id,
+            staff_name=user.full_name,
+            staff=settings.counsellor_staff,
+            now=context.services.clock.now(),
+        )
     log.info(
         "counsellor request %d: %s",
         press.request_id,
@@ -597,6 +561,7 @@ async def staff_reply(update: Update, context: BotContext) -> None:
                 now=now,
             )
     except DomainError as problem:
+        # Said to the counsellor in the staff chat, under the reply that met the problem.
         await _post_staff(
             context, message.chat_id, problem.key, reply_to=message.message_id, **problem.values
         )

@@ -7,7 +7,6 @@ import logging
 from telegram import Update
 from telegram.ext import Application, CommandHandler, filters
 
-from bot.core.errors import DomainError
 from bot.outbox.messages import Attachment
 from bot.people import data_rights
 from bot.people.buttons import DeleteAnswer
@@ -16,7 +15,6 @@ from bot.telegram.callbacks import ButtonHandler
 from bot.telegram.context import BotContext
 from bot.telegram.handlers.replies import (
     Button,
-    refuse_button,
     reply,
     settle_button,
 )
@@ -30,12 +28,8 @@ async def mydata(update: Update, context: BotContext) -> None:
     user, chat = update.effective_user, update.effective_chat
     assert user is not None and chat is not None
     now = context.services.clock.now()
-    try:
-        async with context.services.sessions.begin() as session:
-            exported = await data_rights.export(session, user.id, now=now)
-    except DomainError as problem:
-        await reply(update, context, problem.key, **problem.values)
-        return
+    async with context.services.sessions.begin() as session:
+        exported = await data_rights.export(session, user.id, now=now)
     document = Attachment(
         data_rights.export_json(exported), filename=f"remainly-my-data-{now:%Y-%m-%d}.json"
     )
@@ -47,15 +41,9 @@ async def deleteme(update: Update, context: BotContext) -> None:
     """Handle /deleteme: explain what goes and ask for confirmation."""
     user = update.effective_user
     assert user is not None
-    try:
-        async with context.services.sessions.begin() as session:
-            stored = await data_rights.ask_to_erase(
-                session, user.id, now=context.services.clock.now()
-            )
-            partner = await partner_of(session, stored)
-    except DomainError as problem:
-        await reply(update, context, problem.key, **problem.values)
-        return
+    async with context.services.sessions.begin() as session:
+        stored = await data_rights.ask_to_erase(session, user.id, now=context.services.clock.now())
+        partner = await partner_of(session, stored)
     rows = [
         [Button("delete_confirm", DeleteAnswer("yes"))],
         [Button("delete_keep", DeleteAnswer("no"))],
@@ -73,21 +61,17 @@ async def delete_button(update: Update, context: BotContext, pressed: DeleteAnsw
     """Handle the confirmation buttons of /deleteme."""
     user = update.effective_user
     assert user is not None
-    try:
-        async with context.services.sessions.begin() as session:
-            if pressed.answer == "no":
-                await data_rights.keep(session, user.id)
-                erased = None
-            else:
-                erased = await data_rights.erase(
-                    session,
-                    user.id,
-                    now=context.services.clock.now(),
-                    rhythm=context.services.rhythm,
-                )
-    except DomainError as problem:
-        await refuse_button(update, context, problem.key, **problem.values)
-        return
+    async with context.services.sessions.begin() as session:
+        if pressed.answer == "no":
+            await data_rights.keep(session, user.id)
+            erased = None
+        else:
+            erased = await data_rights.erase(
+                session,
+                user.id,
+                now=context.services.clock.now(),
+                rhythm=context.services.rhythm,
+            )
     await settle_button(update, context)
     if erased is None:
         await reply(update, context, "data.delete_kept")

@@ -1,4 +1,5 @@
-"""The one place unexpected errors are logged, without what people wrote."""
+"""The one place errors are answered: domain errors kindly, the unexpected logged without
+what people wrote."""
 
 from __future__ import annotations
 
@@ -7,16 +8,39 @@ import logging
 from telegram import Update
 from telegram.error import Forbidden, NetworkError, TelegramError
 
+from bot.core.errors import DomainError
 from bot.telegram.context import BotContext
-from bot.telegram.handlers.replies import Undelivered, reply
+from bot.telegram.handlers.replies import Undelivered, refuse_button, reply
 
 log = logging.getLogger(__name__)
 
 
+async def explain(update: Update, context: BotContext, problem: DomainError) -> None:
+    """Answer an expected situation: an alert on the button pressed, else a message.
+
+    Handlers that answer a press before they might meet a problem (menus, for instance)
+    catch it themselves and reply: a press can be answered only once.
+    """
+    if update.callback_query is not None:
+        await refuse_button(update, context, problem.key, **problem.values)
+    elif update.effective_chat is not None:
+        await reply(update, context, problem.key, **problem.values)
+    else:
+        log.info("update %s: %s, with nobody to tell", update.update_id, problem.key)
+
+
 async def on_error(update: object, context: BotContext) -> None:
-    """Log an unexpected error by type and update id only, then apologise to the person."""
+    """Explain a domain error; log anything else by type and update id only, and apologise."""
     error = context.error
     update_id = update.update_id if isinstance(update, Update) else None
+    if isinstance(error, DomainError) and isinstance(update, Update):
+        try:
+            await explain(update, context, error)
+        except (Undelivered, TelegramError) as failed:
+            log.warning(
+                "update %s: could not explain %s: %s", update_id, error.key, type(failed).__name__
+            )
+        return
     if isinstance(error, Undelivered):
         # The outbox waited and retried already; there is no way left to tell the person.
         log.warning(

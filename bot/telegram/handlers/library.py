@@ -82,14 +82,10 @@ async def focus_button(update: Update, context: BotContext, pressed: ToggleFocus
     """Toggle one focus area."""
     query, user = update.callback_query, update.effective_user
     assert query is not None and user is not None
-    try:
-        async with context.services.sessions.begin() as session:
-            chosen = await library.toggle_focus(
-                session, user.id, pressed.area, now=context.services.clock.now()
-            )
-    except DomainError as problem:
-        await refuse_button(update, context, problem.key, **problem.values)
-        return
+    async with context.services.sessions.begin() as session:
+        chosen = await library.toggle_focus(
+            session, user.id, pressed.area, now=context.services.clock.now()
+        )
     await query.answer()
     await edit_buttons(
         context, query.message, keyboard(context, _focus_rows(chosen), locale=locale_of(update))
@@ -150,9 +146,9 @@ async def article_button(update: Update, context: BotContext, pressed: ReadArtic
                 session, user.id, article, now=context.services.clock.now()
             )
     except StaleAction:
-        await refuse_button(update, context, "errors.stale_button")
-        return
+        raise  # answered like any other: an alert on the button
     except DomainError as problem:
+        # Gated or finished: the answer is worth keeping, so a message rather than an alert.
         await settle_button(update, context)
         await reply(update, context, problem.key, **problem.values)
         return

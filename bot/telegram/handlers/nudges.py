@@ -25,7 +25,6 @@ from bot.telegram.handlers.replies import (
     edit_buttons,
     keyboard,
     locale_of,
-    refuse_button,
     reply,
     settle_button,
 )
@@ -104,21 +103,17 @@ async def answer_button(update: Update, context: BotContext, pressed: AnswerQues
     assert user is not None
     action, question_id = pressed.action, pressed.question_id
     now = context.services.clock.now()
-    try:
-        async with context.services.sessions.begin() as session:
-            if action == "go":
-                await questions.begin_answer(session, user.id, question_id, now=now)
-                saved = None
-            elif action == "skip":
-                saved = await questions.save_answer(session, user.id, question_id, None, now=now)
-            else:
-                draft = await questions.take_draft(session, user.id, question_id)
-                saved = await questions.save_answer(
-                    session, user.id, question_id, draft, private=action == "priv", now=now
-                )
-    except DomainError as problem:
-        await refuse_button(update, context, problem.key, **problem.values)
-        return
+    async with context.services.sessions.begin() as session:
+        if action == "go":
+            await questions.begin_answer(session, user.id, question_id, now=now)
+            saved = None
+        elif action == "skip":
+            saved = await questions.save_answer(session, user.id, question_id, None, now=now)
+        else:
+            draft = await questions.take_draft(session, user.id, question_id)
+            saved = await questions.save_answer(
+                session, user.id, question_id, draft, private=action == "priv", now=now
+            )
     await settle_button(update, context)
     if saved is None:
         await reply(update, context, "nudges.ask_answer", limit=questions.ANSWER_MAX_LENGTH)
@@ -132,14 +127,10 @@ async def on_answer_text(update: Update, context: BotContext, question_id: int) 
     """Take a typed answer: keep it aside and ask whether to share it or keep it private."""
     message, user = update.effective_message, update.effective_user
     assert message is not None and message.text is not None and user is not None
-    try:
-        async with context.services.sessions.begin() as session:
-            draft = await questions.hold_draft(
-                session, user.id, question_id, message.text, now=context.services.clock.now()
-            )
-    except DomainError as problem:
-        await reply(update, context, problem.key, **problem.values)
-        return
+    async with context.services.sessions.begin() as session:
+        draft = await questions.hold_draft(
+            session, user.id, question_id, message.text, now=context.services.clock.now()
+        )
     rows = [
         [Button("share_answer", AnswerQuestion("share", question_id))],
         [Button("keep_private", AnswerQuestion("priv", question_id))],
@@ -178,6 +169,7 @@ async def _pause(update: Update, context: BotContext, days: int) -> None:
                 rhythm=context.services.rhythm,
             )
     except DomainError as problem:
+        # A pause button was answered already; a press can't get an alert after that.
         await reply(update, context, problem.key, **problem.values)
         return
     until = None
@@ -239,18 +231,14 @@ async def days_button(update: Update, context: BotContext, pressed: ToggleDay) -
     """Toggle one weekday."""
     query, user = update.callback_query, update.effective_user
     assert query is not None and user is not None
-    try:
-        async with context.services.sessions.begin() as session:
-            stored = await people.toggle_day(
-                session,
-                user.id,
-                pressed.weekday,
-                now=context.services.clock.now(),
-                rhythm=context.services.rhythm,
-            )
-    except DomainError as problem:
-        await refuse_button(update, context, problem.key, **problem.values)
-        return
+    async with context.services.sessions.begin() as session:
+        stored = await people.toggle_day(
+            session,
+            user.id,
+            pressed.weekday,
+            now=context.services.clock.now(),
+            rhythm=context.services.rhythm,
+        )
     await query.answer()
     await edit_buttons(
         context,

@@ -29,7 +29,6 @@ from bot.telegram.handlers.profile import continue_onboarding
 from bot.telegram.handlers.replies import (
     Button,
     locale_of,
-    refuse_button,
     reply,
     send,
     settle_button,
@@ -135,6 +134,7 @@ async def invite(update: Update, context: BotContext, _: NewInvite | None = None
                 ttl=timedelta(hours=settings.invite_ttl_hours),
             )
     except DomainError as problem:
+        # The button was answered above; a press can't get an alert after that.
         await reply(update, context, problem.key, **problem.values)
         return
     link = invite_link(context.bot.username, made.payload)
@@ -167,17 +167,13 @@ async def answer_invite(update: Update, context: BotContext, pressed: InviteAnsw
     user = update.effective_user
     assert user is not None
     now, invite_id = context.services.clock.now(), pressed.invite_id
-    try:
-        async with context.services.sessions.begin() as session:
-            if pressed.answer == "acc":
-                result: pairing.Paired | pairing.Declined = await pairing.accept(
-                    session, user.id, invite_id, now=now, rhythm=context.services.rhythm
-                )
-            else:
-                result = await pairing.decline(session, user.id, invite_id, now=now)
-    except DomainError as problem:
-        await refuse_button(update, context, problem.key, **problem.values)
-        return
+    async with context.services.sessions.begin() as session:
+        if pressed.answer == "acc":
+            result: pairing.Paired | pairing.Declined = await pairing.accept(
+                session, user.id, invite_id, now=now, rhythm=context.services.rhythm
+            )
+        else:
+            result = await pairing.decline(session, user.id, invite_id, now=now)
     await settle_button(update, context)
     if isinstance(result, pairing.Declined):
         await reply(update, context, "pairing.declined_by_you")
@@ -223,18 +219,14 @@ async def confirm_unpair(update: Update, context: BotContext, pressed: UnpairCon
     """Handle "yes, unpair" on the /unpair confirmation."""
     user = update.effective_user
     assert user is not None
-    try:
-        async with context.services.sessions.begin() as session:
-            partner = await pairing.unpair(
-                session,
-                user.id,
-                pressed.couple_id,
-                now=context.services.clock.now(),
-                rhythm=context.services.rhythm,
-            )
-    except DomainError as problem:
-        await refuse_button(update, context, problem.key, **problem.values)
-        return
+    async with context.services.sessions.begin() as session:
+        partner = await pairing.unpair(
+            session,
+            user.id,
+            pressed.couple_id,
+            now=context.services.clock.now(),
+            rhythm=context.services.rhythm,
+        )
     await settle_button(update, context)
     await reply(update, context, "pairing.unpaired", rows=[[Button("invite_partner", NewInvite())]])
     if partner is not None:

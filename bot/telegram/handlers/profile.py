@@ -166,6 +166,7 @@ async def _save(update: Update, context: BotContext, mode: str, step: str, value
                 )
             profile = profile_of(saved)
     except DomainError as problem:
+        # A choice button was answered already; a press can't get an alert after that.
         await reply(update, context, problem.key, **problem.values)
         return
     if mode == ONBOARDING:

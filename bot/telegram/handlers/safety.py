@@ -9,7 +9,6 @@ from telegram import Message, Update
 from telegram.ext import Application, CommandHandler, filters
 
 from bot.content.safety import resources_for
-from bot.core.errors import DomainError
 from bot.outbox.messages import Edit, buttons_of
 from bot.people import conversation, onboarding
 from bot.people import profiles as people
@@ -101,21 +100,13 @@ async def safety_button(update: Update, context: BotContext, pressed: SafetyChoi
     user = update.effective_user
     assert user is not None
     if pressed.choice == "signal":
-        try:
-            async with context.services.sessions.begin() as session:
-                await people.require(session, user.id)
-        except DomainError as problem:
-            await refuse_button(update, context, problem.key, **problem.values)
-            return
+        async with context.services.sessions.begin() as session:
+            await people.require(session, user.id)
         await settle_button(update, context)
         await _signal(update, context)
         return
-    try:
-        async with context.services.sessions.begin() as session:
-            resumed = await safety.feel_safe_again(session, user.id)
-    except DomainError as problem:
-        await refuse_button(update, context, problem.key, **problem.values)
-        return
+    async with context.services.sessions.begin() as session:
+        resumed = await safety.feel_safe_again(session, user.id)
     await settle_button(update, context)
     await reply(update, context, "safety.feel_safe", resumed=resumed)
 
@@ -142,13 +133,9 @@ async def hide(update: Update, context: BotContext) -> None:
     user, message = update.effective_user, update.effective_message
     assert user is not None and message is not None
     now = context.services.clock.now()
-    try:
-        async with context.services.sessions.begin() as session:
-            ids = await safety.take_recent_messages(session, user.id, now=now)
-            await safety.set_discreet(session, user.id, on=True, now=now)
-    except DomainError as problem:
-        await reply(update, context, problem.key, **problem.values)
-        return
+    async with context.services.sessions.begin() as session:
+        ids = await safety.take_recent_messages(session, user.id, now=now)
+        await safety.set_discreet(session, user.id, on=True, now=now)
     # A bot may delete incoming messages in a private chat too: the /hide itself goes.
     ids.append(message.message_id)
     await context.services.outbox.delete(message.chat_id, ids)
@@ -160,14 +147,10 @@ async def discreet_off(update: Update, context: BotContext, _: DiscreetOff) -> N
     """Switch notifications back to their full wording."""
     user = update.effective_user
     assert user is not None
-    try:
-        async with context.services.sessions.begin() as session:
-            changed = await safety.set_discreet(
-                session, user.id, on=False, now=context.services.clock.now()
-            )
-    except DomainError as problem:
-        await refuse_button(update, context, problem.key, **problem.values)
-        return
+    async with context.services.sessions.begin() as session:
+        changed = await safety.set_discreet(
+            session, user.id, on=False, now=context.services.clock.now()
+        )
     if not changed:
         await refuse_button(update, context, "errors.stale_button")
         return
@@ -179,12 +162,8 @@ async def show(update: Update, context: BotContext, pressed: ShowHeld) -> None:
     """Turn a neutral notification into the message it stands for, in place."""
     query, user = update.callback_query, update.effective_user
     assert query is not None and user is not None
-    try:
-        async with context.services.sessions.begin() as session:
-            held = await safety.show_held(session, user.id, pressed.held_id)
-    except DomainError as problem:
-        await refuse_button(update, context, problem.key, **problem.values)
-        return
+    async with context.services.sessions.begin() as session:
+        held = await safety.show_held(session, user.id, pressed.held_id)
     await query.answer()
     if isinstance(query.message, Message):
         # Edited, not sent again: an edit makes no notification.
