@@ -32,7 +32,7 @@ from sqlmodel.ext.asyncio.session import AsyncSession
 
 from bench.engine_proc import cpu_seconds, peak_rss_kib
 from bench.population import NAMES, user_id
-from bot.app import build_application
+from bot.app import build_application, freeze_startup_objects
 from bot.content.library import Library
 from bot.content.texts import Texts
 from bot.nudges import rotation
@@ -108,6 +108,7 @@ async def run_outbox(messages: list[Outgoing], *, unpaced: bool) -> dict[str, An
     try:
         async with services.sessions.begin() as session:
             await session.run_sync(lambda sync: _SCRATCH.create_all(sync.connection()))
+        freeze_startup_objects()  # as `python -m bot` does once the bot is built
         async with application:
             cpu, start = cpu_seconds(), time.perf_counter()
             await runner.run(each(messages))
@@ -158,6 +159,7 @@ async def run_bare(messages: list[Outgoing]) -> dict[str, Any]:
             else:
                 failed += 1
 
+    freeze_startup_objects()  # the baseline gets what the bot gets
     async with aiohttp.ClientSession(connector=connector) as session:
         cpu, start = cpu_seconds(), time.perf_counter()
         async with asyncio.TaskGroup() as group:
