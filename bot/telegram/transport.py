@@ -1,8 +1,9 @@
 """Talk HTTP to the Bot API through aiohttp: python-telegram-bot's calls, a cheaper client.
 
 python-telegram-bot sends through httpx by default. With many requests in flight (a nudge
-round) httpx costs several times more CPU per request than aiohttp (see bench/README.md), so
-`TELEGRAM_HTTP_TRANSPORT=aiohttp` swaps in this `BaseRequest`; everything above it is the same.
+round) httpx costs about three times the CPU per request that aiohttp does (bench/README.md),
+so the bot swaps in this `BaseRequest` unless `TELEGRAM_HTTP_TRANSPORT=httpx`; everything
+above it is the same.
 """
 
 from __future__ import annotations
