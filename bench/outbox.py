@@ -71,7 +71,7 @@ async def _one(
 async def run(harness: Harness) -> ScenarioResult:
     """Measure the outbox's send rate and CPU per message against a bare aiohttp loop."""
     started = time.monotonic()
-    messages = harness.scale(20_000, 3_000)
+    messages = harness.scale(20_000, 5_000)
     rounds = 3
     runs: dict[str, list[dict[str, Any]]] = {"outbox": [], "bare": [], "paced": []}
     async with FakeApi(harness.workdir) as fake:
