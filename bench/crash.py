@@ -66,14 +66,14 @@ class Round:
         return f"{self.name}, {self.pace.name}"
 
 
-# The check-in engine composes and records row by row (about 30 messages a second here) and
-# billing sends at most 200 notices a tick, so their rounds are smaller than the nudges'.
+# The check-in engine composes and records row by row and billing sends at most 200 notices a
+# tick, so their rounds are smaller than the nudges'.
 ROUNDS = (
     Round(MORNING, "nudges", (10_000, 600), DEFAULT_PACE, "deliveries_pending_attempted"),
     Round(MORNING, "nudges", (10_000, 600), PAID_BROADCAST, "deliveries_pending_attempted"),
-    Round(CHECKIN, "check-ins", (3_000, 400), PAID_BROADCAST, "deliveries_pending_attempted"),
-    Round(COURIER, "appreciations", (3_000, 400), PAID_BROADCAST, "deliveries_pending_attempted"),
-    Round(TRIAL_NOTICE, "trial notices", (4_000, 400), PAID_BROADCAST, "notices_pending_claimed"),
+    Round(CHECKIN, "check-ins", (5_000, 400), PAID_BROADCAST, "deliveries_pending_attempted"),
+    Round(COURIER, "appreciations", (5_000, 400), PAID_BROADCAST, "deliveries_pending_attempted"),
+    Round(TRIAL_NOTICE, "trial notices", (5_000, 400), PAID_BROADCAST, "notices_pending_claimed"),
 )
 
 
