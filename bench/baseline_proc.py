@@ -23,6 +23,7 @@ from telegram.error import TelegramError
 
 from bench.engine_proc import cpu_seconds, peak_rss_kib
 from bench.population import NAMES, Population, user_id
+from bot.app import freeze_startup_objects
 from bot.content.library import Library
 from bot.content.texts import Texts
 from bot.nudges import rotation
@@ -58,6 +59,7 @@ async def run(population: Population, concurrency: int) -> dict[str, Any]:
     )
     gate = asyncio.Semaphore(concurrency)
     failed = 0
+    freeze_startup_objects()  # the baseline gets what the bot gets
 
     async def send(chat: int, text: str) -> None:
         nonlocal failed

@@ -17,8 +17,10 @@ from bench.population import NOW, Population
 from bench.procs import FakeApi, child_env, run_json
 from bench.results import ScenarioResult, median
 
-TARGET_RATIO = 0.8
-TRANSPORTS = ("httpx", "aiohttp")  # httpx first: it is the default
+# The engine against the bare loop on each transport; with httpx, python-telegram-bot's own,
+# nothing measured before may get worse, hence the higher target.
+TARGETS = {"httpx": 0.9, "aiohttp": 0.8}
+TRANSPORTS = tuple(TARGETS)
 
 
 async def _one(
@@ -82,10 +84,11 @@ def _report(result: ScenarioResult, transport: str, runs: dict[str, list[dict[st
     base_cpu = median([r["cpu_ms_per_message"] for r in runs["baseline"]])
     ratio = engine_rate / base_rate if base_rate else 0.0
     efficiency = base_cpu / engine_cpu if engine_cpu else 0.0
-    target = f">= {TARGET_RATIO}"
+    wanted = TARGETS[transport]
+    target = f">= {wanted}"
     result.add(f"{transport}: engine send rate", engine_rate, "msg/s")
     result.add(f"{transport}: baseline send rate", base_rate, "msg/s")
-    result.add(f"{transport}: rate vs baseline", ratio, "x", target=target, met=ratio >= 0.8)
+    result.add(f"{transport}: rate vs baseline", ratio, "x", target=target, met=ratio >= wanted)
     result.add(f"{transport}: engine CPU", engine_cpu, "ms/msg")
     result.add(f"{transport}: baseline CPU", base_cpu, "ms/msg")
     result.add(
@@ -93,7 +96,7 @@ def _report(result: ScenarioResult, transport: str, runs: dict[str, list[dict[st
         efficiency,
         "x",
         target=target,
-        met=efficiency >= TARGET_RATIO,
+        met=efficiency >= wanted,
     )
     statements = median([r["sql_statements"] / max(1, r["sent"]) for r in runs["engine"]])
     result.add(f"{transport}: engine SQL statements", statements, "per msg")

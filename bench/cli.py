@@ -13,7 +13,7 @@ from collections.abc import Awaitable, Callable, Sequence
 from datetime import UTC, datetime
 from pathlib import Path
 
-from bench import capacity, crash, fanout, memory, workers
+from bench import capacity, crash, fanout, memory, outbox, workers
 from bench.harness import Harness
 from bench.results import ScenarioResult, commit, table, write_json
 
@@ -21,6 +21,7 @@ Scenario = Callable[[Harness], Awaitable[ScenarioResult]]
 SCENARIOS: dict[str, tuple[Scenario, str]] = {
     "fanout": (fanout.run, "20,000 users due at once, fake at 30 msg/s and 1 msg/s per chat"),
     "capacity": (capacity.run, "limits off: engine vs a bare PTB loop, msg/s and CPU/msg"),
+    "outbox": (outbox.run, "limits off: the outbox (aiohttp) vs a bare aiohttp loop; at 1,000/s"),
     "memory": (memory.run, "peak RSS with 1,000 vs 100,000 couples, same number due"),
     "crash": (crash.run, "kill -9 mid-round, restart: nothing twice, nothing lost"),
     "workers": (workers.run, "two workers on one PostgreSQL database: split, no duplicates"),

@@ -21,7 +21,7 @@ from typing import Any
 from sqlalchemy import event
 from sqlalchemy.engine import Engine
 
-from bot.app import build_application
+from bot.app import build_application, freeze_startup_objects
 from bot.core.clock import FixedClock
 from bot.outbox.pacing import Pacer
 from bot.settings import load_settings
@@ -67,6 +67,7 @@ async def run(now: datetime, *, unpaced: bool) -> dict[str, Any]:
     if unpaced:
         # Limits off: the engine's own speed, not Telegram's ceiling (Pacer(per_second=0)).
         engine.sender = TelegramSender(application.bot, Pacer(per_second=0, per_chat_interval=0))
+    freeze_startup_objects()  # as `python -m bot` does once the bot is built
     rss_before = rss_kib()
     try:
         async with application:

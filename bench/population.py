@@ -1,7 +1,9 @@
 """Seed many couples with bulk inserts, and hand out fresh copies of a seeded database.
 
-Users are onboarded, paired and due for their morning nudge; going through the services for
-tens of thousands of people would take longer than the benchmarks themselves.
+Users are onboarded, paired and due for one scheduled kind of message: their morning nudge (the
+default), their weekly check-in invitation, an appreciation their partner wrote (the courier)
+or the notice that their trial started. Going through the services for tens of thousands of
+people would take longer than the benchmarks themselves.
 """
 
 from __future__ import annotations
@@ -21,6 +23,7 @@ from sqlalchemy import Table, func, select, text, update
 from sqlmodel import SQLModel
 
 import bot.db.tables  # noqa: F401  (registers every table on the metadata)
+from bot.billing.entitlements import TRIAL
 from bot.db.engine import create_engine
 from bot.db.migrate import upgrade
 
@@ -47,19 +50,37 @@ ZONES = (
 NAMES = ("Alex", "Sam", "Kim", "Noor", "Jo", "Ravi", "Mia", "Tomás", "Aiko", "Lena")
 CHUNK = 2_000
 
+# What a population's due people are due for at DUE_AT.
+MORNING = "morning"  # the morning nudge (nudge engine)
+CHECKIN = "checkin"  # the weekly check-in invitation (check-in engine)
+COURIER = "courier"  # an appreciation from the partner (check-in engine)
+TRIAL_NOTICE = "trial_notice"  # "your trial started" (billing notices)
+KINDS = (MORNING, CHECKIN, COURIER, TRIAL_NOTICE)
+# Zones where DUE_AT is local daytime (09:00 to 21:00, when billing notices may go out) on the
+# same weekday. Partners share one for the kinds other than morning nudges, because a couple's
+# check-in comes at one local day and time for both.
+DAYTIME_ZONES = ("Europe/Berlin", "Europe/Athens", "Asia/Dubai", "Asia/Kolkata")
+# Couples on a trial paired an hour before the round; the others two months before, and pay.
+TRIAL_CREATED = DUE_AT - timedelta(hours=1)
+
 PG_HOST, PG_PORT, PG_USER, PG_ADMIN_DB = "127.0.0.1", 5432, "postgres", "postgres"
 
 
 @dataclass(frozen=True)
 class Population:
-    """How many couples exist and how many of their people are due at `DUE_AT`."""
+    """How many couples exist, how many of their people are due at `DUE_AT`, and for what."""
 
     couples: int
     due_users: int
+    kind: str = MORNING
 
     def __post_init__(self) -> None:
         if not 0 < self.due_users <= 2 * self.couples:
             raise ValueError("due_users must be between 1 and two per couple")
+        if self.kind not in KINDS:
+            raise ValueError(f"kind must be one of {', '.join(KINDS)}")
+        if self.kind != MORNING and self.due_users % 2:
+            raise ValueError("check-ins, appreciations and trials come to both partners")
 
     def due_user_ids(self) -> list[int]:
         """Return the Telegram ids (and chat ids) of the people due at `DUE_AT`."""
@@ -77,30 +98,43 @@ def _local(at: datetime, zone: str) -> tuple[date, time]:
 
 
 def _rows(population: Population, first: int, last: int) -> Iterator[tuple[str, dict[str, Any]]]:
+    kind = population.kind
+    created = TRIAL_CREATED if kind == TRIAL_NOTICE else CREATED
     for couple in range(first, last):
-        yield "couples", {"id": couple + 1, "created_at": CREATED}
-        yield (
-            "subscriptions",
-            {
-                "payer_id": user_id(2 * couple),
-                "nonce": f"bench{couple:019d}",
-                "charge_id": f"bench-charge-{couple}",
-                "couple_id": couple + 1,
-                "amount": 250,
-                "paid_until": PAID_UNTIL,
-                "renewal_canceled_at": None,
-                "ended_at": None,
-                "created_at": CREATED,
-                "updated_at": CREATED,
-            },
-        )
+        couple_due = 2 * couple < population.due_users
+        yield "couples", {"id": couple + 1, "created_at": created}
+        if kind != TRIAL_NOTICE:
+            yield (
+                "subscriptions",
+                {
+                    "payer_id": user_id(2 * couple),
+                    "nonce": f"bench{couple:019d}",
+                    "charge_id": f"bench-charge-{couple}",
+                    "couple_id": couple + 1,
+                    "amount": 250,
+                    "paid_until": PAID_UNTIL,
+                    "renewal_canceled_at": None,
+                    "ended_at": None,
+                    "created_at": CREATED,
+                    "updated_at": CREATED,
+                },
+            )
+        couple_zone = DAYTIME_ZONES[couple % len(DAYTIME_ZONES)]
+        if kind == CHECKIN and couple_due:
+            # The couple chose the weekday and local time of DUE_AT for its check-in.
+            day, at = _local(DUE_AT, couple_zone)
+            plan = {"couple_id": couple + 1, "weekday": day.weekday(), "at": at}
+            yield "checkin_plans", plan | {"updated_at": CREATED}
         for partner in (0, 1):
             index = 2 * couple + partner
-            zone = ZONES[index % len(ZONES)]
+            zone = ZONES[index % len(ZONES)] if kind == MORNING else couple_zone
             due = index < population.due_users
             # People not due now are due later today (1 to 11 hours on), spread over minutes.
-            run_at = DUE_AT if due else DUE_AT + timedelta(minutes=60 + index % 600)
+            later = DUE_AT + timedelta(minutes=60 + index % 600)
+            run_at = DUE_AT if due and kind == MORNING else later
             local_date, morning = _local(run_at, zone)
+            if due and kind != MORNING:
+                yield from _due_rows(kind, index, couple, zone, created)
             yield (
                 "users",
                 {
@@ -114,15 +148,15 @@ def _rows(population: Population, first: int, last: int) -> Iterator[tuple[str, 
                     "morning_time": morning,
                     "evening_time": time(21, 0),
                     "couple_id": couple + 1,
-                    "onboarded_at": CREATED,
+                    "onboarded_at": created,
                     "bad_code_count": 0,
                     "bad_code_window_start": None,
                     "nudge_days": 127,
                     "paused_until": None,
                     "skip_date": None,
                     "unreachable_since": None,
-                    "created_at": CREATED,
-                    "updated_at": CREATED,
+                    "created_at": created,
+                    "updated_at": created,
                 },
             )
             yield (
@@ -138,8 +172,67 @@ def _rows(population: Population, first: int, last: int) -> Iterator[tuple[str, 
             )
 
 
-# Couples first (partners unknown yet), then people, their schedules and subscriptions.
-SEEDED = ("couples", "users", "nudge_schedules", "subscriptions")
+def _due_rows(
+    kind: str, index: int, couple: int, zone: str, created: datetime
+) -> Iterator[tuple[str, dict[str, Any]]]:
+    """Yield what makes one person due at DUE_AT for a kind other than the morning nudge."""
+    local_date, _ = _local(DUE_AT, zone)
+    if kind in (CHECKIN, COURIER):
+        job = "ci_open" if kind == CHECKIN else "ci_courier"
+        yield (
+            "checkin_schedules",
+            {
+                "user_id": user_id(index),
+                "kind": job,
+                "next_run_at": DUE_AT,
+                "local_date": local_date,
+                "checkin_id": None,
+                "claim_token": None,
+                "claimed_until": None,
+            },
+        )
+    if kind == COURIER:
+        yield (
+            "appreciations",
+            {
+                "couple_id": couple + 1,
+                "author_id": user_id(index ^ 1),
+                "recipient_id": user_id(index),
+                "text": f"Thanks for last night, {NAMES[index % len(NAMES)]} ({index}).",
+                "created_at": DUE_AT - timedelta(hours=12),
+                "delivered_at": None,
+            },
+        )
+    if kind == TRIAL_NOTICE:
+        yield (
+            "billing_notices",
+            {
+                "user_id": user_id(index),
+                "couple_id": couple + 1,
+                "kind": "trial_started",
+                "about": created + TRIAL,
+                "next_run_at": DUE_AT,
+                "status": "pending",
+                "attempts": 0,
+                "claim_token": None,
+                "claimed_until": None,
+                "created_at": created,
+                "sent_at": None,
+            },
+        )
+
+
+# Couples first (partners unknown yet), then people, their schedules and what is due.
+SEEDED = (
+    "couples",
+    "users",
+    "nudge_schedules",
+    "subscriptions",
+    "checkin_plans",
+    "checkin_schedules",
+    "appreciations",
+    "billing_notices",
+)
 
 
 def _known(table: Table, row: dict[str, Any], number: int) -> dict[str, Any]:
@@ -186,7 +279,8 @@ async def seed(url: str, population: Population) -> None:
                     if name in tables:
                         batches[name].append(_known(tables[name], row, first * 8 + number))
                 for name in order:
-                    await connection.execute(tables[name].insert(), batches[name])
+                    if batches[name]:  # an empty list would insert one row of defaults
+                        await connection.execute(tables[name].insert(), batches[name])
             await connection.execute(
                 update(couples).values(
                     partner_a_id=FIRST_USER_ID + 2 * (couples.c.id - 1),
@@ -257,7 +351,7 @@ class Databases:
         return pg_url(name)
 
     async def _make_template(self, population: Population) -> str:
-        name = f"{self._prefix}_tpl_{population.couples}_{population.due_users}"
+        name = f"{self._prefix}_tpl_{population.kind}_{population.couples}_{population.due_users}"
         if self.kind == "sqlite":
             path = self.folder / f"{name}.db"
             url = f"sqlite+aiosqlite:///{path}"
@@ -293,32 +387,38 @@ class Databases:
 
 
 async def ledger(url: str, *, at: datetime = NOW) -> dict[str, int]:
-    """Count deliveries by status, and schedule rows still claimed or still due at `at`."""
-    deliveries = SQLModel.metadata.tables["deliveries"]
-    schedules = SQLModel.metadata.tables["nudge_schedules"]
+    """Count the ledgers by status, and schedule rows still claimed or still due at `at`.
+
+    Deliveries (nudges, check-ins, appreciations) and billing notices, each by status; the
+    in-doubt ones: deliveries composed (an attempt counted) but with no result recorded, and
+    notices claimed but not settled; nudge and check-in schedule rows claimed or due.
+    """
+    tables = SQLModel.metadata.tables
+    deliveries, notices = tables["deliveries"], tables["billing_notices"]
+    nudges, checkins = tables["nudge_schedules"], tables["checkin_schedules"]
     engine = create_engine(url)
     try:
         async with engine.connect() as connection:
-            by_status = await connection.execute(
-                select(deliveries.c.status, func.count()).group_by(deliveries.c.status)
+
+            async def count(table: Table, *where: Any) -> int:
+                statement = select(func.count()).select_from(table).where(*where)
+                return int((await connection.execute(statement)).scalar_one())
+
+            counts: dict[str, int] = {}
+            for name, table in (("deliveries", deliveries), ("notices", notices)):
+                by_status = await connection.execute(
+                    select(table.c.status, func.count()).group_by(table.c.status)
+                )
+                counts |= {f"{name}_{status}": int(number) for status, number in by_status.all()}
+            counts["deliveries_pending_attempted"] = await count(
+                deliveries, deliveries.c.status == "pending", deliveries.c.attempts > 0
             )
-            counts = {f"deliveries_{status}": int(count) for status, count in by_status.all()}
-            pending_tried = await connection.execute(
-                select(func.count())
-                .select_from(deliveries)
-                .where(deliveries.c.status == "pending", deliveries.c.attempts > 0)
+            counts["notices_pending_claimed"] = await count(
+                notices, notices.c.status == "pending", notices.c.claim_token.is_not(None)
             )
-            counts["deliveries_pending_attempted"] = int(pending_tried.scalar_one())
-            claimed = await connection.execute(
-                select(func.count())
-                .select_from(schedules)
-                .where(schedules.c.claim_token.is_not(None))
-            )
-            counts["schedules_claimed"] = int(claimed.scalar_one())
-            due = await connection.execute(
-                select(func.count()).select_from(schedules).where(schedules.c.next_run_at <= at)
-            )
-            counts["schedules_due"] = int(due.scalar_one())
+            for name, table in (("schedules", nudges), ("checkin_schedules", checkins)):
+                counts[f"{name}_claimed"] = await count(table, table.c.claim_token.is_not(None))
+                counts[f"{name}_due"] = await count(table, table.c.next_run_at <= at)
     finally:
         await engine.dispose()
     return counts

@@ -26,10 +26,16 @@ LOOPBACK = "127.0.0.1"
 
 
 def child_env(**settings: str) -> dict[str, str]:
-    """Return an environment for a child: no operator settings leak in, only `settings`."""
+    """Return an environment for a child: no operator settings leak in, only `settings`.
+
+    This checkout comes first on the child's PYTHONPATH (whatever else was on it stays after),
+    so a child imports the same `bot` and `bench` as this process, not an installed copy.
+    """
     names = {name.upper() for name in Settings.model_fields}
     env = {key: value for key, value in os.environ.items() if key not in names}
-    env.update(PYTHONPATH=str(ROOT), PYTHONUNBUFFERED="1", TELEGRAM_BOT_TOKEN=TOKEN)
+    inherited = [path for path in env.get("PYTHONPATH", "").split(os.pathsep) if path]
+    path = os.pathsep.join(dict.fromkeys([str(ROOT), *inherited]))
+    env.update(PYTHONPATH=path, PYTHONUNBUFFERED="1", TELEGRAM_BOT_TOKEN=TOKEN)
     env.update(settings)
     return env
 

@@ -58,9 +58,10 @@ def _run(settings: Settings) -> int:
     _configure_logging(settings)
     from telegram import Update
 
-    from bot.app import build_application
+    from bot.app import build_application, freeze_startup_objects
 
     application = build_application(settings)
+    freeze_startup_objects()
     logging.getLogger("bot").info("starting with long polling")
     application.run_polling(
         allowed_updates=Update.ALL_TYPES,
@@ -125,7 +126,7 @@ async def _tick_among_workers(engine: NudgeEngine, presence: Presence) -> TickRe
 
 
 async def _nudges_async(settings: Settings, args: argparse.Namespace) -> int:
-    from bot.app import build_application
+    from bot.app import build_application, freeze_startup_objects
     from bot.core.clock import FixedClock, SystemClock
     from bot.telegram.context import services_of
 
@@ -147,6 +148,7 @@ async def _nudges_async(settings: Settings, args: argparse.Namespace) -> int:
             previews = await engine.due(clock.now(), limit=args.limit)
         else:
             presence = services_of(application).presence
+            freeze_startup_objects()
             async with application:
                 if presence is None:
                     report = await engine.tick()

@@ -28,8 +28,9 @@ class Settings(BaseSettings):
 
     telegram_bot_token: SecretStr | None = None
     telegram_api_base_url: str = "https://api.telegram.org"
-    # The HTTP client under python-telegram-bot: its own (httpx) or aiohttp (bot/transport.py).
-    telegram_http_transport: Literal["httpx", "aiohttp"] = "httpx"
+    # The HTTP client under python-telegram-bot: aiohttp (bot/telegram/transport.py), which
+    # costs a third of the CPU per message, or python-telegram-bot's own (httpx).
+    telegram_http_transport: Literal["httpx", "aiohttp"] = "aiohttp"
     database_url: str = DEFAULT_DATABASE_URL
     default_timezone: str = "Europe/London"
     log_level: str = "INFO"

@@ -2,15 +2,21 @@
 
 from __future__ import annotations
 
+import json
 from dataclasses import dataclass, field
 from typing import Any
 
 import pytest
+from telegram import Bot, ReplyParameters
+from telegram._utils.types import ODVInput
+from telegram.constants import ParseMode
 from telegram.error import BadRequest, Forbidden, NetworkError, RetryAfter
+from telegram.ext import Defaults, ExtBot
+from telegram.request import BaseRequest, RequestData
 
-from bot.outbox.messages import Attachment, Edit, Outcome, Outgoing
+from bot.outbox.messages import Attachment, Edit, Outcome, Outgoing, SendResult
 from bot.outbox.pacing import Pacer
-from bot.telegram.sender import TelegramSender
+from bot.telegram.sender import TelegramSender, markup_of
 
 
 @dataclass
@@ -102,3 +108,113 @@ async def test_deletions_go_a_hundred_at_a_time() -> None:
     bot = FakeBot()
     await _sender(bot).delete(1, list(range(250)))
     assert [len(params["message_ids"]) for _, params in bot.calls] == [100, 100, 50]
+
+
+# Text messages go to sendMessage through the bot's own transport, without Bot.send_message.
+
+_MESSAGE = {"message_id": 41, "date": 0, "chat": {"id": 1, "type": "private"}}
+_ACCEPTED = (200, json.dumps({"ok": True, "result": _MESSAGE}).encode())
+
+
+def _refusal(status: int, description: str, retry_after: int | None = None) -> tuple[int, bytes]:
+    body: dict[str, Any] = {"ok": False, "error_code": status, "description": description}
+    if retry_after is not None:
+        body["parameters"] = {"retry_after": retry_after}
+    return status, json.dumps(body).encode()
+
+
+class ScriptedRequest(BaseRequest):
+    """A transport that keeps what it was asked and answers as scripted, then accepts."""
+
+    def __init__(self, answers: list[tuple[int, bytes]] | None = None) -> None:
+        self.answers = answers or []
+        self.requests: list[tuple[str, dict[str, str]]] = []
+
+    @property
+    def read_timeout(self) -> float | None:
+        return None
+
+    async def initialize(self) -> None:
+        pass
+
+    async def shutdown(self) -> None:
+        pass
+
+    async def do_request(
+        self,
+        url: str,
+        method: str,
+        request_data: RequestData | None = None,
+        read_timeout: ODVInput[float] = BaseRequest.DEFAULT_NONE,
+        write_timeout: ODVInput[float] = BaseRequest.DEFAULT_NONE,
+        connect_timeout: ODVInput[float] = BaseRequest.DEFAULT_NONE,
+        pool_timeout: ODVInput[float] = BaseRequest.DEFAULT_NONE,
+    ) -> tuple[int, bytes]:
+        assert request_data is not None
+        self.requests.append((url.rsplit("/", 1)[-1], request_data.json_parameters))
+        return self.answers.pop(0) if self.answers else _ACCEPTED
+
+
+def _bot(request: ScriptedRequest) -> Bot:
+    return Bot("123:ABC", request=request, get_updates_request=ScriptedRequest())
+
+
+@pytest.mark.parametrize(
+    "message",
+    [
+        Outgoing(7, "<b>Hi</b> &amp; welcome"),
+        Outgoing(7, "Tonight", ((("Answer", "ans:go:3"), ("Skip", "ans:skip:3")),)),
+        Outgoing(-100, "Watch", ((("Play", "https://videos.example/v/1"),), (("More", "m:1"),))),
+        Outgoing(7, "Got it", reply_to=12),
+    ],
+)
+async def test_a_text_goes_out_as_send_message_would_send_it(message: Outgoing) -> None:
+    direct, through_ptb = ScriptedRequest(), ScriptedRequest()
+    sender = TelegramSender(_bot(direct), Pacer(per_second=0, per_chat_interval=0))
+    assert sender.text_route is not None
+    result = await sender.send(message)
+    await _bot(through_ptb).send_message(
+        message.chat_id,
+        message.text,
+        parse_mode=ParseMode.HTML,
+        reply_markup=markup_of(message.buttons),
+        reply_parameters=ReplyParameters(message.reply_to, allow_sending_without_reply=True)
+        if message.reply_to
+        else None,
+    )
+    assert direct.requests == through_ptb.requests
+    assert direct.requests[0][0] == "sendMessage"
+    assert result == SendResult(Outcome.SENT, 41)
+
+
+@pytest.mark.parametrize(
+    ("answers", "outcome", "tries"),
+    [
+        ([_refusal(429, "Too Many Requests: retry after 0", retry_after=0)], Outcome.SENT, 2),
+        ([_refusal(403, "Forbidden: bot was blocked by the user")], Outcome.BLOCKED, 1),
+        ([_refusal(400, "Bad Request: chat not found")], Outcome.BLOCKED, 1),
+        ([_refusal(400, "Bad Request: message is too long")], Outcome.REJECTED, 1),
+        ([_refusal(502, "Bad Gateway")] * 2, Outcome.SENT, 3),
+        ([_refusal(502, "Bad Gateway")] * 10, Outcome.RETRY, 4),
+    ],
+)
+async def test_the_direct_route_reads_telegrams_answers_the_same_way(
+    answers: list[tuple[int, bytes]], outcome: Outcome, tries: int
+) -> None:
+    request = ScriptedRequest(list(answers))
+    sender = TelegramSender(_bot(request), Pacer(per_second=0, per_chat_interval=0), backoff=0)
+    assert (await sender.send(Outgoing(1, "hello"))).outcome is outcome
+    assert len(request.requests) == tries
+
+
+async def test_a_bot_that_adds_to_requests_sends_through_its_own_method() -> None:
+    plain = ExtBot("123:ABC", request=ScriptedRequest(), get_updates_request=ScriptedRequest())
+    with_defaults = ExtBot(
+        "123:ABC",
+        defaults=Defaults(protect_content=True),
+        request=ScriptedRequest(),
+        get_updates_request=ScriptedRequest(),
+    )
+    pacer = Pacer(per_second=0, per_chat_interval=0)
+    assert TelegramSender(plain, pacer).text_route is not None
+    assert TelegramSender(with_defaults, pacer).text_route is None

@@ -72,10 +72,11 @@ async def test_a_slow_answer_times_out_and_a_dead_server_is_a_network_error(
 def test_the_setting_chooses_the_transport(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
     monkeypatch.setenv("TELEGRAM_BOT_TOKEN", "42:secret-value")
     monkeypatch.setenv("DATABASE_URL", f"sqlite+aiosqlite:///{tmp_path / 'bot.db'}")
-    assert isinstance(build_application(load_settings(_env_file=None)).bot.request, HTTPXRequest)
-    monkeypatch.setenv("TELEGRAM_HTTP_TRANSPORT", "aiohttp")
+    monkeypatch.delenv("TELEGRAM_HTTP_TRANSPORT", raising=False)
     application = build_application(load_settings(_env_file=None))
     assert isinstance(application.bot.request, AiohttpRequest)
+    monkeypatch.setenv("TELEGRAM_HTTP_TRANSPORT", "httpx")
+    assert isinstance(build_application(load_settings(_env_file=None)).bot.request, HTTPXRequest)
     monkeypatch.setenv("TELEGRAM_HTTP_TRANSPORT", "curl")
     with pytest.raises(SettingsError, match="TELEGRAM_HTTP_TRANSPORT"):
         load_settings(_env_file=None)

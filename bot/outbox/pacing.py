@@ -52,17 +52,21 @@ class Pacer:
         delay = self._paused_until - time.monotonic()
         if delay > 0:
             await asyncio.sleep(delay)
+        if self._per_chat_interval > 0:
+            await self._chat_slot(chat_id, priority)
+        if self._per_second > 0:
+            await self._overall_slot(priority)
+
+    async def _chat_slot(self, chat_id: int, priority: Priority) -> None:
         now = time.monotonic()
         ready = self._next_for_chat.get(chat_id, 0.0)
         self._next_for_chat[chat_id] = max(now, ready) + self._per_chat_interval
+        if len(self._next_for_chat) > 10_000:
+            self._forget_idle_chats()
         # An answer to someone's own action goes at once: a person who taps a button expects a
         # reply, and Telegram lets a chat have a short burst. Scheduled sends keep the spacing.
         if ready > now and priority is not Priority.REPLY:
             await asyncio.sleep(ready - now)
-        if self._per_second > 0:
-            await self._overall_slot(priority)
-        if len(self._next_for_chat) > 10_000:
-            self._forget_idle_chats()
 
     async def _overall_slot(self, priority: Priority) -> None:
         await self._turns.acquire(priority)

@@ -26,7 +26,9 @@ class RunnerConfig:
 
     Results are recorded together while they keep arriving within `record_gap` of each other,
     up to `record_group` of them or `record_linger` after the first: at a slow pace every result
-    is committed at once, at a fast one a commit serves many.
+    is committed at once, at a fast one a commit serves many. A group also closes once it holds
+    half of the `concurrency` slots: a result waiting for its commit keeps its slot, and a group
+    waiting for the rest would leave nothing sending until the linger ran out.
     """
 
     concurrency: int = 64
@@ -46,7 +48,7 @@ class Sent(Generic[Item]):
 @dataclass(frozen=True)
 class _Pending(Generic[Item]):
     sent: Sent[Item]
-    recorded: asyncio.Event
+    recorded: asyncio.Future[None]
 
 
 async def each(items: Iterable[Item]) -> AsyncGenerator[Item, None]:
@@ -84,6 +86,7 @@ class Runner(Generic[Item]):
         """Send every item as it becomes ready, and record the results; raise what failed."""
         results: asyncio.Queue[_Pending[Item] | None] = asyncio.Queue()
         gate = asyncio.Semaphore(self.config.concurrency)
+        loop = asyncio.get_running_loop()
 
         async def send(item: Item) -> None:
             try:
@@ -92,9 +95,9 @@ class Runner(Generic[Item]):
                 except Exception:
                     log.exception("sending a %s failed unexpectedly", self.what)
                     result = SendResult(Outcome.RETRY)
-                recorded = asyncio.Event()
-                await results.put(_Pending(Sent(item, result), recorded))
-                await recorded.wait()
+                recorded = loop.create_future()
+                results.put_nowait(_Pending(Sent(item, result), recorded))
+                await recorded
             finally:
                 gate.release()
 
@@ -139,7 +142,8 @@ class Runner(Generic[Item]):
                 broken.set()
             finally:
                 for entry in pending:
-                    entry.recorded.set()  # never leave a sender waiting
+                    if not entry.recorded.done():
+                        entry.recorded.set_result(None)  # never leave a sender waiting
         if failure is not None:
             raise failure
 
@@ -151,7 +155,9 @@ class Runner(Generic[Item]):
         loop = asyncio.get_running_loop()
         deadline = loop.time() + self.config.record_linger.total_seconds()
         gap = self.config.record_gap.total_seconds()
-        while len(group) < self.config.record_group and group[-1] is not None:
+        # Every result waiting here holds a slot: with half of them in, the other half sends.
+        limit = max(1, min(self.config.record_group, self.config.concurrency // 2))
+        while len(group) < limit and group[-1] is not None:
             if not results.empty():
                 group.append(results.get_nowait())
                 continue
@@ -159,7 +165,8 @@ class Runner(Generic[Item]):
             if wait <= 0:
                 break
             try:
-                group.append(await asyncio.wait_for(results.get(), wait))
+                async with asyncio.timeout(wait):
+                    group.append(await results.get())
             except TimeoutError:
                 break
         return group

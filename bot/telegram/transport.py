@@ -1,8 +1,9 @@
 """Talk HTTP to the Bot API through aiohttp: python-telegram-bot's calls, a cheaper client.
 
 python-telegram-bot sends through httpx by default. With many requests in flight (a nudge
-round) httpx costs several times more CPU per request than aiohttp (see bench/README.md), so
-`TELEGRAM_HTTP_TRANSPORT=aiohttp` swaps in this `BaseRequest`; everything above it is the same.
+round) httpx costs about three times the CPU per request that aiohttp does (bench/README.md),
+so the bot swaps in this `BaseRequest` unless `TELEGRAM_HTTP_TRANSPORT=httpx`; everything
+above it is the same.
 """
 
 from __future__ import annotations
@@ -16,6 +17,7 @@ from telegram.request import BaseRequest, RequestData
 from bot.settings import Settings
 
 DEFAULT_POOL_SIZE = 256  # what python-telegram-bot gives its own httpx client
+FORM = "application/x-www-form-urlencoded"
 
 
 class AiohttpRequest(BaseRequest):
@@ -83,9 +85,17 @@ class AiohttpRequest(BaseRequest):
             sock_connect=connect,
             sock_read=read,
         )
-        data: aiohttp.FormData | dict[str, str] | None = None
+        data: aiohttp.FormData | aiohttp.BytesPayload | None = None
         if request_data is not None:
-            data = _form(request_data) if files else request_data.json_parameters
+            # The bytes and content type aiohttp makes of a dict, without the FormData (and its
+            # multipart writer) it would build for every request on the way.
+            data = (
+                _form(request_data)
+                if files
+                else aiohttp.BytesPayload(
+                    request_data.url_encoded_parameters().encode(), content_type=FORM
+                )
+            )
         try:
             async with self._session.request(method, url, data=data, timeout=timeout) as reply:
                 return reply.status, await reply.read()
