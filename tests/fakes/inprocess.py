@@ -15,6 +15,7 @@ from bot.app import BotApplication
 
 BOT_ID = 424242
 BOT_USERNAME = "remainly_test_bot"
+_JSON_PARAMETERS = ("reply_markup", "reply_parameters")
 
 
 @dataclass(frozen=True)
@@ -59,6 +60,10 @@ class RecordingTransport(BaseRequest):
     ) -> tuple[int, bytes]:
         name = url.rsplit("/", 1)[-1]
         params = dict(request_data.parameters) if request_data is not None else {}
+        for field in _JSON_PARAMETERS:
+            # The Bot API reads these as JSON whether they come as objects or encoded already.
+            if isinstance(params.get(field), str):
+                params[field] = json.loads(params[field])
         if request_data is not None and request_data.contains_files:
             # Uploaded files as {field: (file name, bytes)}, so tests can read what was sent.
             params["_files"] = {
