@@ -9,6 +9,7 @@ people would take longer than the benchmarks themselves.
 from __future__ import annotations
 
 import asyncio
+import itertools
 import shutil
 import uuid
 from collections.abc import Iterator
@@ -272,12 +273,13 @@ async def seed(url: str, population: Population) -> None:
     try:
         async with engine.begin() as connection:
             per_chunk = CHUNK // 2
+            serial = itertools.count()  # numbers the rows, for placeholders unique in a table
             for first in range(0, population.couples, per_chunk):
                 last = min(population.couples, first + per_chunk)
                 batches: dict[str, list[dict[str, Any]]] = {name: [] for name in tables}
-                for number, (name, row) in enumerate(_rows(population, first, last)):
+                for name, row in _rows(population, first, last):
                     if name in tables:
-                        batches[name].append(_known(tables[name], row, first * 8 + number))
+                        batches[name].append(_known(tables[name], row, next(serial)))
                 for name in order:
                     if batches[name]:  # an empty list would insert one row of defaults
                         await connection.execute(tables[name].insert(), batches[name])
