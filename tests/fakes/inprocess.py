@@ -60,10 +60,11 @@ class RecordingTransport(BaseRequest):
     ) -> tuple[int, bytes]:
         name = url.rsplit("/", 1)[-1]
         params = dict(request_data.parameters) if request_data is not None else {}
-        for field in _JSON_PARAMETERS:
+        for parameter in _JSON_PARAMETERS:
             # The Bot API reads these as JSON whether they come as objects or encoded already.
-            if isinstance(params.get(field), str):
-                params[field] = json.loads(params[field])
+            encoded = params.get(parameter)
+            if isinstance(encoded, str):
+                params[parameter] = json.loads(encoded)
         if request_data is not None and request_data.contains_files:
             # Uploaded files as {field: (file name, bytes)}, so tests can read what was sent.
             params["_files"] = {
