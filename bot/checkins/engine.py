@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import logging
-from collections.abc import Sequence
+from collections.abc import AsyncGenerator, Sequence
 from dataclasses import dataclass, field
 from datetime import date, datetime, time, timedelta
 
@@ -26,7 +26,7 @@ from bot.nudges.engine import TickReport, ledger_entry, mark_unreachable
 from bot.nudges.timing import local_to_utc
 from bot.outbox.discreet import keep_back
 from bot.outbox.messages import Outcome, Outgoing, Sender, SendResult
-from bot.outbox.runner import Runner, RunnerConfig, Sent, each
+from bot.outbox.runner import Runner, RunnerConfig, Sent
 from bot.people.profiles import name_of, partner_of, zone_of
 from bot.safety import signals as safety
 
@@ -50,6 +50,8 @@ class CheckinConfig:
     default_zone: str = "Europe/London"
     default_morning: time = time(8, 0)
     batch_size: int = 500
+    # Jobs composed per transaction before they are handed to the runner.
+    compose_group: int = 50
     concurrency: int = 64
     lease: timedelta = timedelta(minutes=10)
     max_attempts: int = 5
@@ -75,7 +77,6 @@ class Prepared:
 @dataclass
 class _Batch:
     report: TickReport = field(default_factory=TickReport)
-    prepared: list[Prepared] = field(default_factory=list)
 
 
 def _when(at: datetime, user: User, default_zone: str) -> datetime:
@@ -135,13 +136,27 @@ class CheckinEngine:
         batch.report.claimed = len(jobs)
         if not jobs:
             return batch.report
-        async with self.sessions.begin() as session:
-            for job in jobs:
-                prepared = await self._prepare(session, job, now, batch.report)
-                if prepared is not None:
-                    batch.prepared.append(prepared)
-        await self._deliver(batch)
+        await self._deliver(batch, self._composed(jobs, now, batch.report))
         return batch.report
+
+    async def _composed(
+        self, jobs: Sequence[Job], now: datetime, report: TickReport
+    ) -> AsyncGenerator[Prepared, None]:
+        """Compose a group of jobs per transaction and hand each group on once it is committed.
+
+        Short write transactions keep SQLite's one writer free for the other ticks, and the
+        first messages go out before the whole batch is composed.
+        """
+        group = self.config.compose_group
+        for start in range(0, len(jobs), group):
+            ready: list[Prepared] = []
+            async with self.sessions.begin() as session:
+                for job in jobs[start : start + group]:
+                    prepared = await self._prepare(session, job, now, report)
+                    if prepared is not None:
+                        ready.append(prepared)
+            for item in ready:
+                yield item
 
     async def _upcoming(
         self, session: AsyncSession, job: Job, user: User | None, now: datetime
@@ -323,7 +338,7 @@ class CheckinEngine:
         go = OpenCheckin(checkin.id).encode()
         return Outgoing(user.chat_id, text, (((label, go),),)), checkin.id, ()
 
-    async def _deliver(self, batch: _Batch) -> None:
+    async def _deliver(self, batch: _Batch, items: AsyncGenerator[Prepared, None]) -> None:
         """Send concurrently; the outbox's runner records results in groups as they arrive."""
 
         async def record(session: AsyncSession, items: Sequence[Sent[Prepared]]) -> None:
@@ -338,7 +353,7 @@ class CheckinEngine:
             config=RunnerConfig(concurrency=self.config.concurrency),
             what="check-in message",
         )
-        await runner.run(each(batch.prepared))
+        await runner.run(items)
 
     async def _complete(
         self, session: AsyncSession, prepared: Prepared, result: SendResult, report: TickReport
