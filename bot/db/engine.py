@@ -12,7 +12,9 @@ from sqlalchemy.ext.asyncio import AsyncEngine, async_sessionmaker, create_async
 from sqlmodel import SQLModel
 from sqlmodel.ext.asyncio.session import AsyncSession
 
-SQLITE_BUSY_TIMEOUT_MS = 5000
+# One writer at a time: a tick or a reply waits its turn while a round commits a group,
+# which on a busy machine can take several seconds, rather than failing as "locked".
+SQLITE_BUSY_TIMEOUT_MS = 30_000
 
 
 def is_sqlite(url: str) -> bool:
