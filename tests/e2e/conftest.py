@@ -22,11 +22,23 @@ def bot_env() -> dict[str, str]:
 
 
 @pytest.fixture
-async def running_bot(tmp_path: Path, bot_env: dict[str, str]) -> AsyncIterator[RunningBot]:
+def api_limits() -> dict[str, float]:
+    """Telegram's limits for the fake Bot API to enforce (none unless a module asks)."""
+    return {}
+
+
+@pytest.fixture
+async def running_bot(
+    tmp_path: Path, bot_env: dict[str, str], api_limits: dict[str, float]
+) -> AsyncIterator[RunningBot]:
     """Migrate a fresh database, start the bot process, and stop it cleanly afterwards."""
     database, clock_file, log_file = tmp_path / "bot.db", tmp_path / "now", tmp_path / "bot.log"
     clock_file.write_text("2026-03-02T09:00:00+00:00")
-    async with FakeBotApi(token=TOKEN) as api:
+    async with FakeBotApi(
+        token=TOKEN,
+        global_rate=api_limits.get("global_rate"),
+        per_chat_rate=api_limits.get("per_chat_rate"),
+    ) as api:
         env = {**bot_environment(api, database, clock_file), **bot_env}
         migrate = await asyncio.create_subprocess_exec(
             sys.executable, "-m", "bot", "migrate", cwd=tmp_path, env=env
