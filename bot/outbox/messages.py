@@ -11,6 +11,11 @@ from typing import Protocol
 Buttons = tuple[tuple[tuple[str, str], ...], ...]
 
 
+def is_link(target: str) -> bool:
+    """Tell whether a button's target opens an address rather than carrying callback data."""
+    return target.startswith("https://")
+
+
 def buttons_of(rows: Sequence[Sequence[tuple[str, str]]]) -> Buttons:
     """Freeze rows of (label, target) pairs into the form messages carry."""
     return tuple(tuple((label, target) for label, target in row) for row in rows if row)

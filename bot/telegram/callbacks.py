@@ -9,6 +9,7 @@ from telegram import InlineKeyboardButton, Update
 from telegram.ext import BaseHandler
 
 from bot.core.callbacks import CallbackData
+from bot.outbox.messages import is_link
 from bot.telegram.context import BotContext
 
 Kind = TypeVar("Kind", bound=CallbackData)
@@ -44,6 +45,6 @@ class ButtonHandler(BaseHandler[Update, BotContext, None], Generic[Kind]):
 
 def inline_button(label: str, target: str) -> InlineKeyboardButton:
     """Build a button from a stored target: an https address opens it, anything else is data."""
-    if target.startswith("https://"):
+    if is_link(target):
         return InlineKeyboardButton(label, url=target)
     return InlineKeyboardButton(label, callback_data=target)

@@ -22,7 +22,16 @@ from telegram.request import RequestData
 # Internal to python-telegram-bot, but what its own Bot methods build requests from.
 from telegram.request._requestparameter import RequestParameter
 
-from bot.outbox.messages import Buttons, Edit, Invoice, Outcome, Outgoing, Priority, SendResult
+from bot.outbox.messages import (
+    Buttons,
+    Edit,
+    Invoice,
+    Outcome,
+    Outgoing,
+    Priority,
+    SendResult,
+    is_link,
+)
 from bot.outbox.pacing import Pacer
 from bot.telegram.callbacks import inline_button
 
@@ -51,7 +60,7 @@ def keyboard_of(buttons: Buttons) -> dict[str, Any]:
         "inline_keyboard": [
             [
                 {"text": label, "url": target}
-                if target.startswith("https://")
+                if is_link(target)
                 else {"callback_data": target, "text": label}
                 for label, target in row
             ]
