@@ -76,7 +76,7 @@ class Outbox:
 
     async def refund_stars(self, user_id: int, charge_id: str) -> bool:
         """Pay a Stars charge back; True once Telegram has (or had already) paid it back."""
-        return await self.carrier.refund_star_payment(user_id, charge_id) is Outcome.SENT
+        return await self.carrier.refund_stars(user_id, charge_id) is Outcome.SENT
 
     async def cancel_stars_subscription(self, user_id: int, charge_id: str) -> bool:
         """Stop a Stars subscription renewing; True once Telegram confirmed it."""

@@ -262,7 +262,7 @@ class TelegramSender:
         result, link = await self._attempt(chat_id, Priority.REPLY, "invoice link", call)
         return str(link) if result is Outcome.SENT else None
 
-    async def refund_star_payment(self, user_id: int, charge_id: str) -> Outcome:
+    async def refund_stars(self, user_id: int, charge_id: str) -> Outcome:
         """Pay a Stars charge back to the person who paid it."""
 
         def call() -> Awaitable[Any]:

@@ -56,7 +56,7 @@ class FakeCarrier(FakeSender):
     async def invoice_link(self, invoice: Invoice, *, chat_id: int) -> str | None:
         return "https://t.me/$invoice"
 
-    async def refund_star_payment(self, user_id: int, charge_id: str) -> Outcome:
+    async def refund_stars(self, user_id: int, charge_id: str) -> Outcome:
         if "refund" in self.refuse:
             return Outcome.REJECTED
         paid = [t for t in self.ledger if t.incoming and t.id == charge_id]
