@@ -266,6 +266,8 @@ class Person:
     locale: str
     name: str
     zone: ZoneInfo
+    # In discreet mode a notification about a payment is neutral until they tap Show.
+    discreet: bool = False
 
 
 class Outcome(enum.StrEnum):
@@ -303,7 +305,12 @@ class Recorded:
 
 def _person(user: User, default_zone: str) -> Person:
     return Person(
-        user.id, user.chat_id, user.locale, name_of(user), zone_of(user, default=default_zone)
+        user.id,
+        user.chat_id,
+        user.locale,
+        name_of(user),
+        zone_of(user, default=default_zone),
+        user.discreet_since is not None,
     )
 
 

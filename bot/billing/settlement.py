@@ -23,6 +23,7 @@ from bot.core.clock import Clock
 from bot.db.billing import Payment, Subscription
 from bot.db.engine import Sessions
 from bot.outbox.messages import Outgoing, SendResult, StarTransaction
+from bot.safety.signals import Recipient
 
 log = logging.getLogger(__name__)
 
@@ -35,7 +36,7 @@ LEDGER_MAX_PAGES = 1_000
 class StarsDesk(Protocol):
     """What settling payments needs of the outbox."""
 
-    async def send(self, message: Outgoing) -> SendResult: ...
+    async def send(self, message: Outgoing, *, notify: Recipient | None = None) -> SendResult: ...
 
     async def refund_stars(self, user_id: int, charge_id: str) -> bool: ...
 
@@ -54,6 +55,12 @@ class Say:
     locale: str | None
     key: str
     values: dict[str, Any]
+    # Set for a notification (not a reply to what the person just did): discreet-aware.
+    notify: Recipient | None = None
+
+
+def _recipient(person: payments.Person) -> Recipient:
+    return Recipient(person.user_id, person.chat_id, person.locale, person.discreet)
 
 
 @dataclass(frozen=True)
@@ -64,8 +71,27 @@ class Settled:
     refunded: payments.Refunded | None = None
 
 
-def messages_for(settled: Settled, *, chat_id: int, locale: str | None) -> list[Say]:
-    """Decide what the payer (in `chat_id`) and their partner are told about a payment."""
+def messages_for(
+    settled: Settled, *, chat_id: int, locale: str | None, replying: bool = True
+) -> list[Say]:
+    """Decide what the payer (in `chat_id`) and their partner are told about a payment.
+
+    `replying` is False when the payer did nothing just now (a charge found later): then
+    what they are told is a notification too.
+    """
+    told = _messages_for(settled, chat_id=chat_id, locale=locale)
+    payer = settled.recorded.payer
+    if replying or payer is None:
+        return told
+    return [
+        Say(say.chat_id, say.locale, say.key, say.values, say.notify or _recipient(payer))
+        if say.chat_id == chat_id
+        else say
+        for say in told
+    ]
+
+
+def _messages_for(settled: Settled, *, chat_id: int, locale: str | None) -> list[Say]:
     recorded, refunded = settled.recorded, settled.refunded
     payer, partner = recorded.payer, recorded.partner
     outcome = recorded.outcome
@@ -105,6 +131,7 @@ def messages_for(settled: Settled, *, chat_id: int, locale: str | None) -> list[
                     partner.locale,
                     "billing.renewal_doubled_partner",
                     {"payer": payer.name, "until": recorded.paid_until.astimezone(partner.zone)},
+                    _recipient(partner),
                 )
             )
         return told
@@ -119,6 +146,7 @@ def messages_for(settled: Settled, *, chat_id: int, locale: str | None) -> list[
             partner.locale,
             "billing.activated_partner",
             {"payer": payer.name, "until": recorded.paid_until.astimezone(partner.zone)},
+            _recipient(partner),
         ),
     ]
 
@@ -351,25 +379,27 @@ class Settlement:
                 continue
             if refunded is not None:
                 done += 1
-                if refunded.payer is not None:
-                    await self.announce(
-                        Say(
-                            refunded.payer.chat_id,
-                            refunded.payer.locale,
-                            "billing.refunded",
-                            {"amount": refunded.amount, "covered_until": refunded.covered_until},
-                        )
-                    )
+                await self.tell_refunded(refunded)
         return done
+
+    async def tell_refunded(self, refunded: payments.Refunded) -> None:
+        """Tell the payer, if anyone is left to tell, that a charge was paid back."""
+        payer = refunded.payer
+        if payer is None:
+            return
+        values = {"amount": refunded.amount, "covered_until": refunded.covered_until}
+        await self.announce(
+            Say(payer.chat_id, payer.locale, "billing.refunded", values, _recipient(payer))
+        )
 
     async def _tell(self, settled: Settled, user_id: int) -> None:
         # In a private chat the chat id is the person's id.
-        for say in messages_for(settled, chat_id=user_id, locale=None):
+        for say in messages_for(settled, chat_id=user_id, locale=None, replying=False):
             await self.announce(say)
 
     async def announce(self, say: Say) -> None:
         """Send one message about a payment through the outbox."""
         message = self.texts.render(say.key, locale=say.locale, **say.values)
-        result = await self.desk.send(Outgoing(say.chat_id, message))
+        result = await self.desk.send(Outgoing(say.chat_id, message), notify=say.notify)
         if not result.sent:
             log.warning("a payment message was not delivered: %s", result.outcome.value)

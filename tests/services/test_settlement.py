@@ -15,6 +15,7 @@ from bot.core.clock import FixedClock
 from bot.core.errors import StaleAction
 from bot.db.billing import Payment, Subscription
 from bot.db.engine import Sessions
+from bot.db.models import User
 from bot.outbox.messages import StarTransaction
 from bot.outbox.outbox import Outbox
 from bot.people import data_rights
@@ -304,3 +305,19 @@ async def test_stopping_renewal_asks_telegram_first(
     carrier.refuse.clear()
     assert await settlement.stop_renewal(ALEX, subscription_id) == expires
     assert carrier.cancelled == [(ALEX, "ch-1")]
+
+
+async def test_what_reconciliation_tells_is_neutral_for_someone_in_discreet_mode(
+    sessions: Sessions, clock: FixedClock, couple: int, settlement: Settlement, carrier: FakeCarrier
+) -> None:
+    payload = await _payload(sessions, clock, ALEX)
+    async with sessions.begin() as session:
+        sam = await session.get(User, SAM)
+        assert sam is not None
+        sam.discreet_since = clock.now()
+        session.add(sam)
+    carrier.ledger.append(_paid("ch-1", ALEX, payload, clock.now()))
+    assert (await settlement.reconcile()).recorded == 1
+    assert "You and Sam are subscribed until" in carrier.texts_to(ALEX)[0]
+    [neutral] = carrier.texts_to(SAM)
+    assert "Alex" not in neutral and "subscribed" not in neutral

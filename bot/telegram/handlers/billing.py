@@ -20,10 +20,10 @@ from bot.billing import payments as billing
 from bot.billing.buttons import ConfirmStop, KeepRenewal, StopRenewal, Subscribe
 from bot.billing.settlement import messages_for
 from bot.core.errors import DomainError
-from bot.outbox.messages import Invoice, Outgoing
+from bot.outbox.messages import Invoice
 from bot.settings import Settings
 from bot.telegram.callbacks import ButtonHandler
-from bot.telegram.context import BotContext, Services, services_of
+from bot.telegram.context import BotContext, services_of
 from bot.telegram.handlers.replies import (
     Button,
     locale_of,
@@ -235,7 +235,9 @@ async def paid(update: Update, context: BotContext) -> None:
     chat = update.effective_chat
     assert chat is not None
     for say in messages_for(settled, chat_id=chat.id, locale=locale_of(update)):
-        await send(context, say.chat_id, say.key, locale=say.locale, **say.values)
+        await send(
+            context, say.chat_id, say.key, locale=say.locale, notify=say.notify, **say.values
+        )
 
 
 async def refund(application: AnyApplication, charge_id: str) -> billing.Refunded | None:
@@ -245,17 +247,7 @@ async def refund(application: AnyApplication, charge_id: str) -> billing.Refunde
 
 async def notify_refund(application: AnyApplication, done: billing.Refunded) -> None:
     """Tell the payer a refund was made (for an operator's refund)."""
-    services: Services = services_of(application)
-    assert done.payer is not None
-    message = services.texts.render(
-        "billing.refunded",
-        locale=done.payer.locale,
-        amount=done.amount,
-        covered_until=done.covered_until,
-    )
-    result = await services.outbox.send(Outgoing(done.payer.chat_id, message))
-    if not result.sent:
-        log.warning("could not tell the payer about a refund: %s", result.outcome.value)
+    await services_of(application).settlement.tell_refunded(done)
 
 
 async def reconcile(context: BotContext) -> None:
