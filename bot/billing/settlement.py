@@ -22,7 +22,7 @@ from bot.content.texts import Texts
 from bot.core.clock import Clock
 from bot.db.billing import Payment, Subscription
 from bot.db.engine import Sessions
-from bot.outbox.messages import Outgoing, SendResult, StarTransaction
+from bot.outbox.messages import Outcome, Outgoing, SendResult, StarTransaction
 from bot.safety.signals import Recipient
 
 log = logging.getLogger(__name__)
@@ -40,7 +40,7 @@ class StarsDesk(Protocol):
 
     async def refund_stars(self, user_id: int, charge_id: str) -> bool: ...
 
-    async def cancel_stars_subscription(self, user_id: int, charge_id: str) -> bool: ...
+    async def cancel_stars_subscription(self, user_id: int, charge_id: str) -> Outcome: ...
 
     async def star_transactions(
         self, *, offset: int, limit: int
@@ -239,9 +239,10 @@ class Settlement:
         if not await self.desk.refund_stars(plan.payer_id, plan.charge_id):
             log.error("refunding charge %s failed", charge_id)
             return None
-        if not await self.desk.cancel_stars_subscription(
+        stopped = await self.desk.cancel_stars_subscription(
             plan.payer_id, plan.subscription_charge_id
-        ):
+        )
+        if stopped is not Outcome.SENT:
             # A refunded subscription may already be over on Telegram's side; the refund stands.
             log.info("charge %s: renewal not stopped", charge_id)
         async with self.sessions.begin() as session:
@@ -260,7 +261,8 @@ class Settlement:
                 default_zone=self.default_zone,
             )
         # Recording a stop Telegram never made would let a charge through unannounced.
-        if not await self.desk.cancel_stars_subscription(user_id, target.charge_id):
+        stopped = await self.desk.cancel_stars_subscription(user_id, target.charge_id)
+        if stopped is not Outcome.SENT:
             return None
         async with self.sessions.begin() as session:
             return await payments.stop_renewal(
@@ -272,17 +274,27 @@ class Settlement:
             )
 
     async def stop_renewals_of(self, user_id: int) -> bool:
-        """Stop every subscription this person pays for renewing; False if one would not stop."""
+        """Stop every subscription this person pays for renewing (before they are erased).
+
+        False when Telegram could not be asked for one of them. A subscription Telegram refuses
+        to stop is one it no longer renews (it ran out, or was refunded): nothing to wait for,
+        and a charge that came anyway would still be paid back.
+        """
         async with self.sessions.begin() as session:
             running = await payments.renewing_of(session, user_id)
-        stopped = []
+        stopped, unanswered = [], 0
         for subscription_id, charge_id in running:
-            if await self.desk.cancel_stars_subscription(user_id, charge_id):
+            outcome = await self.desk.cancel_stars_subscription(user_id, charge_id)
+            if outcome is Outcome.SENT:
                 stopped.append(subscription_id)
+            elif outcome is Outcome.REJECTED:
+                log.info("subscription %s: Telegram has no renewal to stop", subscription_id)
+            else:
+                unanswered += 1
         if stopped:
             async with self.sessions.begin() as session:
                 await payments.mark_renewals_stopped(session, stopped, now=self.clock.now())
-        return len(stopped) == len(running)
+        return unanswered == 0
 
     async def reconcile(self) -> Reconciled:
         """Record, or pay back, every charge in Telegram's ledger that the bot has not seen.
@@ -308,20 +320,7 @@ class Settlement:
                     refunded.add(entry.id)
             if len(page) < LEDGER_PAGE:
                 break
-        async with self.sessions() as session:
-            known = (
-                set(
-                    (
-                        await session.exec(
-                            select(Payment.charge_id).where(
-                                col(Payment.charge_id).in_(list(charges))
-                            )
-                        )
-                    ).all()
-                )
-                if charges
-                else set()
-            )
+        known = await self._recorded(list(charges))
         recorded = paid_back = 0
         for charge_id, entry in charges.items():
             if charge_id in known or charge_id in refunded or not entry.invoice_payload:
@@ -336,6 +335,18 @@ class Settlement:
         if recorded or paid_back:
             log.info("Stars reconciliation: recorded %d, refunded %d", recorded, paid_back)
         return Reconciled(read, recorded, paid_back)
+
+    async def _recorded(self, charge_ids: list[str]) -> set[str]:
+        """Return which of these charges are recorded, asking a page's worth at a time."""
+        known: set[str] = set()
+        async with self.sessions() as session:
+            for start in range(0, len(charge_ids), LEDGER_PAGE):
+                chunk = charge_ids[start : start + LEDGER_PAGE]
+                result = await session.exec(
+                    select(Payment.charge_id).where(col(Payment.charge_id).in_(chunk))
+                )
+                known.update(result.all())
+        return known
 
     async def _charge_of(self, entry: StarTransaction) -> payments.Charge:
         assert entry.invoice_payload is not None
@@ -393,6 +404,9 @@ class Settlement:
         )
 
     async def _tell(self, settled: Settled, user_id: int) -> None:
+        until = settled.recorded.paid_until
+        if settled.refunded is None and until is not None and until <= self.clock.now():
+            return  # a month long over, found late: news of it would only confuse
         # In a private chat the chat id is the person's id.
         for say in messages_for(settled, chat_id=user_id, locale=None, replying=False):
             await self.announce(say)

@@ -78,9 +78,10 @@ class Outbox:
         """Pay a Stars charge back; True once Telegram has (or had already) paid it back."""
         return await self.carrier.refund_stars(user_id, charge_id) is Outcome.SENT
 
-    async def cancel_stars_subscription(self, user_id: int, charge_id: str) -> bool:
-        """Stop a Stars subscription renewing; True once Telegram confirmed it."""
-        return await self.carrier.cancel_star_subscription(user_id, charge_id) is Outcome.SENT
+    async def cancel_stars_subscription(self, user_id: int, charge_id: str) -> Outcome:
+        """Stop a Stars subscription renewing: SENT once Telegram confirmed it, REJECTED if
+        Telegram knows no such subscription to stop, RETRY if it could not be asked."""
+        return await self.carrier.cancel_star_subscription(user_id, charge_id)
 
     async def star_transactions(
         self, *, offset: int, limit: int

@@ -99,13 +99,26 @@ async def test_deleteme_erases_nothing_while_telegram_would_not_stop_the_renewal
 ) -> None:
     alex, _ = await _paying_alex(person, transport)
     await alex.send("/deleteme")
-    transport.failures["editUserStarSubscription"] = (400, "Bad Request: SUBSCRIPTION_INVALID")
+    # Telegram out of reach through every retry: the renewal may still be on.
+    transport.faults["editUserStarSubscription"] = [(502, "Bad Gateway", None)] * 4
     await alex.press("Yes, erase everything")
     assert "nothing has been erased yet" in alex.last()
+    assert len(transport.faulted) == 4 and transport.stars.canceled["ch-1"] is None
     async with services_of(application).sessions() as session:
         assert await session.get(User, 1) is not None
-    del transport.failures["editUserStarSubscription"]
     await alex.send("/deleteme")
     await alex.press("Yes, erase everything")
     assert "everything about you is erased" in alex.last()
     assert transport.stars.canceled["ch-1"] is True
+
+
+async def test_deleteme_goes_ahead_when_telegram_has_no_renewal_left_to_stop(
+    person: MakePerson, application: BotApplication, transport: RecordingTransport
+) -> None:
+    alex, _ = await _paying_alex(person, transport)
+    await alex.send("/deleteme")
+    transport.failures["editUserStarSubscription"] = (400, "Bad Request: SUBSCRIPTION_INVALID")
+    await alex.press("Yes, erase everything")
+    assert "everything about you is erased" in alex.last()
+    async with services_of(application).sessions() as session:
+        assert await session.get(User, 1) is None

@@ -106,9 +106,13 @@ async def test_erasure_stops_renewal_first_and_a_later_charge_is_recorded_and_pa
     first_end = clock.now() + timedelta(days=30)
     await settlement.record(ALEX, _charge(payload, "ch-1", expires=first_end))
 
-    # Telegram refusing to stop the renewal keeps everything as it was.
-    carrier.refuse.add("cancel")
+    # Telegram out of reach: not stopped, so not yet erasable, and nothing recorded.
+    carrier.unanswered.add("cancel")
     assert await settlement.stop_renewals_of(ALEX) is False
+    # Telegram knowing no renewal to stop: nothing to wait for, though nothing is recorded.
+    carrier.unanswered.clear()
+    carrier.refuse.add("cancel")
+    assert await settlement.stop_renewals_of(ALEX) is True
     async with sessions() as session:
         assert (await session.exec(select(Subscription))).one().renewal_canceled_at is None
     carrier.refuse.clear()

@@ -43,7 +43,8 @@ class FakeCarrier(FakeSender):
     ledger: list[StarTransaction] = field(default_factory=list)
     refunds: list[tuple[int, str]] = field(default_factory=list)
     cancelled: list[tuple[int, str]] = field(default_factory=list)
-    refuse: set[str] = field(default_factory=set)  # methods Telegram refuses for now
+    refuse: set[str] = field(default_factory=set)  # calls Telegram refuses
+    unanswered: set[str] = field(default_factory=set)  # calls Telegram can't be asked for now
 
     async def edit(self, edit: Edit) -> SendResult:
         self.edits.append(edit)
@@ -75,6 +76,8 @@ class FakeCarrier(FakeSender):
         return Outcome.SENT
 
     async def cancel_star_subscription(self, user_id: int, charge_id: str) -> Outcome:
+        if "cancel" in self.unanswered:
+            return Outcome.RETRY
         if "cancel" in self.refuse:
             return Outcome.REJECTED
         self.cancelled.append((user_id, charge_id))
