@@ -1161,7 +1161,7 @@ class FakeBotApi:
             user.id,
             payload,
             amount,
-            date=int(self._clock()),
+            date=int(time.time()),
             charge_id=charge_id,
             subscription=subscription,
             renewal=renewal,
@@ -1750,7 +1750,7 @@ class FakeBotApi:
             self.stars.refund(
                 params.get("user_id"),
                 params.get("telegram_payment_charge_id"),
-                date=int(self._clock()),
+                date=int(time.time()),
             )
         except LedgerError as refused:
             raise _ApiError(400, refused.description) from None
