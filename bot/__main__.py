@@ -176,7 +176,31 @@ def _billing(settings: Settings, args: argparse.Namespace) -> int:
         print(NO_TOKEN, file=sys.stderr)
         return 1
     _configure_logging(settings)
+    if args.billing_command == "reconcile":
+        return asyncio.run(_reconcile(settings))
     return asyncio.run(_refund(settings, args.charge_id))
+
+
+async def _reconcile(settings: Settings) -> int:
+    """Check Telegram's Stars ledger once (`python -m bot billing reconcile`)."""
+    from bot.app import build_application
+    from bot.telegram.context import services_of
+
+    application = build_application(settings)
+    try:
+        async with application:
+            report = await services_of(application).settlement.reconcile()
+            if report.failed:
+                print("Telegram's Stars ledger could not be read in full; see the log.")
+                return 1
+            print(
+                f"Read {report.read} ledger entries: recorded {report.recorded} missed "
+                f"charge(s), refunded {report.refunded}."
+            )
+            return 0
+    finally:
+        if application.post_shutdown is not None:
+            await application.post_shutdown(application)
 
 
 async def _refund(settings: Settings, charge_id: str) -> int:
@@ -226,6 +250,9 @@ def parser() -> argparse.ArgumentParser:
     billing_commands = billing.add_subparsers(dest="billing_command", required=True)
     refund = billing_commands.add_parser("refund", help="refund a charge and update the couple")
     refund.add_argument("charge_id", help="the telegram_payment_charge_id of the charge")
+    billing_commands.add_parser(
+        "reconcile", help="record, or refund, charges in Telegram's Stars ledger the bot missed"
+    )
     return root
 
 

@@ -15,6 +15,7 @@ from bot.billing.delivery import NoticeConfig, NoticeEngine
 from bot.billing.entitlements import Policy
 from bot.billing.pair_trials import pair_key
 from bot.billing.payments import signing_key
+from bot.billing.settlement import Settlement
 from bot.checkins.engine import CheckinConfig, CheckinEngine
 from bot.checkins.schedules import Plan
 from bot.content.checkins import CheckinDeck
@@ -48,13 +49,18 @@ def rhythm_of(settings: Settings) -> Rhythm:
     )
 
 
-def policy_of(settings: Settings) -> Policy:
-    """Return the entitlement policy the settings describe."""
+def payment_key_of(settings: Settings) -> bytes:
+    """Return the key invoice payloads are signed with (see PAYMENT_SIGNING_SECRET)."""
     secret = settings.payment_signing_secret
-    signing = signing_key(
+    return signing_key(
         secret.get_secret_value() if secret is not None else None,
         settings.telegram_bot_token.get_secret_value() if settings.telegram_bot_token else "",
     )
+
+
+def policy_of(settings: Settings) -> Policy:
+    """Return the entitlement policy the settings describe."""
+    signing = payment_key_of(settings)
     return Policy(
         gated=settings.gated_feature_set,
         grace=timedelta(hours=settings.subscription_grace_hours),
@@ -138,6 +144,7 @@ def build_application(
     rhythm, policy = rhythm_of(settings), policy_of(settings)
     # One carrier for the outbox and every engine, so all share one pace under Telegram's limits.
     sender = TelegramSender(application.bot, pacer)
+    outbox = Outbox(sessions=sessions, texts=texts, clock=clock, carrier=sender)
     if engine.dialect.name == "postgresql":
         # Several workers may share one PostgreSQL database: they share the send rate too.
         presence = Presence(sessions, clock, on_count=pacer.share)
@@ -184,7 +191,16 @@ def build_application(
                     default_timezone=settings.default_timezone,
                 ),
             ),
-            outbox=Outbox(sessions=sessions, texts=texts, clock=clock, carrier=sender),
+            outbox=outbox,
+            settlement=Settlement(
+                sessions=sessions,
+                texts=texts,
+                clock=clock,
+                desk=outbox,
+                key=payment_key_of(settings),
+                default_zone=settings.default_timezone,
+                policy=policy,
+            ),
             presence=presence,
         ),
     )

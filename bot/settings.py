@@ -166,6 +166,9 @@ class Settings(BaseSettings):
     subscription_price_stars: int = Field(default=250, ge=1, le=10_000)
     subscription_grace_hours: int = Field(default=24, ge=0, le=72)
     payment_signing_secret: SecretStr | None = None
+    # How often Telegram's Stars ledger is checked for charges the bot never heard of
+    # (also once at start); 0 checks only at start.
+    stars_reconcile_seconds: int = Field(default=3600, ge=0, le=7 * 24 * 3600)
 
     @field_validator("gated_features")
     @classmethod

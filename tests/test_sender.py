@@ -17,6 +17,7 @@ from telegram.request import BaseRequest, RequestData
 from bot.outbox.messages import Attachment, Edit, Outcome, Outgoing, SendResult
 from bot.outbox.pacing import Pacer
 from bot.telegram.sender import TelegramSender, markup_of
+from tests.fakes.inprocess import RecordingTransport
 
 
 @dataclass
@@ -218,3 +219,47 @@ async def test_a_bot_that_adds_to_requests_sends_through_its_own_method() -> Non
     pacer = Pacer(per_second=0, per_chat_interval=0)
     assert TelegramSender(plain, pacer).text_route is not None
     assert TelegramSender(with_defaults, pacer).text_route is None
+
+
+async def _stars_sender(transport: RecordingTransport) -> TelegramSender:
+    bot = Bot("123:ABC", request=transport, get_updates_request=RecordingTransport())
+    await bot.initialize()
+    return TelegramSender(bot, Pacer(per_second=0, per_chat_interval=0), backoff=0)
+
+
+async def test_the_stars_ledger_is_read_page_by_page_as_plain_entries() -> None:
+    transport = RecordingTransport()
+    stars = transport.stars
+    stars.pay(7, "inv-1", 250, date=1_780_000_000, charge_id="ch-1", subscription=True)
+    stars.pay(8, "one-off", 40, date=1_780_000_100, charge_id="ch-2")
+    stars.refund(8, "ch-2", date=1_780_000_200)
+    sender = await _stars_sender(transport)
+    first = await sender.star_transactions(offset=0, limit=2)
+    rest = await sender.star_transactions(offset=2, limit=2)
+    assert first is not None and rest is not None
+    assert [(e.id, e.user_id, e.amount, e.incoming) for e in [*first, *rest]] == [
+        ("ch-1", 7, 250, True),
+        ("ch-2", 8, 40, True),
+        ("ch-2", 8, 40, False),
+    ]
+    assert first[0].invoice_payload == "inv-1" and first[0].subscription_period == 2_592_000
+    assert first[1].subscription_period is None
+    assert first[0].date.timestamp() == 1_780_000_000
+    transport.failures["getStarTransactions"] = (400, "Bad Request: LIMIT_INVALID")
+    assert await sender.star_transactions(offset=0, limit=2) is None
+
+
+async def test_refunds_and_renewal_stops_report_what_telegram_said() -> None:
+    transport = RecordingTransport()
+    transport.stars.pay(7, "inv-1", 250, date=1_780_000_000, charge_id="ch-1", subscription=True)
+    transport.stars.pay(7, "inv-1", 250, date=1_782_592_000, charge_id="ch-2", renewal=True)
+    sender = await _stars_sender(transport)
+    assert await sender.cancel_star_subscription(7, "ch-1") is Outcome.SENT
+    assert transport.stars.canceled["ch-1"] is True
+    # Telegram names a subscription by its first charge only.
+    assert await sender.cancel_star_subscription(7, "ch-2") is Outcome.REJECTED
+    assert await sender.refund_stars(7, "ch-2") is Outcome.SENT
+    # Paid back already: nothing left to do, which is not a failure.
+    assert await sender.refund_stars(7, "ch-2") is Outcome.SENT
+    assert await sender.refund_stars(8, "ch-1") is Outcome.REJECTED
+    assert [c.method for c in transport.calls_to("refundStarPayment")] == ["refundStarPayment"] * 3

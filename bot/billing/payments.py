@@ -266,6 +266,8 @@ class Person:
     locale: str
     name: str
     zone: ZoneInfo
+    # In discreet mode a notification about a payment is neutral until they tap Show.
+    discreet: bool = False
 
 
 class Outcome(enum.StrEnum):
@@ -274,6 +276,10 @@ class Outcome(enum.StrEnum):
     ACTIVATED = "activated"
     RENEWED = "renewed"
     DUPLICATE = "duplicate"
+    # A renewal while the partner's own subscription already covers the couple.
+    DOUBLE_RENEWAL = "double_renewal"
+    # A charge from someone who erased their data: kept only to pay it back.
+    AFTER_ERASURE = "after_erasure"
     REPLAYED = "replayed"
     REJECTED = "rejected"
 
@@ -286,14 +292,25 @@ class Recorded:
     payer: Person | None = None
     partner: Person | None = None
     paid_until: datetime | None = None
-    # For a duplicate: the charge to pay back, and the subscription Telegram must not renew.
+    # For a charge that can't be honoured: the charge to pay back (its renewal stops too).
     refund_charge_id: str | None = None
     reason: str = ""
+    amount: int = 0
+
+    @property
+    def owed_back(self) -> bool:
+        """Tell whether this charge was recorded only to be paid back."""
+        return self.refund_charge_id is not None
 
 
 def _person(user: User, default_zone: str) -> Person:
     return Person(
-        user.id, user.chat_id, user.locale, name_of(user), zone_of(user, default=default_zone)
+        user.id,
+        user.chat_id,
+        user.locale,
+        name_of(user),
+        zone_of(user, default=default_zone),
+        user.discreet_since is not None,
     )
 
 
@@ -316,7 +333,9 @@ async def record_payment(
         payer_id, amount = terms.payer_id, terms.amount
     else:
         return Recorded(Outcome.REJECTED, reason="unrecognised payload")
-    if payer_id != user_id:
+    # Only Telegram renews a subscription, and only for the person who started it, so a
+    # renewal of an erased payer's subscription is theirs though nothing names them any more.
+    if payer_id is not None and payer_id != user_id:
         return Recorded(Outcome.REJECTED, reason="paid by someone else")
     if charge.currency != CURRENCY or charge.amount != amount:
         return Recorded(Outcome.REJECTED, reason="wrong currency or amount")
@@ -326,12 +345,27 @@ async def record_payment(
     if seen is not None:
         return Recorded(Outcome.REPLAYED)
     user = await session.get(User, user_id)
-    if user is None:
-        return Recorded(Outcome.REJECTED, reason="unknown payer")
     period_end = charge.expires_at or now + PERIOD
+    if payer_id is None or user is None:
+        return await _after_erasure(session, user_id, charge, subscription, period_end, now)
     payer, partner_user = _person(user, default_zone), await partner_of(session, user)
     partner = _person(partner_user, default_zone) if partner_user is not None else None
     if subscription is not None:
+        other = await _covered_by_other(session, user, subscription, period_end, now)
+        if other is not None:
+            # Both partners would pay for the same month: this renewal goes back, and stops.
+            subscription.renewal_canceled_at = subscription.renewal_canceled_at or now
+            subscription.updated_at = now
+            session.add(subscription)
+            _add_payment(session, charge, subscription, user, period_end, now, duplicate=True)
+            return Recorded(
+                Outcome.DOUBLE_RENEWAL,
+                payer,
+                partner,
+                other.paid_until,
+                refund_charge_id=charge.charge_id,
+                amount=charge.amount,
+            )
         subscription.paid_until = max(subscription.paid_until, period_end)
         subscription.ended_at, subscription.updated_at = None, now
         session.add(subscription)
@@ -369,8 +403,84 @@ async def record_payment(
             partner,
             already.paid_until,
             refund_charge_id=charge.charge_id,
+            amount=charge.amount,
         )
     return Recorded(Outcome.ACTIVATED, payer, partner, period_end)
+
+
+async def _covered_by_other(
+    session: AsyncSession,
+    user: User,
+    subscription: Subscription,
+    period_end: datetime,
+    now: datetime,
+) -> Cover | None:
+    """Return the partner's subscription that already pays for this renewal's month, if any.
+
+    Only one that keeps renewing, or that is paid through the whole new period, counts: one
+    about to run out leaves this renewal as what keeps the couple covered.
+    """
+    if user.couple_id is None:
+        return None
+    others = [
+        cover
+        for cover in await entitlements.covers_of(session, user.couple_id)
+        if cover.subscription_id != subscription.id
+        and cover.payer_id != user.id
+        and cover.ended_at is None
+        and cover.paid_until > now
+        and (cover.renewing or cover.paid_until >= period_end)
+    ]
+    return max(others, key=lambda cover: cover.paid_until) if others else None
+
+
+async def _after_erasure(
+    session: AsyncSession,
+    user_id: int,
+    charge: Charge,
+    subscription: Subscription | None,
+    period_end: datetime,
+    now: datetime,
+) -> Recorded:
+    """Record a charge from a payer who erased their data, to be paid back and stopped.
+
+    Nothing ties it to a person or a couple: only the Telegram id to pay back, until the
+    refund is made.
+    """
+    if subscription is None:
+        # Paid from an invoice handed out before they erased themselves.
+        subscription = Subscription(
+            payer_id=None,
+            payload_hash=payload_hash(charge.payload),
+            charge_id=charge.charge_id,
+            couple_id=None,
+            amount=charge.amount,
+            paid_until=period_end,
+            created_at=now,
+            updated_at=now,
+        )
+    subscription.ended_at = subscription.ended_at or now
+    subscription.updated_at = now
+    session.add(subscription)
+    await session.flush()
+    assert subscription.id is not None
+    session.add(
+        Payment(
+            charge_id=charge.charge_id,
+            provider_charge_id=charge.provider_charge_id or None,
+            subscription_id=subscription.id,
+            payer_id=None,
+            couple_id=None,
+            currency=charge.currency,
+            amount=charge.amount,
+            period_end=period_end,
+            recurring=charge.recurring and not charge.first_recurring,
+            duplicate=True,
+            paid_at=now,
+            refund_to=user_id,
+        )
+    )
+    return Recorded(Outcome.AFTER_ERASURE, refund_charge_id=charge.charge_id, amount=charge.amount)
 
 
 def _add_payment(
@@ -508,6 +618,33 @@ async def stop_renewal(
     return subscription.paid_until.astimezone(zone_of(user, default=default_zone))
 
 
+async def renewing_of(session: AsyncSession, user_id: int) -> list[tuple[int, str]]:
+    """Return (id, Telegram's id) of each subscription this person pays that still renews."""
+    result = await session.exec(
+        select(Subscription.id, Subscription.charge_id).where(
+            Subscription.payer_id == user_id,
+            col(Subscription.renewal_canceled_at).is_(None),
+            col(Subscription.ended_at).is_(None),
+        )
+    )
+    return [
+        (subscription_id, charge_id)
+        for subscription_id, charge_id in result.all()
+        if subscription_id
+    ]
+
+
+async def mark_renewals_stopped(
+    session: AsyncSession, subscription_ids: list[int], *, now: datetime
+) -> None:
+    """Record that Telegram stopped these subscriptions renewing."""
+    for subscription_id in subscription_ids:
+        subscription = await session.get(Subscription, subscription_id)
+        if subscription is not None and subscription.renewal_canceled_at is None:
+            subscription.renewal_canceled_at = subscription.updated_at = now
+            session.add(subscription)
+
+
 @dataclass(frozen=True)
 class RefundPlan:
     """What refunding one charge takes: pay it back to its payer, then stop its renewal."""
@@ -530,11 +667,15 @@ async def plan_refund(session: AsyncSession, charge_id: str) -> RefundPlan:
         raise RefundRefused(f"no charge {charge_id!r} is recorded")
     if payment.refunded_at is not None:
         raise RefundRefused(f"charge {charge_id!r} was already refunded")
-    if payment.payer_id is None:
-        raise RefundRefused(f"the payer of charge {charge_id!r} deleted their data")
+    payer_id = payment.payer_id if payment.payer_id is not None else payment.refund_to
+    if payer_id is None:
+        raise RefundRefused(
+            f"the payer of charge {charge_id!r} deleted their data after it was honoured;"
+            " no Telegram id is kept to pay it back to"
+        )
     subscription = await session.get(Subscription, payment.subscription_id)
     assert subscription is not None
-    return RefundPlan(charge_id, payment.payer_id, payment.amount, subscription.charge_id)
+    return RefundPlan(charge_id, payer_id, payment.amount, subscription.charge_id)
 
 
 @dataclass(frozen=True)
@@ -560,6 +701,8 @@ async def record_refund(
     if payment is None:
         raise RefundRefused(f"no charge {charge_id!r} is recorded")
     payment.refunded_at = payment.refunded_at or now
+    # Paid back: nothing more is owed to that Telegram id, so it is not kept.
+    payment.refund_to = None
     session.add(payment)
     await session.flush()
     subscription = await session.get(Subscription, payment.subscription_id)

@@ -80,6 +80,9 @@ class Payment(SQLModel, table=True):
     duplicate: bool = Field(default=False, sa_column=Column(Boolean, nullable=False))
     paid_at: datetime = _when()
     refunded_at: datetime | None = _when(nullable=True)
+    # The Telegram id to pay back a charge that arrived after its payer erased their data.
+    # No foreign key (there is no person left to point at); cleared once the charge is refunded.
+    refund_to: int | None = Field(default=None, sa_column=Column(BigInteger, nullable=True))
 
 
 class CheckoutHold(SQLModel, table=True):

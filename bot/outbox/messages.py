@@ -5,6 +5,7 @@ from __future__ import annotations
 import enum
 from collections.abc import Sequence
 from dataclasses import dataclass
+from datetime import datetime
 from typing import Protocol
 
 # Rows of (label, target): an https target is a link button, anything else callback data.
@@ -73,6 +74,21 @@ class Invoice:
     subscription_period: int | None = None
 
 
+@dataclass(frozen=True)
+class StarTransaction:
+    """One entry of the bot's Telegram Stars ledger that a person paid or was paid back."""
+
+    # Telegram's id: a payment's telegram_payment_charge_id, which a refund of it shares.
+    id: str
+    user_id: int
+    amount: int
+    date: datetime
+    # True for a payment the person made; False for Stars the bot paid back to them.
+    incoming: bool
+    invoice_payload: str | None = None
+    subscription_period: int | None = None
+
+
 class Outcome(enum.Enum):
     """How a send ended, as far as scheduling cares."""
 
@@ -102,10 +118,18 @@ class Sender(Protocol):
 
 
 class Carrier(Sender, Protocol):
-    """Everything the bot asks of Telegram's messages: send, edit, delete, invoice links."""
+    """Everything the bot asks of Telegram: messages, invoice links, and Stars payments."""
 
     async def edit(self, edit: Edit) -> SendResult: ...
 
     async def delete(self, chat_id: int, message_ids: Sequence[int]) -> SendResult: ...
 
     async def invoice_link(self, invoice: Invoice, *, chat_id: int) -> str | None: ...
+
+    async def refund_stars(self, user_id: int, charge_id: str) -> Outcome: ...
+
+    async def cancel_star_subscription(self, user_id: int, charge_id: str) -> Outcome: ...
+
+    async def star_transactions(
+        self, *, offset: int, limit: int
+    ) -> Sequence[StarTransaction] | None: ...

@@ -1,4 +1,4 @@
-"""The one path out: every message, edit, deletion and invoice link the bot makes."""
+"""The one path out: every message, edit, deletion, invoice link and Stars call the bot makes."""
 
 from __future__ import annotations
 
@@ -13,7 +13,15 @@ from bot.db.engine import Sessions
 from bot.db.models import User
 from bot.nudges.engine import mark_unreachable
 from bot.outbox.discreet import keep_back
-from bot.outbox.messages import Carrier, Edit, Invoice, Outcome, Outgoing, SendResult
+from bot.outbox.messages import (
+    Carrier,
+    Edit,
+    Invoice,
+    Outcome,
+    Outgoing,
+    SendResult,
+    StarTransaction,
+)
 from bot.safety import signals as safety
 from bot.safety.signals import Recipient
 
@@ -65,6 +73,21 @@ class Outbox:
     async def invoice_link(self, invoice: Invoice, *, chat_id: int) -> str | None:
         """Create an invoice link for someone in this chat (None if Telegram would not)."""
         return await self.carrier.invoice_link(invoice, chat_id=chat_id)
+
+    async def refund_stars(self, user_id: int, charge_id: str) -> bool:
+        """Pay a Stars charge back; True once Telegram has (or had already) paid it back."""
+        return await self.carrier.refund_stars(user_id, charge_id) is Outcome.SENT
+
+    async def cancel_stars_subscription(self, user_id: int, charge_id: str) -> Outcome:
+        """Stop a Stars subscription renewing: SENT once Telegram confirmed it, REJECTED if
+        Telegram knows no such subscription to stop, RETRY if it could not be asked."""
+        return await self.carrier.cancel_star_subscription(user_id, charge_id)
+
+    async def star_transactions(
+        self, *, offset: int, limit: int
+    ) -> Sequence[StarTransaction] | None:
+        """Read one page of the bot's Stars ledger (None if Telegram did not answer)."""
+        return await self.carrier.star_transactions(offset=offset, limit=limit)
 
     async def _remember(self, chat_id: int, message_id: int) -> None:
         if chat_id <= 0:

@@ -115,6 +115,13 @@ async def ask_to_erase(session: AsyncSession, user_id: int, *, now: datetime) ->
     return user
 
 
+async def check_erasing(session: AsyncSession, user_id: int) -> None:
+    """Raise StaleAction unless this person was asked to confirm erasing their data."""
+    waiting = await conversation.awaiting(session, user_id)
+    if waiting is None or waiting.state != ERASING:
+        raise StaleAction()
+
+
 async def keep(session: AsyncSession, user_id: int) -> None:
     """The person changed their mind: nothing is erased."""
     waiting = await conversation.awaiting(session, user_id)

@@ -9,6 +9,7 @@ from telegram.ext import Application, CallbackContext, ExtBot
 
 from bot.billing.delivery import NoticeEngine
 from bot.billing.entitlements import Policy
+from bot.billing.settlement import Settlement
 from bot.checkins.engine import CheckinEngine
 from bot.content.library import Library
 from bot.content.texts import Texts
@@ -44,6 +45,8 @@ class Services:
     outbox: Outbox
     checkins: CheckinEngine
     notices: NoticeEngine
+    # Refunds, stopped renewals and reconciliation with Telegram's Stars ledger.
+    settlement: Settlement
     # Set when several workers may share the database (PostgreSQL): they share the send rate.
     presence: Presence | None = None
 

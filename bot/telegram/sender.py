@@ -6,6 +6,7 @@ import asyncio
 import json
 import logging
 from collections.abc import Awaitable, Callable, Sequence
+from datetime import timedelta
 from typing import Any
 
 from telegram import (
@@ -13,6 +14,10 @@ from telegram import (
     InlineKeyboardMarkup,
     LabeledPrice,
     ReplyParameters,
+    TransactionPartnerUser,
+)
+from telegram import (
+    StarTransaction as TelegramStarTransaction,
 )
 from telegram.constants import ParseMode
 from telegram.error import BadRequest, Forbidden, NetworkError, RetryAfter, TimedOut
@@ -30,6 +35,7 @@ from bot.outbox.messages import (
     Outgoing,
     Priority,
     SendResult,
+    StarTransaction,
     is_link,
 )
 from bot.outbox.pacing import Pacer
@@ -43,6 +49,10 @@ DELETE_BATCH = 100
 _UNREACHABLE_HINTS = ("chat not found", "user is deactivated", "bot was blocked")
 # An edit that changes nothing, or of a message that is gone, has nothing left to do.
 _EDIT_SETTLED_HINTS = ("message is not modified",)
+# A charge paid back already has nothing left to do: asking again must not look like a failure.
+_REFUND_SETTLED_HINTS = ("charge_already_refunded",)
+# The ledger's own chat key: reading it counts against the bot's overall limit like any call.
+_LEDGER_CHAT = 0
 
 
 def markup_of(buttons: Buttons) -> InlineKeyboardMarkup | None:
@@ -253,6 +263,39 @@ class TelegramSender:
         result, link = await self._attempt(chat_id, Priority.REPLY, "invoice link", call)
         return str(link) if result is Outcome.SENT else None
 
+    async def refund_stars(self, user_id: int, charge_id: str) -> Outcome:
+        """Pay a Stars charge back to the person who paid it."""
+
+        def call() -> Awaitable[Any]:
+            return self.bot.refund_star_payment(user_id, charge_id)
+
+        result, _ = await self._attempt(
+            user_id, Priority.REPLY, "refund", call, settled=_REFUND_SETTLED_HINTS
+        )
+        return result
+
+    async def cancel_star_subscription(self, user_id: int, charge_id: str) -> Outcome:
+        """Stop a Stars subscription renewing; Telegram names it by its first charge's id."""
+
+        def call() -> Awaitable[Any]:
+            return self.bot.edit_user_star_subscription(user_id, charge_id, is_canceled=True)
+
+        result, _ = await self._attempt(user_id, Priority.REPLY, "subscription change", call)
+        return result
+
+    async def star_transactions(
+        self, *, offset: int, limit: int
+    ) -> Sequence[StarTransaction] | None:
+        """Read one page of the bot's Stars ledger; None if Telegram did not answer."""
+
+        def call() -> Awaitable[Any]:
+            return self.bot.get_star_transactions(offset=offset, limit=limit)
+
+        result, page = await self._attempt(_LEDGER_CHAT, Priority.BULK, "ledger read", call)
+        if result is not Outcome.SENT:
+            return None
+        return [entry for raw in page.transactions if (entry := _person_entry(raw)) is not None]
+
     async def _attempt(
         self,
         chat_id: int,
@@ -287,3 +330,26 @@ class TelegramSender:
                     return Outcome.RETRY, None
                 await asyncio.sleep(self.backoff * 2 ** (transient - 1))
                 continue
+
+
+def _person_entry(raw: TelegramStarTransaction) -> StarTransaction | None:
+    """Return a person's invoice payment (source) or the bot's refund to them (receiver)."""
+    for partner, incoming in ((raw.source, True), (raw.receiver, False)):
+        if not isinstance(partner, TransactionPartnerUser):
+            continue
+        # Paid media, gifts and the like are not subscriptions; older servers omit the type.
+        if partner.transaction_type not in (None, "invoice_payment"):
+            return None
+        period: Any = partner.subscription_period
+        if isinstance(period, timedelta):
+            period = int(period.total_seconds())
+        return StarTransaction(
+            id=raw.id,
+            user_id=partner.user.id,
+            amount=raw.amount,
+            date=raw.date,
+            incoming=incoming,
+            invoice_payload=partner.invoice_payload,
+            subscription_period=period,
+        )
+    return None

@@ -36,14 +36,17 @@ async def _answer(api: FakeBotApi, query_id: str) -> dict[str, object]:
 
 
 async def _refund(bot: RunningBot, charge_id: str) -> tuple[int, str]:
+    return await _billing(bot, "refund", charge_id)
+
+
+async def _billing(bot: RunningBot, *args: str) -> tuple[int, str]:
     env = bot_environment(bot.api, _database(bot), bot.clock_file)
     process = await asyncio.create_subprocess_exec(
         sys.executable,
         "-m",
         "bot",
         "billing",
-        "refund",
-        charge_id,
+        *args,
         cwd=bot.clock_file.parent,
         env=env,
         stdout=asyncio.subprocess.PIPE,
@@ -172,3 +175,55 @@ async def test_trial_reminders_gating_subscribe_renew_cancel_and_refund(
     lapses = "SELECT count(*) FROM billing_notices WHERE user_id = ? AND kind = 'lapsed'"
     assert _scalar(bot, lapses, sam.id) == 1
     assert payload not in bot.log(), "payloads stay out of the logs"
+
+
+async def test_a_missed_charge_is_reconciled_erasure_stops_renewal_and_a_late_charge_goes_back(
+    running_bot: RunningBot,
+) -> None:
+    bot, api = running_bot, running_bot.api
+    alex, sam = api.user(811, "Alex"), api.user(812, "Sam")
+    await pair(alex, sam, "London", choose="London, GB")
+    await alex.send_text("/subscribe")
+    offer = await wait_for_text(alex, "Remainly for you and Sam")
+    payload = str(api.invoice_links[next(b.url for b in offer.buttons if b.url)]["payload"])
+    approved = await _answer(api, await alex.pre_checkout(payload, "XTR", PRICE))
+    assert approved["ok"] is True
+
+    # Telegram takes the Stars, but the successful_payment update never reaches the bot.
+    first = alex.missed_payment(payload, PRICE)
+    code, output = await _billing(bot, "reconcile")
+    assert code == 0 and "recorded 1 missed charge(s)" in output, output
+    await wait_for_text(alex, "You and Sam are subscribed until")
+    await wait_for_text(sam, "Alex has subscribed to Remainly for you both")
+    paid = "SELECT count(*) FROM payments WHERE charge_id = ? AND payer_id = ?"
+    assert _scalar(bot, paid, first, alex.id) == 1
+    code, output = await _billing(bot, "reconcile")
+    assert code == 0 and "recorded 0 missed charge(s), refunded 0" in output, output
+    assert _scalar(bot, "SELECT count(*) FROM payments") == 1
+    assert not api.is_refunded(first)
+
+    # Alex erases their data: the subscription stops renewing on Telegram first.
+    await alex.send_text("/deleteme")
+    await wait_for_text(alex, "stops renewing first")
+    await alex.press_button("Yes, erase everything")
+    await wait_for_text(alex, "everything about you is erased")
+    assert api.subscription_canceled(first) is True
+    assert _scalar(bot, "SELECT count(*) FROM users WHERE id = ?", alex.id) == 0
+
+    # A renewal already under way still arrives; paying it back fails for now.
+    api.fail_next("refundStarPayment", 400, "Bad Request: REFUND_FAILED")
+    late = await alex.successful_payment(
+        payload, "XTR", PRICE, is_recurring=True, is_first_recurring=False
+    )
+    await wait_for_text(alex, "reached us after you deleted your data", timeout=30)
+    owed = "SELECT refund_to FROM payments WHERE charge_id = ? AND payer_id IS NULL"
+    assert _scalar(bot, owed, late) == alex.id
+    assert not api.is_refunded(late)
+    code, output = await _refund(bot, late)
+    assert code == 0 and f"Refunded {PRICE} Stars" in output, output
+    assert api.is_refunded(late)
+    assert _scalar(bot, "SELECT refund_to FROM payments WHERE charge_id = ?", late) is None
+    assert _scalar(bot, "SELECT refunded_at FROM payments WHERE charge_id = ?", late)
+    # Nothing names Alex any more: not the payments, not the subscription.
+    assert _scalar(bot, "SELECT count(*) FROM payments WHERE payer_id = ?", alex.id) == 0
+    assert _scalar(bot, "SELECT count(*) FROM subscriptions WHERE payer_id = ?", alex.id) == 0

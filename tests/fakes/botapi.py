@@ -18,6 +18,8 @@ from urllib.parse import parse_qsl
 
 from aiohttp import BodyPartReader, hdrs, web
 
+from tests.fakes.stars import LedgerError, StarsLedger
+
 __all__ = [
     "Call",
     "FakeBotApi",
@@ -349,13 +351,6 @@ class _Query:
     answer: Mapping[str, Any] | None = None
 
 
-@dataclass(slots=True)
-class _Charge:
-    user_id: int
-    refunded: bool = False
-    subscription_canceled: bool | None = None
-
-
 class _Chat:
     """A chat's state: info, messages, block flag."""
 
@@ -668,7 +663,14 @@ class FakeUser(_ChatHandle):
         is_first_recurring: bool | None = None,
     ) -> str:
         """Send the bot a successful payment message; return the charge id."""
-        charge_id = telegram_payment_charge_id or self._api._new_charge_id()
+        charge_id = self._api._pay(
+            self,
+            invoice_payload,
+            total_amount,
+            telegram_payment_charge_id,
+            bool(is_recurring or is_first_recurring or subscription_expiration_date),
+            bool(is_recurring and not is_first_recurring),
+        )
         payment: JsonDict = {
             "currency": currency,
             "total_amount": total_amount,
@@ -682,9 +684,14 @@ class FakeUser(_ChatHandle):
             payment["is_recurring"] = is_recurring
         if is_first_recurring is not None:
             payment["is_first_recurring"] = is_first_recurring
-        self._api._charges[charge_id] = _Charge(self.id)
         await self._api._user_message(self._chat, self, None, extra={"successful_payment": payment})
         return charge_id
+
+    def missed_payment(
+        self, invoice_payload: str, total_amount: int, *, renewal: bool = False
+    ) -> str:
+        """Take a Stars payment whose update never reaches the bot; return its charge id."""
+        return self._api._pay(self, invoice_payload, total_amount, None, True, renewal)
 
 
 class FakeGroup(_ChatHandle):
@@ -759,10 +766,9 @@ class FakeBotApi:
         self._files: dict[str, _StoredFile] = {}
         self._file_ids = itertools.count(1)
         self._query_ids = itertools.count(1)
-        self._charge_ids = itertools.count(1)
         self._queries: dict[str, _Query] = {}
         self._pre_checkouts: dict[str, _Query] = {}
-        self._charges: dict[str, _Charge] = {}
+        self.stars = StarsLedger()
         self._commands: dict[tuple[str, str], list[JsonDict]] = {}
         self._faults: dict[str, deque[_Fault]] = {}
         self._delays: dict[str, deque[_Delay]] = {}
@@ -818,6 +824,7 @@ class FakeBotApi:
             ("answerPreCheckoutQuery", self._answer_pre_checkout_query),
             ("refundStarPayment", self._refund_star_payment),
             ("editUserStarSubscription", self._edit_user_star_subscription),
+            ("getStarTransactions", self._get_star_transactions),
         ]
         self._handlers: dict[str, tuple[str, _Handler]] = {
             name.lower(): (name, handler) for name, handler in handlers
@@ -910,11 +917,11 @@ class FakeBotApi:
 
     def is_refunded(self, charge_id: str) -> bool:
         """Tell whether the bot refunded a charge."""
-        return self._charges[charge_id].refunded
+        return self.stars.charges[charge_id].refunded_at is not None
 
     def subscription_canceled(self, charge_id: str) -> bool | None:
         """Return the is_canceled the bot last set on a subscription, None if never."""
-        return self._charges[charge_id].subscription_canceled
+        return self.stars.canceled.get(charge_id)
 
     def commands(
         self, scope: Mapping[str, Any] | None = None, language_code: str = ""
@@ -1141,8 +1148,25 @@ class FakeBotApi:
         await self._enqueue("pre_checkout_query", body)
         return query_id
 
-    def _new_charge_id(self) -> str:
-        return f"stxFake{next(self._charge_ids):010d}"
+    def _pay(
+        self,
+        user: FakeUser,
+        payload: str,
+        amount: int,
+        charge_id: str | None,
+        subscription: bool,
+        renewal: bool,
+    ) -> str:
+        charge = self.stars.pay(
+            user.id,
+            payload,
+            amount,
+            date=int(time.time()),
+            charge_id=charge_id,
+            subscription=subscription,
+            renewal=renewal,
+        )
+        return charge.id
 
     # HTTP
 
@@ -1719,31 +1743,39 @@ class FakeBotApi:
         query.answer = MappingProxyType(dict(params))
         return True
 
-    def _charge(self, params: JsonDict) -> _Charge:
-        charge = self._charges.get(_opt_str(params, "telegram_payment_charge_id") or "")
-        if charge is None:
-            raise _ApiError(400, "Bad Request: CHARGE_ID_INVALID")
-        if charge.user_id != _req_int(params, "user_id"):
-            raise _ApiError(400, "Bad Request: USER_ID_INVALID")
-        return charge
-
     async def _refund_star_payment(
         self, params: JsonDict, files: Mapping[str, UploadedFile]
     ) -> bool:
-        charge = self._charge(params)
-        if charge.refunded:
-            raise _ApiError(400, "Bad Request: CHARGE_ALREADY_REFUNDED")
-        charge.refunded = True
+        try:
+            self.stars.refund(
+                params.get("user_id"),
+                params.get("telegram_payment_charge_id"),
+                date=int(time.time()),
+            )
+        except LedgerError as refused:
+            raise _ApiError(400, refused.description) from None
         return True
 
     async def _edit_user_star_subscription(
         self, params: JsonDict, files: Mapping[str, UploadedFile]
     ) -> bool:
-        charge = self._charge(params)
-        if "is_canceled" not in params:
-            raise _ApiError(400, "Bad Request: is_canceled is empty")
-        charge.subscription_canceled = _opt_bool(params, "is_canceled")
+        try:
+            self.stars.edit_subscription(
+                params.get("user_id"),
+                params.get("telegram_payment_charge_id"),
+                params.get("is_canceled"),
+            )
+        except LedgerError as refused:
+            raise _ApiError(400, refused.description) from None
         return True
+
+    async def _get_star_transactions(
+        self, params: JsonDict, files: Mapping[str, UploadedFile]
+    ) -> JsonDict:
+        try:
+            return self.stars.transactions(params.get("offset"), params.get("limit"))
+        except LedgerError as refused:
+            raise _ApiError(400, refused.description) from None
 
 
 # Request parsing and parameter helpers

@@ -12,6 +12,8 @@ from telegram import Update
 from telegram.request import BaseRequest, RequestData
 
 from bot.app import BotApplication
+from bot.telegram.context import services_of
+from tests.fakes.stars import LedgerError, StarsLedger
 
 BOT_ID = 424242
 BOT_USERNAME = "remainly_test_bot"
@@ -36,6 +38,8 @@ class RecordingTransport(BaseRequest):
     faults: dict[str, list[tuple[int, str, int | None]]] = field(default_factory=dict)
     calls: list[Call] = field(default_factory=list)
     faulted: list[Call] = field(default_factory=list)
+    # Telegram's side of payments: what was charged, refunded and cancelled.
+    stars: StarsLedger = field(default_factory=StarsLedger)
     _ids: itertools.count[int] = field(default_factory=lambda: itertools.count(1000))
 
     async def initialize(self) -> None:
@@ -85,7 +89,12 @@ class RecordingTransport(BaseRequest):
             status, description = self.failures[name]
             body = {"ok": False, "error_code": status, "description": description}
             return status, json.dumps(body).encode()
-        return 200, json.dumps({"ok": True, "result": self._result(name, params)}).encode()
+        try:
+            result = self._result(name, params)
+        except LedgerError as refused:
+            body = {"ok": False, "error_code": 400, "description": refused.description}
+            return 400, json.dumps(body).encode()
+        return 200, json.dumps({"ok": True, "result": result}).encode()
 
     def _result(self, name: str, params: dict[str, Any]) -> Any:
         if name == "getMe":
@@ -111,6 +120,14 @@ class RecordingTransport(BaseRequest):
             return []
         if name == "createInvoiceLink":
             return f"https://t.me/$invoice{next(self._ids)}"
+        if name == "refundStarPayment":
+            charge = params.get("telegram_payment_charge_id")
+            self.stars.refund(params.get("user_id"), charge, date=int(time.time()))
+        if name == "editUserStarSubscription":
+            charge = params.get("telegram_payment_charge_id")
+            self.stars.edit_subscription(params.get("user_id"), charge, params.get("is_canceled"))
+        if name == "getStarTransactions":
+            return self.stars.transactions(params.get("offset"), params.get("limit"))
         return True
 
     def sent_to(self, chat_id: int) -> list[Call]:
@@ -196,6 +213,7 @@ class Person:
         recurring: bool = False,
     ) -> None:
         """Deliver Telegram's successful-payment message for a charge (a renewal if recurring)."""
+        self.charge(payload, amount, charge_id, recurring=recurring)
         payment: dict[str, Any] = {
             "currency": currency,
             "total_amount": amount,
@@ -215,6 +233,19 @@ class Person:
             "successful_payment": payment,
         }
         await self._process({"message": message})
+
+    def charge(self, payload: str, amount: int, charge_id: str, *, recurring: bool = False) -> None:
+        """Take a subscription payment on Telegram's side, without telling the bot."""
+        now = services_of(self.application).clock.now()
+        self.transport.stars.pay(
+            self.id,
+            payload,
+            amount,
+            date=int(now.timestamp()),
+            charge_id=charge_id,
+            subscription=True,
+            renewal=recurring,
+        )
 
     def pre_checkout_answer(self, query_id: str) -> dict[str, Any]:
         """Return how the bot answered a pre-checkout query."""

@@ -848,3 +848,26 @@ async def test_ptb_application_round_trip(api: FakeBotApi) -> None:
     assert answer is not None
     assert answer["text"] == "done"
     assert api.calls_to("deleteWebhook")
+
+
+async def test_the_stars_ledger_lists_charges_and_refunds_page_by_page(
+    bot: Bot, api: FakeBotApi
+) -> None:
+    ann = api.user(42, "Ann")
+    first = await ann.successful_payment("plus:42", "XTR", 250, is_first_recurring=True)
+    lost = ann.missed_payment("plus:42", 250, renewal=True)
+    assert await bot.refund_star_payment(42, lost) is True
+    page = await bot.get_star_transactions(offset=0, limit=2)
+    assert [t.id for t in page.transactions] == [first, lost]
+    assert page.transactions[0].source is not None
+    assert page.transactions[0].source.invoice_payload == "plus:42"  # type: ignore[attr-defined]
+    (refund,) = (await bot.get_star_transactions(offset=2, limit=2)).transactions
+    assert refund.id == lost and refund.source is None and refund.receiver is not None
+    assert (await bot.get_star_transactions(offset=3)).transactions == ()
+    with pytest.raises(BadRequest, match=r"(?i)LIMIT_INVALID"):
+        await bot.get_star_transactions(limit=101)
+    # A renewal belongs to the subscription its first charge names; only that name stops it.
+    with pytest.raises(BadRequest, match=r"(?i)SUBSCRIPTION_ID_INVALID"):
+        await bot.edit_user_star_subscription(42, lost, is_canceled=True)
+    assert await bot.edit_user_star_subscription(42, first, is_canceled=True) is True
+    assert api.subscription_canceled(first) is True

@@ -271,3 +271,66 @@ async def test_strangers_and_people_on_their_own_get_a_kind_pointer(
     await stranger.send("/subscription")
     assert "You're not paired right now" in stranger.last()
     assert transport.calls_to("createInvoiceLink") == []
+
+
+async def test_a_renewal_while_the_partner_already_covers_both_is_paid_back_and_stopped(
+    person: MakePerson,
+    application: BotApplication,
+    transport: RecordingTransport,
+    clock: FixedClock,
+) -> None:
+    alex, sam = await _couple(person)
+    payload = await _subscribe(alex, transport)
+    await alex.pre_checkout(payload, "XTR", PRICE)
+    await alex.paid(payload, "XTR", PRICE, "ch-1", expires=_expiry(clock))
+    # Sam pays for a subscription of their own too (as after pairing with someone who paid).
+    async with services_of(application).sessions.begin() as session:
+        session.add(
+            Subscription(
+                payer_id=2,
+                payload_hash="f" * 64,
+                charge_id="sam-1",
+                amount=PRICE,
+                paid_until=clock.now() + timedelta(days=45),
+                created_at=clock.now(),
+                updated_at=clock.now(),
+            )
+        )
+    clock.advance(timedelta(days=30) - timedelta(minutes=1))
+    await alex.paid(payload, "XTR", PRICE, "ch-2", expires=_expiry(clock), recurring=True)
+    assert "Sam's subscription already covers you both" in alex.last()
+    assert "sent your 250 ⭐ straight back" in alex.last()
+    assert "Alex's subscription renewed while yours already covers you both" in sam.last()
+    assert transport.stars.charges["ch-2"].refunded_at is not None
+    assert transport.stars.canceled["ch-1"] is True
+    async with services_of(application).sessions() as session:
+        payment = (await session.exec(select(Payment).where(Payment.charge_id == "ch-2"))).one()
+    assert payment.duplicate and payment.refunded_at == clock.now()
+    await alex.send("/subscription")
+    assert "Sam pays 250 ⭐ a month" in alex.last()
+
+
+async def test_reconciling_records_a_charge_whose_update_never_came_once(
+    person: MakePerson,
+    application: BotApplication,
+    transport: RecordingTransport,
+    clock: FixedClock,
+) -> None:
+    alex, sam = await _couple(person)
+    payload = await _subscribe(alex, transport)
+    await alex.pre_checkout(payload, "XTR", PRICE)
+    alex.charge(payload, PRICE, "ch-lost")  # Telegram took the Stars; the update was lost
+    settlement = services_of(application).settlement
+    report = await settlement.reconcile()
+    assert (report.read, report.recorded, report.refunded) == (1, 1, 0)
+    assert [c.params.get("offset", 0) for c in transport.calls_to("getStarTransactions")] == [0]
+    assert "You and Sam are subscribed until" in alex.last()
+    assert "Alex has subscribed to Remainly for you both" in sam.last()
+    before = (len(alex.inbox()), len(sam.inbox()), await _count(application, Payment))
+    again = await settlement.reconcile()
+    assert (again.recorded, again.refunded) == (0, 0)
+    assert (len(alex.inbox()), len(sam.inbox()), await _count(application, Payment)) == before
+    # Its update arriving late changes nothing either: the payer is never asked twice.
+    await alex.paid(payload, "XTR", PRICE, "ch-lost", expires=_expiry(clock))
+    assert (len(alex.inbox()), len(sam.inbox()), await _count(application, Payment)) == before
+    assert transport.calls_to("refundStarPayment") == []

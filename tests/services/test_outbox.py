@@ -13,13 +13,13 @@ from bot.content.texts import Texts
 from bot.core.clock import FixedClock
 from bot.db.engine import Sessions
 from bot.db.models import User
-from bot.outbox.messages import Edit, Invoice, Outcome, Outgoing, Priority, SendResult
+from bot.outbox.messages import Outcome, Outgoing, Priority, SendResult
 from bot.outbox.outbox import Outbox
 from bot.outbox.pacing import Pacer
 from bot.outbox.runner import Runner, RunnerConfig, Sent, each
 from bot.safety import signals as safety
 from tests.support.factories import ALEX, CONTENT, onboard
-from tests.support.senders import FakeSender
+from tests.support.senders import FakeCarrier
 
 
 async def test_a_reply_takes_the_next_slot_ahead_of_a_waiting_fan_out() -> None:
@@ -102,21 +102,8 @@ async def test_the_runner_stops_sending_when_recording_breaks(sessions: Sessions
     assert 0 < len(sender.sent) <= 3
 
 
-@dataclass
-class _Carrier(FakeSender):
-    edits: list[Edit] = field(default_factory=list)
-    deleted: list[tuple[int, list[int]]] = field(default_factory=list)
-
-    async def edit(self, edit: Edit) -> SendResult:
-        self.edits.append(edit)
-        return SendResult(Outcome.SENT, edit.message_id)
-
-    async def delete(self, chat_id: int, message_ids: Sequence[int]) -> SendResult:
-        self.deleted.append((chat_id, list(message_ids)))
-        return SendResult(Outcome.SENT)
-
-    async def invoice_link(self, invoice: Invoice, *, chat_id: int) -> str | None:
-        return "https://t.me/$invoice"
+class _Carrier(FakeCarrier):
+    pass
 
 
 @pytest.fixture

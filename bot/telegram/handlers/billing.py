@@ -6,9 +6,7 @@ import html
 import logging
 from typing import Any
 
-from sqlalchemy.exc import IntegrityError
 from telegram import Update
-from telegram.error import TelegramError
 from telegram.ext import (
     Application,
     CommandHandler,
@@ -20,11 +18,12 @@ from telegram.ext import (
 from bot.billing import entitlements
 from bot.billing import payments as billing
 from bot.billing.buttons import ConfirmStop, KeepRenewal, StopRenewal, Subscribe
+from bot.billing.settlement import messages_for
 from bot.core.errors import DomainError
-from bot.outbox.messages import Invoice, Outgoing
+from bot.outbox.messages import Invoice
 from bot.settings import Settings
 from bot.telegram.callbacks import ButtonHandler
-from bot.telegram.context import BotContext, Services, services_of
+from bot.telegram.context import BotContext, services_of
 from bot.telegram.handlers.replies import (
     Button,
     locale_of,
@@ -153,31 +152,23 @@ async def ask_stop(update: Update, context: BotContext, pressed: StopRenewal) ->
 
 
 async def stop(update: Update, context: BotContext, pressed: ConfirmStop) -> None:
-    """Handle Yes, stop renewal: ask Telegram first, then record it."""
+    """Handle Yes, stop renewal: Telegram is asked first, then it is recorded."""
     user = update.effective_user
     assert user is not None
     subscription_id = pressed.subscription_id
-    zone = context.services.settings.default_timezone
     async with context.services.sessions.begin() as session:
-        target = await billing.renewal_to_stop(
+        await billing.renewal_to_stop(
             session,
             user.id,
             subscription_id,
             now=context.services.clock.now(),
-            default_zone=zone,
+            default_zone=context.services.settings.default_timezone,
         )
     await settle_button(update, context)
-    # Telegram first: recording a stop it never made would let a charge through unannounced.
-    try:
-        await context.bot.edit_user_star_subscription(user.id, target.charge_id, is_canceled=True)
-    except TelegramError as error:
-        log.warning("could not stop a subscription renewing: %s", type(error).__name__)
+    until = await context.services.settlement.stop_renewal(user.id, subscription_id)
+    if until is None:
         await reply(update, context, "billing.stop_failed")
         return
-    async with context.services.sessions.begin() as session:
-        until = await billing.stop_renewal(
-            session, user.id, subscription_id, now=context.services.clock.now(), default_zone=zone
-        )
     await reply(update, context, "billing.renewal_stopped", until=until)
 
 
@@ -229,22 +220,8 @@ async def paid(update: Update, context: BotContext) -> None:
         recurring=bool(payment.is_recurring),
         first_recurring=bool(payment.is_first_recurring),
     )
-    settings = context.services.settings
-    try:
-        async with context.services.sessions.begin() as session:
-            recorded = await billing.record_payment(
-                session,
-                user.id,
-                charge,
-                now=context.services.clock.now(),
-                key=signing_key(settings),
-                default_zone=settings.default_timezone,
-                policy=context.services.policy,
-            )
-    except IntegrityError:
-        # Another worker recorded this very charge a moment ago.
-        log.info("update %s: payment %s is already recorded", update.update_id, charge.charge_id)
-        return
+    settled = await context.services.settlement.record(user.id, charge)
+    recorded = settled.recorded
     if recorded.outcome == billing.Outcome.REPLAYED:
         log.info("update %s: payment %s is already recorded", update.update_id, charge.charge_id)
         return
@@ -255,81 +232,34 @@ async def paid(update: Update, context: BotContext) -> None:
             charge.charge_id,
             recorded.reason,
         )
-        await reply(update, context, "billing.payment_unmatched")
-        return
-    await _tell(update, context, recorded)
-
-
-async def _tell(update: Update, context: BotContext, recorded: billing.Recorded) -> None:
-    payer, partner = recorded.payer, recorded.partner
-    assert payer is not None and recorded.paid_until is not None
-    until = recorded.paid_until.astimezone(payer.zone)
-    if recorded.outcome == billing.Outcome.DUPLICATE:
-        assert recorded.refund_charge_id is not None
-        done = await refund(context.application, recorded.refund_charge_id)
-        if done is None:
-            log.error("charge %s paid twice for one couple: refund it", recorded.refund_charge_id)
-            await reply(update, context, "billing.duplicate_pending")
-        else:
-            await reply(update, context, "billing.duplicate_refunded", amount=done.amount)
-        return
-    if recorded.outcome == billing.Outcome.RENEWED:
-        await reply(update, context, "billing.renewed", until=until)
-        return
-    if partner is None:
-        await reply(update, context, "billing.activated_solo", until=until)
-        return
-    await reply(update, context, "billing.activated", partner=partner.name, until=until)
-    await send(
-        context,
-        partner.chat_id,
-        "billing.activated_partner",
-        locale=partner.locale,
-        payer=payer.name,
-        until=recorded.paid_until.astimezone(partner.zone),
-    )
+    chat = update.effective_chat
+    assert chat is not None
+    for say in messages_for(settled, chat_id=chat.id, locale=locale_of(update)):
+        await send(
+            context, say.chat_id, say.key, locale=say.locale, notify=say.notify, **say.values
+        )
 
 
 async def refund(application: AnyApplication, charge_id: str) -> billing.Refunded | None:
-    """Ask Telegram to do what the billing service plans, then have it recorded; None on failure."""
-    services = services_of(application)
-    async with services.sessions.begin() as session:
-        plan = await billing.plan_refund(session, charge_id)
-    bot = application.bot
-    try:
-        await bot.refund_star_payment(plan.payer_id, plan.charge_id)
-    except TelegramError as error:
-        log.error("refunding charge %s failed: %s", charge_id, type(error).__name__)
-        return None
-    try:
-        await bot.edit_user_star_subscription(
-            plan.payer_id, plan.subscription_charge_id, is_canceled=True
-        )
-    except TelegramError as error:
-        # A refunded subscription may already be over on Telegram's side; the refund stands.
-        log.info("charge %s: renewal not stopped (%s)", charge_id, type(error).__name__)
-    async with services.sessions.begin() as session:
-        return await billing.record_refund(
-            session,
-            plan,
-            now=services.clock.now(),
-            default_zone=services.settings.default_timezone,
-        )
+    """Refund a recorded charge for an operator; None if Telegram would not."""
+    return await services_of(application).settlement.refund(charge_id)
 
 
 async def notify_refund(application: AnyApplication, done: billing.Refunded) -> None:
     """Tell the payer a refund was made (for an operator's refund)."""
-    services: Services = services_of(application)
-    assert done.payer is not None
-    message = services.texts.render(
-        "billing.refunded",
-        locale=done.payer.locale,
-        amount=done.amount,
-        covered_until=done.covered_until,
+    await services_of(application).settlement.tell_refunded(done)
+
+
+async def reconcile(context: BotContext) -> None:
+    """Record, or pay back, Stars charges the bot never heard of (at start, then regularly)."""
+    report = await context.services.settlement.reconcile()
+    log.info(
+        "Stars ledger checked: %d entries read, %d recorded, %d refunded%s",
+        report.read,
+        report.recorded,
+        report.refunded,
+        " (incomplete)" if report.failed else "",
     )
-    result = await services.outbox.send(Outgoing(done.payer.chat_id, message))
-    if not result.sent:
-        log.warning("could not tell the payer about a refund: %s", result.outcome.value)
 
 
 async def tick(context: BotContext) -> None:
@@ -363,3 +293,9 @@ def register(application: Application) -> None:  # type: ignore[type-arg]
     application.job_queue.run_repeating(
         tick, interval=services.settings.nudge_tick_seconds, first=1.5, name="billing-notices"
     )
+    # Payments that arrived while the bot was down, or whose update was lost, are found here.
+    every = services.settings.stars_reconcile_seconds
+    if every:
+        application.job_queue.run_repeating(reconcile, interval=every, first=2, name="stars-ledger")
+    else:
+        application.job_queue.run_once(reconcile, when=2, name="stars-ledger")

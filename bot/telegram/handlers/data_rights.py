@@ -61,6 +61,14 @@ async def delete_button(update: Update, context: BotContext, pressed: DeleteAnsw
     """Handle the confirmation buttons of /deleteme."""
     user = update.effective_user
     assert user is not None
+    if pressed.answer == "yes":
+        async with context.services.sessions() as session:
+            await data_rights.check_erasing(session, user.id)
+        # A subscription stops renewing first: once erased, no renewal could be matched to them.
+        if not await context.services.settlement.stop_renewals_of(user.id):
+            await settle_button(update, context)
+            await reply(update, context, "data.delete_renewal_not_stopped")
+            return
     async with context.services.sessions.begin() as session:
         if pressed.answer == "no":
             await data_rights.keep(session, user.id)
