@@ -9,6 +9,8 @@ from telegram import InlineKeyboardButton, Update
 from telegram.ext import BaseHandler
 
 from bot.core.callbacks import CallbackData
+from bot.core.errors import DomainError
+from bot.people.profiles import existing_ids
 from bot.telegram.context import BotContext
 
 Kind = TypeVar("Kind", bound=CallbackData)
@@ -19,16 +21,27 @@ class ButtonHandler(BaseHandler[Update, BotContext, None], Generic[Kind]):
 
     Unlike CallbackQueryHandler with a pattern, a press without data (empty, or a game's)
     is not taken: it falls through to the expired-button answer registered last.
+
+
+    Most buttons act for a person the bot knows; a press by someone it doesn't (never
+    started, or erased since the message was sent) is answered "send /start" before the
+    handler runs, whatever the kind. `anyone=True` lets a kind through (help, support lines,
+    the staff chat's buttons).
     """
 
-    __slots__ = ("kind", "on_press")
+    __slots__ = ("anyone", "kind", "on_press")
 
     def __init__(
-        self, kind: type[Kind], on_press: Callable[[Update, BotContext, Kind], Awaitable[None]]
+        self,
+        kind: type[Kind],
+        on_press: Callable[[Update, BotContext, Kind], Awaitable[None]],
+        *,
+        anyone: bool = False,
     ) -> None:
         super().__init__(self._press)
         self.kind = kind
         self.on_press = on_press
+        self.anyone = anyone
 
     def check_update(self, update: object) -> Kind | None:
         """Return the pressed button if the update is a press of this kind, else None."""
@@ -38,8 +51,15 @@ class ButtonHandler(BaseHandler[Update, BotContext, None], Generic[Kind]):
 
     async def _press(self, update: Update, context: BotContext) -> None:
         pressed = self.check_update(update)
-        if pressed is not None:  # always, when called by the Application
-            await self.on_press(update, context, pressed)
+        if pressed is None:  # never, when called by the Application
+            return
+        if not self.anyone:
+            user = update.effective_user
+            async with context.services.sessions() as session:
+                known = user is not None and await existing_ids(session, {user.id})
+            if not known:
+                raise DomainError("errors.unknown_person")
+        await self.on_press(update, context, pressed)
 
 
 def inline_button(label: str, target: str) -> InlineKeyboardButton:
