@@ -185,9 +185,14 @@ async def answer_invite(update: Update, context: BotContext, pressed: InviteAnsw
         await notify_if_reachable(context, recipient_of(result.inviter), "pairing.declined_notice")
         return
     inviter, invitee = profile_of(result.inviter), profile_of(result.invitee)
-    await reply(update, context, "pairing.paired", partner=inviter.name)
+    # "Your nudges start at your next morning time" only for someone who has chosen one.
+    await reply(update, context, "pairing.paired", partner=inviter.name, ready=invitee.onboarded)
     await notify_if_reachable(
-        context, recipient_of(result.inviter), "pairing.paired", partner=invitee.name
+        context,
+        recipient_of(result.inviter),
+        "pairing.paired",
+        partner=invitee.name,
+        ready=inviter.onboarded,
     )
     if not invitee.onboarded:
         await continue_onboarding(update, context, invitee.user_id)

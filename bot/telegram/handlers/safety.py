@@ -141,6 +141,18 @@ async def onboarding_answer(
         return
     await settle_button(update, context)
     if pressed.answer == "yes":
+        # It pauses the couple, so a slip of the thumb is caught: say what happens, then ask.
+        rows = [
+            [Button("safety_sure", SafetyCheckAnswer("sure"))],
+            [Button("safety_undo", SafetyCheckAnswer("undo"))],
+        ]
+        await reply(update, context, "safety.check_confirm", rows=rows)
+        return
+    if pressed.answer == "undo":
+        await reply(update, context, "safety.check_undone")
+        await continue_onboarding(update, context, user.id)  # the question, asked again
+        return
+    if pressed.answer == "sure":
         await _signal(update, context)
     await continue_onboarding(update, context, user.id, safety_asked=True)
 
