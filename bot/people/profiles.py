@@ -147,8 +147,10 @@ async def register(
     """Create or refresh the person behind a Telegram account."""
     user = await session.get(User, user_id)
     # Direction controls are dropped: the name is shown to the partner and to staff.
-    shown = "".join(c for c in telegram_name if c not in BIDI_CONTROLS)
-    telegram_name = (" ".join(shown.split()) or "friend")[:TELEGRAM_NAME_MAX_LENGTH]
+    shown = " ".join("".join(c for c in telegram_name if c not in BIDI_CONTROLS).split())
+    if not any(_visible(character) for character in shown):
+        shown = "friend"  # nothing anyone could read
+    telegram_name = shown[:TELEGRAM_NAME_MAX_LENGTH]
     if user is None:
         user = User(
             id=user_id,

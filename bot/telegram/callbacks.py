@@ -2,10 +2,13 @@
 
 from __future__ import annotations
 
+import contextlib
+from collections import deque
 from collections.abc import Awaitable, Callable
 from typing import Generic, TypeVar
 
 from telegram import InlineKeyboardButton, Update
+from telegram.error import TelegramError
 from telegram.ext import BaseHandler
 
 from bot.core.callbacks import CallbackData
@@ -14,6 +17,8 @@ from bot.people.profiles import existing_ids
 from bot.telegram.context import BotContext
 
 Kind = TypeVar("Kind", bound=CallbackData)
+ANSWERED_KEPT = 512
+_ANSWERED_KEY = "answered_presses"
 
 
 class ButtonHandler(BaseHandler[Update, BotContext, None], Generic[Kind]):
@@ -59,7 +64,36 @@ class ButtonHandler(BaseHandler[Update, BotContext, None], Generic[Kind]):
                 known = user is not None and await existing_ids(session, {user.id})
             if not known:
                 raise DomainError("errors.unknown_person")
-        await self.on_press(update, context, pressed)
+        try:
+            await self.on_press(update, context, pressed)
+        except DomainError:
+            raise  # explained with an alert on this press, in one place
+        except Exception:
+            # The error handler apologises in a message; the press itself must not spin on.
+            query = update.callback_query
+            if query is not None and not was_answered(context, query.id):
+                with contextlib.suppress(TelegramError):
+                    await query.answer()
+                    note_answered(context, query.id)
+            raise
+
+
+def note_answered(context: BotContext, query_id: str) -> None:
+    """Remember that a press was answered: Telegram takes one answer per press."""
+    _answered(context).append(query_id)
+
+
+def was_answered(context: BotContext, query_id: str) -> bool:
+    """Tell whether a press was answered already."""
+    return query_id in _answered(context)
+
+
+def _answered(context: BotContext) -> deque[str]:
+    # The newest few hundred are plenty: a press is answered within seconds of arriving.
+    found = context.application.bot_data.get(_ANSWERED_KEY)
+    if not isinstance(found, deque):
+        found = context.application.bot_data[_ANSWERED_KEY] = deque(maxlen=ANSWERED_KEPT)
+    return found
 
 
 def inline_button(label: str, target: str) -> InlineKeyboardButton:

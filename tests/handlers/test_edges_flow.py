@@ -13,7 +13,9 @@ from telegram.ext import Application, CallbackQueryHandler
 
 from bot.app import BotApplication
 from bot.core.errors import StaleAction
+from bot.people.buttons import UnpairKeep
 from bot.people.timezones import warm_timezone_index
+from bot.telegram.callbacks import ButtonHandler
 from bot.telegram.context import BotContext
 from bot.telegram.handlers.replies import settle_button
 from tests.fakes.inprocess import Person, RecordingTransport
@@ -206,3 +208,31 @@ async def test_the_city_index_is_built_at_start_in_a_thread(
             thread.join(timeout=10)
     assert built == ["timezone-index"]
     warm_timezone_index()  # and building it is what the real one does
+
+
+async def test_telegram_names_lose_direction_controls_and_invisible_ones_become_friend(
+    person: MakePerson, application: BotApplication
+) -> None:
+    reversed_name, invisible = person(7, "\u202eAnn\u202c"), person(8, "\u200b\u2060")
+    await reversed_name.send("/start")
+    await invisible.send("/start")
+    assert (await stored_user(application, 7)).telegram_name == "Ann"
+    assert "Hi Ann," in reversed_name.inbox()[0]
+    assert (await stored_user(application, 8)).telegram_name == "friend"
+
+
+async def test_a_press_that_fails_unexpectedly_stops_spinning_and_gets_an_apology(
+    person: MakePerson, application: BotApplication, transport: RecordingTransport
+) -> None:
+    async def fails(update: Update, context: BotContext, _: UnpairKeep) -> None:
+        raise RuntimeError("a bug")
+
+    application.handlers[0].insert(0, ButtonHandler(UnpairKeep, fails))
+    alex = person(1, "Alex")
+    await onboard(alex)
+    calls = len(transport.calls)
+    await alex.press_data(UnpairKeep().encode())
+    made = [(c.method, c.params.get("text")) for c in transport.calls[calls:]]
+    assert made[0] == ("answerCallbackQuery", None)
+    assert made[1][0] == "sendMessage" and "something went wrong" in str(made[1][1])
+    assert len(made) == 2

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import html
 import logging
-from collections import deque
 from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
@@ -14,14 +13,12 @@ from telegram import Message, Update
 from bot.core.callbacks import CallbackData
 from bot.outbox.messages import Attachment, Buttons, Edit, Outcome, Outgoing, Priority
 from bot.safety.signals import Recipient
+from bot.telegram.callbacks import note_answered, was_answered
 from bot.telegram.context import BotContext
 
 log = logging.getLogger(__name__)
 
 ALERT_MAX_LENGTH = 200
-# Presses in flight at once are few; their ids are remembered only until they are answered.
-ANSWERED_KEPT = 512
-_ANSWERED_KEY = "answered_presses"
 # What a person typed is quoted back at most this long: a message has 4096 characters in all.
 ECHO_MAX_LENGTH = 40
 
@@ -160,7 +157,7 @@ async def settle_button(
     query = update.callback_query
     assert query is not None
     await query.answer(notice)
-    _answered(context).append(query.id)
+    note_answered(context, query.id)
     if keep:
         return
     if isinstance(query.message, Message) and query.message.reply_markup is not None:
@@ -171,19 +168,11 @@ async def refuse_button(update: Update, context: BotContext, key: str, **values:
     """Answer a button press that changes nothing, with a short explanation."""
     query = update.callback_query
     assert query is not None
-    if query.id in _answered(context):
+    if was_answered(context, query.id):
         # A press is answered once: a problem met after that is told as a message.
         await reply(update, context, key, **values)
         return
     # Alerts are plain text of at most 200 characters, so undo the HTML escaping.
     notice = html.unescape(text(context, key, locale=locale_of(update), **values))
     await query.answer(notice[:ALERT_MAX_LENGTH], show_alert=True)
-    _answered(context).append(query.id)
-
-
-def _answered(context: BotContext) -> deque[str]:
-    """Return the ids of the presses answered lately (the newest few hundred are enough)."""
-    found = context.application.bot_data.get(_ANSWERED_KEY)
-    if not isinstance(found, deque):
-        found = context.application.bot_data[_ANSWERED_KEY] = deque(maxlen=ANSWERED_KEPT)
-    return found
+    note_answered(context, query.id)
