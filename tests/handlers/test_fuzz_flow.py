@@ -21,6 +21,7 @@ from hypothesis import strategies as st
 
 from bot.app import BotApplication
 from bot.checkins.appreciations import APPRECIATION_MAX_LENGTH
+from bot.checkins.weekly import REFLECTION_MAX_LENGTH
 from bot.core.callbacks import MAX_BYTES, parse_any
 from bot.core.clock import FixedClock
 from bot.nudges.questions import ANSWER_MAX_LENGTH
@@ -300,6 +301,13 @@ async def _appreciation(world: World) -> None:
     await world.alex.send("/appreciate")
 
 
+async def _reflection(world: World) -> None:
+    await world.alex.send("/checkin")
+    for score in ("4", "4", "4"):  # the scales come first, then the typed reflections
+        await world.alex.press(score)
+    assert "4 of 5" in world.alex.last()
+
+
 async def _counsellor(world: World) -> None:
     await world.alex.send("/counsellor")
     for label in ("Trust", "Mostly me", "In the next few days", "Messages here", "Evenings"):
@@ -335,6 +343,7 @@ STEPS = [
     Step("evening answer", _evening_answer, _blank_or_over(ANSWER_MAX_LENGTH)),
     Step("answer waiting to be shared", _confirming, _blank_or_over(ANSWER_MAX_LENGTH)),
     Step("appreciation", _appreciation, _blank_or_over(APPRECIATION_MAX_LENGTH)),
+    Step("check-in reflection", _reflection, _blank_or_over(REFLECTION_MAX_LENGTH)),
     Step("counsellor message", _counsellor, _blank_or_over(MESSAGE_MAX_LENGTH)),
     Step("no step at all", _nothing, lambda _: True),
 ]
