@@ -144,8 +144,9 @@ async def hold_replacement(
     await _own_question(session, user, question_id)
     waiting = await take_draft(session, user_id, question_id)
     cleaned = clean_answer(text)
-    data = {"question_id": question_id, "text": waiting, "replacement": cleaned}
-    await conversation.expect(session, user_id, CONFIRMING, now=now, data=data)
+    if cleaned != waiting:
+        data = {"question_id": question_id, "text": waiting, "replacement": cleaned}
+        await conversation.expect(session, user_id, CONFIRMING, now=now, data=data)
     return waiting, cleaned
 
 

@@ -27,7 +27,6 @@ class ButtonHandler(BaseHandler[Update, BotContext, None], Generic[Kind]):
     Unlike CallbackQueryHandler with a pattern, a press without data (empty, or a game's)
     is not taken: it falls through to the expired-button answer registered last.
 
-
     Most buttons act for a person the bot knows; a press by someone it doesn't (never
     started, or erased since the message was sent) is answered "send /start" before the
     handler runs, whatever the kind. `anyone=True` lets a kind through (help, support lines,

@@ -131,3 +131,15 @@ async def _paused(application: BotApplication) -> bool:
         couple = await session.get(Couple, user.couple_id)
     assert couple is not None
     return couple.exercises_paused_at is not None
+
+
+async def test_the_same_answer_typed_twice_is_simply_shown_again(
+    person: MakePerson, application: BotApplication, clock: FixedClock
+) -> None:
+    alex, _ = await invited_couple(person)
+    clock.set(datetime(2026, 3, 2, 21, 20, tzinfo=UTC))
+    await services_of(application).nudges.tick()
+    await alex.press("Answer")
+    await alex.send("A picnic by the lake")
+    await alex.send("  A picnic by the lake ")
+    assert "Here's your answer" in alex.last() and "already have an answer" not in alex.last()

@@ -146,6 +146,9 @@ async def on_answer_text(
             first, new = await questions.hold_replacement(
                 session, user.id, question_id, message.text, now=now
             )
+        if new == first:  # the same words again: nothing to choose between
+            await _confirm(update, context, question_id, first)
+            return
         rows = [
             [Button("use_new_answer", AnswerQuestion("new", question_id))],
             [Button("keep_first_answer", AnswerQuestion("old", question_id))],
