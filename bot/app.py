@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import contextlib
 import gc
+import threading
 from datetime import timedelta
 from typing import Any
 
@@ -28,6 +29,7 @@ from bot.nudges.engine import EngineConfig, NudgeEngine
 from bot.nudges.schedules import Rhythm
 from bot.outbox.outbox import Outbox
 from bot.outbox.pacing import Pacer
+from bot.people.timezones import warm_timezone_index
 from bot.safety.counsellor import Announcing
 from bot.settings import Settings
 from bot.telegram import handlers
@@ -91,6 +93,14 @@ def freeze_startup_objects() -> None:
     gc.freeze()
 
 
+async def start_up(application: BotApplication) -> None:
+    """Publish the command menu, and build the city index without holding up updates."""
+    # About two seconds of CPU: done in a thread, so the first person to type a city doesn't
+    # wait for it and nobody else waits meanwhile.
+    threading.Thread(target=warm_timezone_index, name="timezone-index", daemon=True).start()
+    await publish_commands(application)
+
+
 def build_application(
     settings: Settings,
     *,
@@ -118,7 +128,7 @@ def build_application(
         .base_url(settings.bot_api_url)
         .base_file_url(settings.bot_file_url)
         .context_types(ContextTypes(context=BotContext))
-        .post_init(publish_commands)
+        .post_init(start_up)
         .post_shutdown(dispose_engine)
     )
     if request is not None:
@@ -127,6 +137,8 @@ def build_application(
         api, updates = api_request(settings), updates_request(settings)
         if api is not None and updates is not None:
             builder = builder.request(api).get_updates_request(updates)
+        else:
+            builder = builder.read_timeout(settings.telegram_read_timeout_seconds)
     application: BotApplication = builder.build()
     sessions = create_sessions(engine)
     texts = Texts(settings.content_dir, default_locale=settings.default_locale)

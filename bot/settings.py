@@ -31,6 +31,10 @@ class Settings(BaseSettings):
     # The HTTP client under python-telegram-bot: aiohttp (bot/telegram/transport.py), which
     # costs a third of the CPU per message, or python-telegram-bot's own (httpx).
     telegram_http_transport: Literal["httpx", "aiohttp"] = "aiohttp"
+    # How long to wait for the Bot API's answer. A message whose answer doesn't come in time
+    # may have arrived all the same, so it is never sent again: wait long enough for a slow
+    # Telegram rather than give up early.
+    telegram_read_timeout_seconds: float = Field(default=30, ge=1, le=120)
     database_url: str = DEFAULT_DATABASE_URL
     default_timezone: str = "Europe/London"
     log_level: str = "INFO"

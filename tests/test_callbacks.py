@@ -30,12 +30,10 @@ from bot.core.callbacks import (
     CallbackData,
     CallbackDataError,
     ChoiceField,
-    Field,
     IntField,
     Matching,
     Range,
     TextField,
-    TimeField,
     parse_any,
 )
 from bot.nudges.buttons import AnswerQuestion, DaysDone, PauseFor, ToggleDay
@@ -78,7 +76,7 @@ from bot.safety.buttons import (
     StaffAction,
 )
 from bot.telegram.handlers.help import OpenHelp
-from tests.support.buttons import KINDS
+from tests.support.buttons import KINDS, buttons_of
 
 # What buttons already out there carry, in chats and in held (discreet-mode) messages: these
 # encodings are a contract, so changing one must be deliberate.
@@ -143,24 +141,6 @@ STORED: dict[str, CallbackData] = {
     "intake:send:anon": IntakeSend("anon"),
     "help:open": OpenHelp(),
 }
-
-
-def _values(field: Field) -> st.SearchStrategy[Any]:
-    if isinstance(field, IntField):
-        return st.integers(field.low, field.high)
-    if isinstance(field, ChoiceField):
-        return st.sampled_from(field.choices)
-    if isinstance(field, TextField):
-        return st.from_regex(field.pattern, fullmatch=True).filter(
-            lambda text: text not in field.reserved
-        )
-    assert isinstance(field, TimeField)
-    return st.times().map(lambda at: at.replace(second=0, microsecond=0))
-
-
-def buttons_of(kind: type[CallbackData]) -> st.SearchStrategy[CallbackData]:
-    """Generate any valid button of one kind."""
-    return st.builds(kind, **{field.name: _values(field) for field in kind.fields()})
 
 
 def _encoded(button: CallbackData) -> str:

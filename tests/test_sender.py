@@ -10,13 +10,14 @@ import pytest
 from telegram import Bot, ReplyParameters
 from telegram._utils.types import ODVInput
 from telegram.constants import ParseMode
-from telegram.error import BadRequest, Forbidden, NetworkError, RetryAfter
+from telegram.error import BadRequest, Forbidden, NetworkError, RetryAfter, TimedOut
 from telegram.ext import Defaults, ExtBot
 from telegram.request import BaseRequest, RequestData
 
 from bot.outbox.messages import Attachment, Edit, Outcome, Outgoing, SendResult
 from bot.outbox.pacing import Pacer
 from bot.telegram.sender import TelegramSender, markup_of
+from bot.telegram.transport import NotSent
 from tests.fakes.inprocess import RecordingTransport
 
 
@@ -87,6 +88,24 @@ async def test_refusals_are_told_apart(error: Exception, outcome: Outcome) -> No
     bot = FakeBot([error])
     assert (await _sender(bot).send(Outgoing(1, "hello"))).outcome is outcome
     assert len(bot.calls) == 1
+
+
+async def test_a_message_without_an_answer_in_time_is_never_sent_again() -> None:
+    # It may be on the person's screen already: a second copy is worse than none.
+    bot = FakeBot([TimedOut()])
+    result = await _sender(bot).send(Outgoing(1, "Tonight's question"))
+    assert result.outcome is Outcome.IN_DOUBT and result.maybe_shown
+    assert len(bot.calls) == 1
+
+
+async def test_a_time_out_before_connecting_and_a_slow_edit_are_tried_again() -> None:
+    unsent = FakeBot([NotSent("no connection")])
+    assert (await _sender(unsent).send(Outgoing(1, "hello"))).outcome is Outcome.SENT
+    assert len(unsent.calls) == 2
+    # An edit made twice shows the same thing once.
+    slow_edit = FakeBot([TimedOut()])
+    assert (await _sender(slow_edit).edit(Edit(1, 5, text="new"))).outcome is Outcome.SENT
+    assert len(slow_edit.calls) == 2
 
 
 async def test_files_go_as_photo_or_document_with_the_text_as_caption() -> None:

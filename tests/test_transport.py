@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import socket
 from collections.abc import AsyncIterator
 from pathlib import Path
@@ -12,8 +13,11 @@ from telegram.error import BadRequest, Forbidden, NetworkError, RetryAfter, Time
 from telegram.request import HTTPXRequest
 
 from bot.app import build_application
+from bot.outbox.messages import Outcome, Outgoing
+from bot.outbox.pacing import Pacer
 from bot.settings import SettingsError, load_settings
-from bot.telegram.transport import AiohttpRequest
+from bot.telegram.sender import TelegramSender
+from bot.telegram.transport import AiohttpRequest, NotSent, api_request
 from tests.fakes.botapi import FakeBotApi
 
 TOKEN = "123:ABC"
@@ -67,6 +71,42 @@ async def test_a_slow_answer_times_out_and_a_dead_server_is_a_network_error(
     with pytest.raises(NetworkError):
         async with dead:  # initialising calls getMe
             pass
+
+
+async def test_a_slow_send_reaches_the_person_once_and_is_left_in_doubt(api: FakeBotApi) -> None:
+    # Telegram took longer than the read time-out: the message arrived all the same.
+    api.delay_next("sendMessage", 1.5)
+    async with Bot(
+        TOKEN, base_url=api.base_url, request=AiohttpRequest(read_timeout=0.5)
+    ) as client:
+        sender = TelegramSender(client, Pacer(per_second=0, per_chat_interval=0), backoff=0)
+        result = await sender.send(Outgoing(7, "What made you smile today?"))
+        assert result.outcome is Outcome.IN_DOUBT
+        await asyncio.sleep(1.5)  # the fake finishes the slow request meanwhile
+    assert [m.text for m in api.messages_to(7)] == ["What made you smile today?"]
+
+
+async def test_no_free_connection_in_time_is_a_time_out_before_sending(api: FakeBotApi) -> None:
+    api.delay_next("sendMessage", 1.0)
+    request = AiohttpRequest(connection_pool_size=1, connect_timeout=0.1, pool_timeout=0.1)
+    async with Bot(TOKEN, base_url=api.base_url, request=request) as client:
+        slow = asyncio.create_task(client.send_message(7, "first"))
+        await asyncio.sleep(0.2)  # the one connection is busy with it
+        with pytest.raises(NotSent):
+            await client.send_message(7, "second")
+        await slow
+    assert [m.text for m in api.messages_to(7)] == ["first"]
+
+
+def test_the_read_time_out_is_a_setting(tmp_path: Path) -> None:
+    settings = load_settings(
+        _env_file=None,
+        telegram_bot_token="42:secret-value",
+        database_url=f"sqlite+aiosqlite:///{tmp_path / 'bot.db'}",
+        telegram_read_timeout_seconds=45,
+    )
+    request = api_request(settings)
+    assert isinstance(request, AiohttpRequest) and request.read_timeout == 45
 
 
 def test_the_setting_chooses_the_transport(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:

@@ -364,7 +364,7 @@ class CheckinEngine:
         user = await session.get(User, job.user_id)
         if delivery is None or user is None:
             return
-        if result.outcome is Outcome.SENT:
+        if result.maybe_shown:  # in doubt counts as sent: it is never sent twice
             delivery.status, delivery.sent_at = DeliveryStatus.SENT, now
             delivery.message_id = result.message_id
             session.add(delivery)

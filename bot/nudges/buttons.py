@@ -11,9 +11,9 @@ from bot.people.profiles import MAX_PAUSE_DAYS
 
 @dataclass(frozen=True)
 class AnswerQuestion(CallbackData, prefix="ans"):
-    """Begin an answer, skip the question, or share or keep private a typed answer."""
+    """Begin, skip, share or keep private an answer, or pick the newer or first of two."""
 
-    action: Literal["go", "skip", "share", "priv"]
+    action: Literal["go", "skip", "share", "priv", "new", "old"]
     question_id: RowId
 
 

@@ -529,7 +529,7 @@ class NudgeEngine:
         reminders: list[tuple[int, str | None]] = []
         for item in items:
             prepared, result, claim = item.item, item.result, item.item.claim
-            if result.outcome is Outcome.SENT:
+            if result.maybe_shown:  # in doubt counts as sent: it is never sent twice
                 outcomes.append(_outcome(prepared, DeliveryStatus.SENT, now, result.message_id))
                 finished.append((claim, prepared.upcoming))
                 if claim.kind == NudgeKind.EVENING:

@@ -136,6 +136,35 @@ async def hold_draft(
     return cleaned
 
 
+async def hold_replacement(
+    session: AsyncSession, user_id: int, question_id: int, text: str, *, now: datetime
+) -> tuple[str, str]:
+    """Keep a second typed answer beside the waiting one; return (waiting, new) to ask which."""
+    user = await require(session, user_id)
+    await _own_question(session, user, question_id)
+    waiting = await take_draft(session, user_id, question_id)
+    cleaned = clean_answer(text)
+    if cleaned != waiting:
+        data = {"question_id": question_id, "text": waiting, "replacement": cleaned}
+        await conversation.expect(session, user_id, CONFIRMING, now=now, data=data)
+    return waiting, cleaned
+
+
+async def choose_draft(
+    session: AsyncSession, user_id: int, question_id: int, *, replace: bool, now: datetime
+) -> str:
+    """Keep the waiting answer or take the newer one instead; return the one now waiting."""
+    waiting = await conversation.awaiting(session, user_id)
+    if waiting is None or waiting.state != CONFIRMING:
+        raise StaleAction()
+    if waiting.data.get("question_id") != question_id or "replacement" not in waiting.data:
+        raise StaleAction()
+    chosen = str(waiting.data["replacement" if replace else "text"])
+    data = {"question_id": question_id, "text": chosen}
+    await conversation.expect(session, user_id, CONFIRMING, now=now, data=data)
+    return chosen
+
+
 async def take_draft(session: AsyncSession, user_id: int, question_id: int) -> str:
     """Return the answer waiting for the person's share-or-private choice."""
     waiting = await conversation.awaiting(session, user_id)
@@ -173,6 +202,7 @@ class Saved:
 
     answer_id: int
     question_id: int
+    prompt_id: str
     answerer_name: str
     reveal: Reveal | None
     partner_to_notify: User | None
@@ -209,14 +239,14 @@ async def save_answer(
     await schedules.cancel_reminder(session, user_id)
     partner = await partner_of(session, user)
     if partner is None:
-        return Saved(answer.id, question_id, name_of(user), None, None)
+        return Saved(answer.id, question_id, question.prompt_id, name_of(user), None, None)
     theirs = await answer_of(session, question_id, partner.id)
     if theirs is None:
-        return Saved(answer.id, question_id, name_of(user), None, partner)
+        return Saved(answer.id, question_id, question.prompt_id, name_of(user), None, partner)
     question.revealed_at = now
     session.add(question)
     reveal = await _reveal(session, question, user, partner)
-    return Saved(answer.id, question_id, name_of(user), reveal, None)
+    return Saved(answer.id, question_id, question.prompt_id, name_of(user), reveal, None)
 
 
 async def _reveal(

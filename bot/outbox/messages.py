@@ -96,6 +96,9 @@ class Outcome(enum.Enum):
     BLOCKED = "blocked"  # the person blocked the bot: stop until they come back
     RETRY = "retry"  # Telegram or the network failed for now: try again later
     REJECTED = "rejected"  # Telegram refused this message for good
+    # No answer in time after the request went out: it may have arrived, and Telegram can't
+    # be asked, so it is never sent again (a person must not see it twice).
+    IN_DOUBT = "in_doubt"
 
 
 @dataclass(frozen=True)
@@ -109,6 +112,11 @@ class SendResult:
     def sent(self) -> bool:
         """Return whether Telegram accepted the message."""
         return self.outcome is Outcome.SENT
+
+    @property
+    def maybe_shown(self) -> bool:
+        """Return whether the person may have the message: sent, or in doubt (never resent)."""
+        return self.outcome in (Outcome.SENT, Outcome.IN_DOUBT)
 
 
 class Sender(Protocol):

@@ -66,8 +66,12 @@ def hash_code(code: str) -> str:
 
 
 def is_invite_payload(payload: str) -> bool:
-    """Tell whether a /start payload is meant to be an invite."""
-    return payload.startswith(INVITE_PREFIX)
+    """Tell whether a /start payload is meant to be an invite.
+
+    The bot makes no other deep links, so anything at all after /start is treated as one:
+    a mangled or made-up link gets told it doesn't work, like a forged invite.
+    """
+    return bool(payload)
 
 
 async def _revoke_active(session: AsyncSession, user_ids: list[int], now: datetime) -> None:
@@ -183,10 +187,22 @@ async def _preview(session: AsyncSession, user: User, code: str, *, now: datetim
     return InvitePreview(invite_id=invite.id, inviter_name=name_of(inviter))
 
 
+async def _already_together(session: AsyncSession, user_id: int, invite_id: int) -> None:
+    """Say so when this person and the inviter are a couple already (their invites crossed)."""
+    invite = await session.get(Invite, invite_id)
+    user = await session.get(User, user_id)
+    if invite is None or user is None or user.couple_id is None:
+        return
+    inviter = await session.get(User, invite.inviter_id)
+    if inviter is not None and inviter.couple_id == user.couple_id:
+        raise DomainError("pairing.already_together", partner=name_of(inviter))
+
+
 async def _invite_being_viewed(
     session: AsyncSession, user_id: int, invite_id: int, *, now: datetime
 ) -> tuple[User, Invite]:
     """Check that this person really opened this invite, and that it is still open."""
+    await _already_together(session, user_id, invite_id)
     waiting = await conversation.awaiting(session, user_id)
     if waiting is None or waiting.state != VIEWING_INVITE:
         raise StaleAction()

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import unicodedata
 from collections.abc import Collection
 from dataclasses import dataclass
 from datetime import date, datetime, time, timedelta
@@ -19,6 +20,12 @@ from bot.nudges.timing import local_date_of
 from bot.people.timezones import is_valid_timezone
 
 NAME_MAX_LENGTH = 32
+# Characters that reorder the text around them: in a name they can make the partner's
+# messages read backwards, or disguise one name as another.
+BIDI_CONTROLS = frozenset("\u202a\u202b\u202c\u202d\u202e\u2066\u2067\u2068\u2069")
+# Letters that draw nothing (Hangul fillers, the blank Braille pattern): a name of these alone
+# looks empty although it is not.
+BLANK_LETTERS = frozenset("\u115f\u1160\u3164\uffa0\u2800")
 TELEGRAM_NAME_MAX_LENGTH = 128
 MAX_PAUSE_DAYS = 365
 
@@ -84,14 +91,46 @@ def profile_of(user: User) -> Profile:
     )
 
 
+def _visible(character: str) -> bool:
+    category = unicodedata.category(character)
+    return not (
+        character.isspace() or category in ("Cc", "Cf", "Zl", "Zp") or character in BLANK_LETTERS
+    )
+
+
 def clean_name(text: str) -> str:
     """Return a display name typed by a person, or raise a friendly error."""
     name = " ".join(text.split())
-    if not name or name.startswith("/"):
+    if any(character in BIDI_CONTROLS for character in name):
+        raise DomainError("onboarding.name_direction", limit=NAME_MAX_LENGTH)
+    if any(unicodedata.category(character) == "Cc" for character in name):
+        raise DomainError("onboarding.name_invalid", limit=NAME_MAX_LENGTH)
+    if not any(_visible(character) for character in name):
+        # Empty, or only zero-width joiners, marks and fillers: nothing anyone could read.
+        raise DomainError("onboarding.name_invisible", limit=NAME_MAX_LENGTH)
+    if name.startswith("/"):
         raise DomainError("onboarding.name_invalid", limit=NAME_MAX_LENGTH)
     if len(name) > NAME_MAX_LENGTH:
         raise DomainError("onboarding.name_too_long", limit=NAME_MAX_LENGTH)
     return name
+
+
+def offered_name(telegram_name: str) -> str | None:
+    """Return the Telegram name to offer as a display name, shortened to whole words if long.
+
+    None when no part of it would be accepted as typed (too long a first word, say).
+    """
+    try:
+        return clean_name(telegram_name)
+    except DomainError:
+        pass
+    words = telegram_name.split()
+    for count in range(len(words) - 1, 0, -1):
+        try:
+            return clean_name(" ".join(words[:count]))
+        except DomainError:
+            continue
+    return None
 
 
 async def register(
@@ -107,7 +146,11 @@ async def register(
 ) -> User:
     """Create or refresh the person behind a Telegram account."""
     user = await session.get(User, user_id)
-    telegram_name = (" ".join(telegram_name.split()) or "friend")[:TELEGRAM_NAME_MAX_LENGTH]
+    # Direction controls are dropped: the name is shown to the partner and to staff.
+    shown = " ".join("".join(c for c in telegram_name if c not in BIDI_CONTROLS).split())
+    if not any(_visible(character) for character in shown):
+        shown = "friend"  # nothing anyone could read
+    telegram_name = shown[:TELEGRAM_NAME_MAX_LENGTH]
     if user is None:
         user = User(
             id=user_id,

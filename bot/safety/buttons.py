@@ -29,9 +29,9 @@ class SafetyChoice(CallbackData, prefix="sf"):
 
 @dataclass(frozen=True)
 class SafetyCheckAnswer(CallbackData, prefix="sfc"):
-    """Answer the onboarding safety question."""
+    """Answer the onboarding safety question, or confirm or take back a "yes"."""
 
-    answer: Literal["yes", "no", "skip"]
+    answer: Literal["yes", "no", "skip", "sure", "undo"]
 
 
 @dataclass(frozen=True)

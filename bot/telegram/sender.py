@@ -40,6 +40,7 @@ from bot.outbox.messages import (
 )
 from bot.outbox.pacing import Pacer
 from bot.telegram.callbacks import inline_button
+from bot.telegram.transport import NotSent
 
 log = logging.getLogger(__name__)
 
@@ -323,7 +324,18 @@ class TelegramSender:
                     return Outcome.SENT, None
                 log.warning("Telegram refused a %s: %s", what, type(error).__name__)
                 return Outcome.REJECTED, None
-            except (TimedOut, NetworkError) as error:
+            except TimedOut as error:
+                if what == "message" and not isinstance(error, NotSent):
+                    # Telegram may have shown it already: sending again could show it twice.
+                    log.warning("no answer in time for a message; not sending it again")
+                    return Outcome.IN_DOUBT, None
+                transient += 1
+                if transient > TRANSIENT_RETRIES:
+                    log.warning("giving up on a %s for now: %s", what, type(error).__name__)
+                    return Outcome.RETRY, None
+                await asyncio.sleep(self.backoff * 2 ** (transient - 1))
+                continue
+            except NetworkError as error:
                 transient += 1
                 if transient > TRANSIENT_RETRIES:
                     log.warning("giving up on a %s for now: %s", what, type(error).__name__)

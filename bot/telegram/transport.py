@@ -20,6 +20,13 @@ DEFAULT_POOL_SIZE = 256  # what python-telegram-bot gives its own httpx client
 FORM = "application/x-www-form-urlencoded"
 
 
+class NotSent(TimedOut):
+    """A time-out before the request reached Telegram (no connection in time): safe to resend.
+
+    Any other time-out came after the request was written, so Telegram may have acted on it.
+    """
+
+
 class AiohttpRequest(BaseRequest):
     """A `BaseRequest` on one `aiohttp.ClientSession` with keep-alive connections."""
 
@@ -99,6 +106,8 @@ class AiohttpRequest(BaseRequest):
         try:
             async with self._session.request(method, url, data=data, timeout=timeout) as reply:
                 return reply.status, await reply.read()
+        except aiohttp.ConnectionTimeoutError as error:
+            raise NotSent("no connection to the Bot API in time") from error
         except TimeoutError as error:
             raise TimedOut from error
         except aiohttp.ClientError as error:
@@ -121,7 +130,9 @@ def _form(request_data: RequestData) -> aiohttp.FormData:
 
 def api_request(settings: Settings) -> BaseRequest | None:
     """Return the transport for Bot API calls, or None for python-telegram-bot's own (httpx)."""
-    return AiohttpRequest() if settings.telegram_http_transport == "aiohttp" else None
+    if settings.telegram_http_transport == "aiohttp":
+        return AiohttpRequest(read_timeout=settings.telegram_read_timeout_seconds)
+    return None
 
 
 def updates_request(settings: Settings) -> BaseRequest | None:

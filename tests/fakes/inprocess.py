@@ -36,6 +36,8 @@ class RecordingTransport(BaseRequest):
     # Faults answered once each, in order, before a method succeeds again:
     # (status, description, retry_after or None).
     faults: dict[str, list[tuple[int, str, int | None]]] = field(default_factory=dict)
+    # Chats whose person blocked the bot: every call naming them is refused with a 403.
+    blocked_chats: set[int] = field(default_factory=set)
     calls: list[Call] = field(default_factory=list)
     faulted: list[Call] = field(default_factory=list)
     # Telegram's side of payments: what was charged, refunded and cancelled.
@@ -84,6 +86,10 @@ class RecordingTransport(BaseRequest):
             if retry_after is not None:
                 fault["parameters"] = {"retry_after": retry_after}
             return status, json.dumps(fault).encode()
+        if str(params.get("chat_id")) in {str(chat) for chat in self.blocked_chats}:
+            self.faulted.append(Call(name, params))
+            body = {"ok": False, "error_code": 403, "description": "Forbidden: bot was blocked"}
+            return 403, json.dumps(body).encode()
         self.calls.append(Call(name, params))
         if name in self.failures:
             status, description = self.failures[name]

@@ -8,8 +8,6 @@ from collections.abc import Callable
 from typing import Any
 
 import pytest
-from sqlalchemy import select
-from sqlmodel import SQLModel
 from telegram import Update
 from telegram.ext import CallbackQueryHandler
 
@@ -24,6 +22,7 @@ from bot.telegram.context import services_of
 from tests.fakes.inprocess import Call, Person, RecordingTransport
 from tests.support.app import invite_payload, onboard, onboarded_couple
 from tests.support.buttons import KINDS
+from tests.support.snapshots import snapshot
 
 MakePerson = Callable[[int, str], Person]
 EXPIRED = "That button is no longer active. Nothing was changed."
@@ -40,17 +39,6 @@ UNKNOWN = [
     "dm:show:" + "9" * (MAX_BYTES - len("dm:show:") + 1),
     "tz:Europe/Berlin\u00e9",
 ]
-
-
-async def snapshot(application: BotApplication) -> dict[str, list[str]]:
-    """Read every row of every table."""
-    tables: dict[str, list[str]] = {}
-    async with services_of(application).sessions() as session:
-        connection = await session.connection()
-        for table in SQLModel.metadata.sorted_tables:
-            rows = (await connection.execute(select(table))).all()
-            tables[table.name] = sorted(repr(tuple(row)) for row in rows)
-    return tables
 
 
 def button_handlers(application: BotApplication) -> list[ButtonHandler[Any]]:

@@ -27,6 +27,8 @@ async def _couple_where_sam_signals(person: MakePerson) -> tuple[Person, Person]
     await sam.send("21:15")
     assert "Do you ever feel afraid of your partner" in sam.last()
     await sam.press("Yes, sometimes")
+    assert "what happens next" in sam.last()
+    await sam.press("Yes, go ahead")
     return alex, sam
 
 

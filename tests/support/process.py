@@ -93,6 +93,9 @@ async def onboard(
     await user.send_text(evening)
     await wait_for_text(user, "Do you ever feel afraid of your partner")
     await user.press_button(safety_answer)
+    if safety_answer == "Yes, sometimes":
+        await wait_for_text(user, "what happens next")
+        await user.press_button("Yes, go ahead")
     await wait_for_text(user, "you're all set")
 
 

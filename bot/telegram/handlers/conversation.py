@@ -24,7 +24,12 @@ async def on_text(update: Update, context: BotContext) -> None:
     if answering is not None:
         await profile.on_text(update, context, *answering)
     elif waiting.state in (ANSWERING, CONFIRMING):
-        await nudges.on_answer_text(update, context, int(waiting.data["question_id"]))
+        await nudges.on_answer_text(
+            update,
+            context,
+            int(waiting.data["question_id"]),
+            confirming=waiting.state == CONFIRMING,
+        )
     elif waiting.state in counsellor.STATES:
         await counsellor.on_text(update, context, waiting)
     elif waiting.state in checkins.TYPED_STATES:

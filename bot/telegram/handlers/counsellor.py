@@ -609,7 +609,7 @@ def register(application: Application) -> None:  # type: ignore[type-arg]
     application.add_handler(ButtonHandler(IntakeCancel, intake_cancel))
     application.add_handler(ButtonHandler(IntakeSend, submit))
     application.add_handler(ButtonHandler(CounsellorReply, reply_button))
-    application.add_handler(ButtonHandler(StaffAction, staff_button))
+    application.add_handler(ButtonHandler(StaffAction, staff_button, anyone=True))
     # Replies in the staff chat; the chat and the sender are checked in the handler.
     application.add_handler(
         MessageHandler(

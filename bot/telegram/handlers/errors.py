@@ -6,7 +6,7 @@ from __future__ import annotations
 import logging
 
 from telegram import Update
-from telegram.error import Forbidden, NetworkError, TelegramError
+from telegram.error import BadRequest, Forbidden, NetworkError, TelegramError
 
 from bot.core.errors import DomainError
 from bot.telegram.context import BotContext
@@ -49,6 +49,11 @@ async def on_error(update: object, context: BotContext) -> None:
         return
     if isinstance(error, Forbidden):
         log.info("update %s: the person has blocked the bot", update_id)
+        return
+    if isinstance(error, BadRequest):
+        # A subclass of NetworkError in python-telegram-bot, but Telegram answered: it refused
+        # the request (too long, a button answered twice), which waiting will not change.
+        log.warning("update %s: Telegram refused a request: %s", update_id, type(error).__name__)
         return
     if isinstance(error, NetworkError):
         log.warning(

@@ -91,7 +91,7 @@ def register(application: Application) -> None:  # type: ignore[type-arg]
     private = filters.ChatType.PRIVATE
     application.add_handler(CommandHandler("help", help_command, filters=private))
     application.add_handler(CommandHandler("privacy", privacy, filters=private))
-    application.add_handler(ButtonHandler(OpenHelp, help_command))
+    application.add_handler(ButtonHandler(OpenHelp, help_command, anyone=True))
 
 
 def register_fallbacks(application: Application) -> None:  # type: ignore[type-arg]

@@ -73,12 +73,16 @@ async def _tell_outcome(update: Update, context: BotContext, saved: Saved) -> No
     await reply(update, context, "nudges.saved_waiting")
     partner = saved.partner_to_notify
     if partner is not None:
+        # The question comes with the notice: it may reach the partner before their own
+        # evening question does, and an Answer button needs a question to answer.
+        prompt = context.services.library.prompt("curiosity", saved.prompt_id, partner.locale)
         # Discreet mode turns notifications into a neutral line with the words behind Show.
         await notify(
             context,
             recipient_of(partner),
             "nudges.partner_answered",
             partner=saved.answerer_name,
+            question=prompt.text if prompt else "",
             rows=[[Button("answer", AnswerQuestion("go", saved.question_id))]],
         )
 
@@ -103,6 +107,9 @@ async def answer_button(update: Update, context: BotContext, pressed: AnswerQues
     assert user is not None
     action, question_id = pressed.action, pressed.question_id
     now = context.services.clock.now()
+    if action in ("new", "old"):
+        await _choose_draft(update, context, question_id, replace=action == "new")
+        return
     async with context.services.sessions.begin() as session:
         if action == "go":
             await questions.begin_answer(session, user.id, question_id, now=now)
@@ -123,19 +130,55 @@ async def answer_button(update: Update, context: BotContext, pressed: AnswerQues
     await _tell_outcome(update, context, saved)
 
 
-async def on_answer_text(update: Update, context: BotContext, question_id: int) -> None:
-    """Take a typed answer: keep it aside and ask whether to share it or keep it private."""
+async def on_answer_text(
+    update: Update, context: BotContext, question_id: int, *, confirming: bool = False
+) -> None:
+    """Take a typed answer: keep it aside and ask whether to share it or keep it private.
+
+    With an answer already waiting for that choice, the new text replaces nothing until the
+    person says which of the two to keep.
+    """
     message, user = update.effective_message, update.effective_user
     assert message is not None and message.text is not None and user is not None
+    now = context.services.clock.now()
+    if confirming:
+        async with context.services.sessions.begin() as session:
+            first, new = await questions.hold_replacement(
+                session, user.id, question_id, message.text, now=now
+            )
+        if new == first:  # the same words again: nothing to choose between
+            await _confirm(update, context, question_id, first)
+            return
+        rows = [
+            [Button("use_new_answer", AnswerQuestion("new", question_id))],
+            [Button("keep_first_answer", AnswerQuestion("old", question_id))],
+        ]
+        await reply(update, context, "nudges.replace_answer", rows=rows, first=first, new=new)
+        return
     async with context.services.sessions.begin() as session:
-        draft = await questions.hold_draft(
-            session, user.id, question_id, message.text, now=context.services.clock.now()
-        )
+        draft = await questions.hold_draft(session, user.id, question_id, message.text, now=now)
+    await _confirm(update, context, question_id, draft)
+
+
+async def _confirm(update: Update, context: BotContext, question_id: int, draft: str) -> None:
     rows = [
         [Button("share_answer", AnswerQuestion("share", question_id))],
         [Button("keep_private", AnswerQuestion("priv", question_id))],
     ]
     await reply(update, context, "nudges.confirm_answer", rows=rows, draft=draft)
+
+
+async def _choose_draft(
+    update: Update, context: BotContext, question_id: int, *, replace: bool
+) -> None:
+    user = update.effective_user
+    assert user is not None
+    async with context.services.sessions.begin() as session:
+        draft = await questions.choose_draft(
+            session, user.id, question_id, replace=replace, now=context.services.clock.now()
+        )
+    await settle_button(update, context)
+    await _confirm(update, context, question_id, draft)
 
 
 async def pause_command(update: Update, context: BotContext) -> None:

@@ -30,11 +30,10 @@ from bot.telegram.handlers.replies import (
     Button,
     locale_of,
     reply,
-    send,
     settle_button,
     text,
 )
-from bot.telegram.handlers.safety import notify
+from bot.telegram.handlers.safety import notify, notify_if_reachable
 
 
 async def _register(update: Update, context: BotContext) -> people.Profile:
@@ -59,8 +58,10 @@ async def start(update: Update, context: BotContext) -> None:
     profile = await _register(update, context)
     payload = context.args[0] if context.args else ""
     if pairing.is_invite_payload(payload):
-        await _open_invite(update, context, profile, payload)
-        return
+        opened = await _open_invite(update, context, profile, payload)
+        if opened or profile.onboarded:
+            return
+        # A newcomer whose link didn't work still gets to know the bot.
     if not profile.onboarded:
         await reply(update, context, "start.welcome", name=profile.telegram_name)
         await continue_onboarding(update, context, profile.user_id)
@@ -86,7 +87,8 @@ async def start(update: Update, context: BotContext) -> None:
 
 async def _open_invite(
     update: Update, context: BotContext, profile: people.Profile, payload: str
-) -> None:
+) -> bool:
+    """Show the invite behind a link with Accept and Decline; tell whether there was one."""
     settings, now = context.services.settings, context.services.clock.now()
     async with context.services.sessions.begin() as session:
         # A bad code is counted towards the throttle, so this transaction commits even
@@ -105,12 +107,13 @@ async def _open_invite(
             problem = error
     if problem is not None:
         await reply(update, context, problem.key, **problem.values)
-        return
+        return False
     rows = [
         [Button("accept", InviteAnswer("acc", preview.invite_id))],
         [Button("decline", InviteAnswer("dec", preview.invite_id))],
     ]
     await reply(update, context, "pairing.invite_preview", rows=rows, inviter=preview.inviter_name)
+    return True
 
 
 def invite_link(bot_username: str, payload: str) -> str:
@@ -175,15 +178,22 @@ async def answer_invite(update: Update, context: BotContext, pressed: InviteAnsw
         else:
             result = await pairing.decline(session, user.id, invite_id, now=now)
     await settle_button(update, context)
+    # The person who pressed hears first; an inviter who blocked the bot since making the
+    # invite is parked by the outbox and changes nothing for them.
     if isinstance(result, pairing.Declined):
         await reply(update, context, "pairing.declined_by_you")
-        await notify(context, recipient_of(result.inviter), "pairing.declined_notice")
+        await notify_if_reachable(context, recipient_of(result.inviter), "pairing.declined_notice")
         return
     inviter, invitee = profile_of(result.inviter), profile_of(result.invitee)
-    await send(
-        context, inviter.chat_id, "pairing.paired", locale=inviter.locale, partner=invitee.name
+    # "Your nudges start at your next morning time" only for someone who has chosen one.
+    await reply(update, context, "pairing.paired", partner=inviter.name, ready=invitee.onboarded)
+    await notify_if_reachable(
+        context,
+        recipient_of(result.inviter),
+        "pairing.paired",
+        partner=invitee.name,
+        ready=inviter.onboarded,
     )
-    await reply(update, context, "pairing.paired", partner=inviter.name)
     if not invitee.onboarded:
         await continue_onboarding(update, context, invitee.user_id)
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 from datetime import time
 
 from telegram import Update
@@ -18,13 +19,13 @@ from bot.people.buttons import (
     ZoneChoice,
 )
 from bot.people.onboarding import ONBOARDING, SAFETY, SETTINGS
-from bot.people.profiles import Profile, profile_of
+from bot.people.profiles import Profile, offered_name, profile_of
 from bot.people.timezones import COMMON_TIMEZONES, parse_time_of_day, resolve_timezone
 from bot.reading.buttons import FocusOpen
 from bot.safety.buttons import SafetyCheckAnswer
 from bot.telegram.callbacks import ButtonHandler
 from bot.telegram.context import BotContext
-from bot.telegram.handlers.replies import Button, refuse_button, reply, settle_button
+from bot.telegram.handlers.replies import Button, echoed, refuse_button, reply, settle_button
 
 TIME_CHOICES = {"morning": ("07:00", "08:00", "09:00"), "evening": ("19:00", "20:30", "21:30")}
 
@@ -41,21 +42,14 @@ async def _question(
 ) -> None:
     """Ask one step's question; the safety check's answers go to handlers/safety.py."""
     if step == "name":
-        await reply(
-            update,
-            context,
-            f"{mode}.ask_name",
-            rows=[
-                [
-                    Button(
-                        "use_telegram_name",
-                        UseTelegramName(),
-                        values={"name": profile.telegram_name},
-                    )
-                ]
-            ],
-            telegram_name=profile.telegram_name,
+        # Only a name that would be accepted is offered: a long one shortened to whole words.
+        offered = offered_name(profile.telegram_name)
+        rows = (
+            [[Button("use_telegram_name", UseTelegramName(), values={"name": offered})]]
+            if offered
+            else []
         )
+        await reply(update, context, f"{mode}.ask_name", rows=rows, telegram_name=offered)
     elif step == "timezone":
         rows = [
             [Button("timezone", ZoneChoice(zone), values={"zone": zone}) for zone in pair]
@@ -177,9 +171,10 @@ async def _save(update: Update, context: BotContext, mode: str, step: str, value
 
 
 async def _choose_timezone(update: Update, context: BotContext, mode: str, typed: str) -> None:
-    matches = resolve_timezone(typed)
+    # Off the event loop: the first look-up may still be building the city index.
+    matches = await asyncio.to_thread(resolve_timezone, typed)
     if not matches:
-        await reply(update, context, "onboarding.timezone_not_found", typed=typed)
+        await reply(update, context, "onboarding.timezone_not_found", typed=echoed(typed))
         return
     first = matches[0]
     same_zone = len({match.zone for match in matches}) == 1
@@ -190,7 +185,7 @@ async def _choose_timezone(update: Update, context: BotContext, mode: str, typed
         [Button("timezone_match", ZoneChoice(m.zone), values={"label": m.label, "zone": m.zone})]
         for m in matches
     ]
-    await reply(update, context, "onboarding.timezone_choose", rows=rows, typed=typed)
+    await reply(update, context, "onboarding.timezone_choose", rows=rows, typed=echoed(typed))
 
 
 async def on_text(update: Update, context: BotContext, mode: str, step: str) -> None:
@@ -218,13 +213,13 @@ async def on_choice(
     async with context.services.sessions.begin() as session:
         answering = await onboarding.answering(session, user.id)
         profile = profile_of(await people.require(session, user.id))
-    if answering is None or answering[1] != step:
+    if step == "name":
+        value = offered_name(profile.telegram_name) or ""
+    if answering is None or answering[1] != step or not value:
         await refuse_button(update, context, "errors.stale_button")
         return
     mode = answering[0]
     await settle_button(update, context)
-    if step == "name":
-        value = profile.telegram_name
     await _save(update, context, mode, step, value)
 
 

@@ -13,11 +13,14 @@ from telegram import Message, Update
 from bot.core.callbacks import CallbackData
 from bot.outbox.messages import Attachment, Buttons, Edit, Outcome, Outgoing, Priority
 from bot.safety.signals import Recipient
+from bot.telegram.callbacks import note_answered, was_answered
 from bot.telegram.context import BotContext
 
 log = logging.getLogger(__name__)
 
 ALERT_MAX_LENGTH = 200
+# What a person typed is quoted back at most this long: a message has 4096 characters in all.
+ECHO_MAX_LENGTH = 40
 
 
 @dataclass(frozen=True)
@@ -31,6 +34,12 @@ class Button:
 
 
 Rows = Sequence[Sequence[Button]]
+
+
+def echoed(typed: str) -> str:
+    """Return what a person typed, on one line and shortened, for quoting it back to them."""
+    line = " ".join(typed.split())
+    return line if len(line) <= ECHO_MAX_LENGTH else line[: ECHO_MAX_LENGTH - 1] + "…"
 
 
 def locale_of(update: Update) -> str | None:
@@ -148,6 +157,7 @@ async def settle_button(
     query = update.callback_query
     assert query is not None
     await query.answer(notice)
+    note_answered(context, query.id)
     if keep:
         return
     if isinstance(query.message, Message) and query.message.reply_markup is not None:
@@ -158,6 +168,11 @@ async def refuse_button(update: Update, context: BotContext, key: str, **values:
     """Answer a button press that changes nothing, with a short explanation."""
     query = update.callback_query
     assert query is not None
+    if was_answered(context, query.id):
+        # A press is answered once: a problem met after that is told as a message.
+        await reply(update, context, key, **values)
+        return
     # Alerts are plain text of at most 200 characters, so undo the HTML escaping.
     notice = html.unescape(text(context, key, locale=locale_of(update), **values))
     await query.answer(notice[:ALERT_MAX_LENGTH], show_alert=True)
+    note_answered(context, query.id)

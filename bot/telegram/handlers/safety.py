@@ -28,6 +28,7 @@ from bot.telegram.handlers.profile import continue_onboarding
 from bot.telegram.handlers.replies import (
     Button,
     Rows,
+    Undelivered,
     refuse_button,
     reply,
     send,
@@ -48,6 +49,22 @@ async def notify(
 ) -> int:
     """Send a notification; in discreet mode only a neutral line, with the words behind Show."""
     return await send(context, to.chat_id, key, rows=rows, locale=to.locale, notify=to, **values)
+
+
+async def notify_if_reachable(
+    context: BotContext, to: Recipient, key: str, *, rows: Rows | None = None, **values: Any
+) -> bool:
+    """Send a notification as `notify` does; tell whether it arrived instead of raising.
+
+    For telling someone other than the person who acted: that they blocked the bot, say,
+    must not cost the one who acted their own answer.
+    """
+    try:
+        await notify(context, to, key, rows=rows, **values)
+    except Undelivered as failed:
+        log.info("a notification was not delivered (%s)", failed.outcome.value)
+        return False
+    return True
 
 
 async def safety_command(update: Update, context: BotContext, _: SafetyOpen | None = None) -> None:
@@ -124,6 +141,18 @@ async def onboarding_answer(
         return
     await settle_button(update, context)
     if pressed.answer == "yes":
+        # It pauses the couple, so a slip of the thumb is caught: say what happens, then ask.
+        rows = [
+            [Button("safety_sure", SafetyCheckAnswer("sure"))],
+            [Button("safety_undo", SafetyCheckAnswer("undo"))],
+        ]
+        await reply(update, context, "safety.check_confirm", rows=rows)
+        return
+    if pressed.answer == "undo":
+        await reply(update, context, "safety.check_undone")
+        await continue_onboarding(update, context, user.id)  # the question, asked again
+        return
+    if pressed.answer == "sure":
         await _signal(update, context)
     await continue_onboarding(update, context, user.id, safety_asked=True)
 
@@ -190,7 +219,7 @@ def register(application: Application) -> None:  # type: ignore[type-arg]
     private = filters.ChatType.PRIVATE
     application.add_handler(CommandHandler("safety", safety_command, filters=private))
     application.add_handler(CommandHandler("hide", hide, filters=private))
-    application.add_handler(ButtonHandler(SafetyOpen, safety_command))
+    application.add_handler(ButtonHandler(SafetyOpen, safety_command, anyone=True))
     application.add_handler(ButtonHandler(SafetyChoice, safety_button))
     application.add_handler(ButtonHandler(SafetyCheckAnswer, onboarding_answer))
     application.add_handler(ButtonHandler(DiscreetOff, discreet_off))
