@@ -12,6 +12,9 @@ from typing import Any
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
+from bot.content.entries import ContentError, overlay, translations_of
+from bot.content.locales import discover, pick
+
 CRISIS_LINES = Path("safety") / "crisis_lines.yaml"
 TOPICS = Path("counsellor") / "topics.yaml"
 MIN_TOPICS, MAX_TOPICS = 2, 12
@@ -141,22 +144,34 @@ def resources_for(content_dir: Path, zone: str | None) -> Resources:
     return Resources(country, lines.countries.get(country or "", ()), lines.general)
 
 
-def _topics_path(content_dir: Path, locale: str | None, default_locale: str) -> Path:
-    path = content_dir / "locales" / (locale or default_locale) / TOPICS
-    return path if path.exists() else content_dir / "locales" / default_locale / TOPICS
+def _topics_path(content_dir: Path, locale: str) -> Path:
+    return content_dir / "locales" / locale / TOPICS
+
+
+def load_default_topics(content_dir: Path, default_locale: str) -> Topics:
+    """Load the default locale's counsellor topics, refusing duplicate ids."""
+    path = _topics_path(content_dir, default_locale)
+    topics: Topics = _load(path, Topics)
+    ids = [topic.id for topic in topics.topics]
+    duplicates = sorted({topic_id for topic_id in ids if ids.count(topic_id) > 1})
+    if duplicates:
+        raise SafetyContentError(f"{path}: duplicate id(s) {duplicates}")
+    return topics
 
 
 @cache
 def load_topics(content_dir: Path, locale: str | None, default_locale: str = "en") -> Topics:
-    """Load the counsellor request topics of a locale, falling back to the default locale."""
-    topics: Topics = _load(_topics_path(content_dir, locale, default_locale), Topics)
-    ids = [topic.id for topic in topics.topics]
-    duplicates = sorted({topic_id for topic_id in ids if ids.count(topic_id) > 1})
-    if duplicates:
-        raise SafetyContentError(
-            f"{_topics_path(content_dir, locale, default_locale)}: duplicate id(s) {duplicates}"
-        )
-    return topics
+    """Load the counsellor request topics, each label in `locale` where it is translated."""
+    topics = load_default_topics(content_dir, default_locale)
+    found = pick(locale, discover(content_dir), default_locale)
+    if found == default_locale:
+        return topics
+    try:
+        own = translations_of(_topics_path(content_dir, found), "topics")
+    except ContentError:
+        # A broken translation leaves the default labels; the content check names the line.
+        return topics
+    return Topics(topics=tuple(overlay(list(topics.topics), own, ("label",))))
 
 
 def check_safety_content(content_dir: Path, locales: list[str], default_locale: str) -> list[str]:
@@ -169,14 +184,20 @@ def check_safety_content(content_dir: Path, locales: list[str], default_locale: 
             continue
 
         def check(locale: str = locale) -> None:
-            topics = load_topics.__wrapped__(content_dir, locale, default_locale)
-            ids = {topic.id for topic in topics.topics}
             if locale == default_locale:
-                default_ids.update(ids)
-            elif ids != default_ids:
+                topics = load_default_topics(content_dir, default_locale)
+                default_ids.update(topic.id for topic in topics.topics)
+                return
+            # Partial translations fall back label by label; unknown ids are mistakes.
+            path = _topics_path(content_dir, locale)
+            try:
+                own = translations_of(path, "topics")
+            except ContentError as error:
+                raise SafetyContentError(str(error)) from None
+            unknown = sorted(set(own) - default_ids)
+            if unknown:
                 raise SafetyContentError(
-                    f"{content_dir / 'locales' / locale / TOPICS}: ids must match the "
-                    f"{default_locale!r} topics {sorted(default_ids)}"
+                    f"{path}: id(s) {unknown} are not among the {default_locale!r} topics"
                 )
 
         checks.append(check)
