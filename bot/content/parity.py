@@ -222,9 +222,9 @@ def locale_parity(content_dir: Path, texts: Texts, locale: str) -> Parity:
             load_default_topics(content_dir, default).topics,
             ("label",),
         )
-    except (ContentError, SafetyContentError) as error:
-        # The default locale's own check names this problem; nothing to compare against.
-        report.problems.append(str(error))
+    except (ContentError, SafetyContentError):
+        # The default locale's own checks name this problem; nothing to compare against.
+        pass
     return report
 
 

@@ -14,6 +14,7 @@ from bot.core.clock import FixedClock
 from bot.db.models import Answer, CoupleQuestion
 from bot.settings import Settings
 from bot.telegram.context import services_of
+from bot.telegram.handlers.help import publish_commands
 from tests.fakes.inprocess import Person, RecordingTransport
 from tests.support.app import (
     MakePerson,
@@ -185,3 +186,19 @@ async def test_the_staff_chat_can_read_german(
         assert "request <b>#1</b> is with us" in alex.last()
         [card] = [call.params["text"] for call in transport.sent_to(STAFF_CHAT)]
         assert "<b>Anfrage #1</b>" in card and "Wie bald: In den nächsten Tagen" in card
+
+
+async def test_the_command_menu_is_published_in_every_language(
+    application: BotApplication, transport: RecordingTransport
+) -> None:
+    await publish_commands(application)
+    menus = {
+        call.params.get("language_code"): {
+            c["command"]: c["description"] for c in call.params["commands"]
+        }
+        for call in transport.calls_to("setMyCommands")
+    }
+    assert set(menus) == {None, "de"}
+    assert menus[None]["settings"] == "Name, language, time zone and nudge times"
+    assert menus["de"]["settings"] == "Name, Sprache, Zeitzone, Zeiten"
+    assert list(menus[None]) == list(menus["de"])
