@@ -14,7 +14,7 @@ from bot.content.check import check_content
 from bot.content.checkins import CheckinDeck
 from bot.content.library import Library
 from bot.content.parity import Parity, parity
-from bot.content.safety import load_topics
+from bot.content.safety import load_topics, resources_for
 from bot.content.texts import Texts
 
 CONTENT = Path(__file__).resolve().parent.parent / "content"
@@ -49,6 +49,11 @@ def content(tmp_path: Path) -> Path:
         "topics:\n  - id: money\n    text: Argent\n",
     )
     _write(french / "counsellor/topics.yaml", "topics:\n  - {id: trust, label: Confiance}\n")
+    _write(
+        french / "safety/crisis_lines.yaml",
+        'names:\n  "Emergency services": "Urgences"\n'
+        'notes:\n  "free, any time": "gratuit, 24h/24"\n',
+    )
     article = next((target / "locales/en/articles").glob("*.md"))
     _write(
         french / "articles" / article.name, article.read_text().replace("title: ", "title: FR ", 1)
@@ -109,6 +114,12 @@ def test_each_item_falls_back_to_english_on_its_own(content: Path) -> None:
     assert checkins.topic("money").text == "Argent"  # type: ignore[union-attr]
     labels = {t.id: t.label for t in load_topics(content, "fr", "en").topics}
     assert labels["trust"] == "Confiance" and labels["conflict"] == "Arguments that go in circles"
+    lines = resources_for(content, "Europe/London", "fr")
+    assert [(line.name, line.note) for line in lines.lines[:2]] == [
+        ("Urgences", None),
+        ("Samaritans", "gratuit, 24h/24"),
+    ]
+    assert lines.general == resources_for(content, "Europe/London", "en").general
     texts = Texts(content)
     assert texts.render("buttons.pause_days", locale="fr", days=1) == "1 jour"
     assert texts.render("pairing.unpaired", locale="fr").startswith("You're unpaired")
@@ -160,6 +171,15 @@ def test_unknown_ids_and_broken_translations_are_refused(content: Path) -> None:
 def test_a_template_english_does_not_have_is_refused(content: Path) -> None:
     _write(content / "locales/fr/templates/pairing/bonus.j2", "Bonus\n")
     assert any("bonus.j2: no template with this key in 'en'" in p for p in check_content(content))
+
+
+def test_crisis_line_wording_must_match_the_lines(content: Path) -> None:
+    path = content / "locales/fr/safety/crisis_lines.yaml"
+    path.write_text('names:\n  "Emergency service": "Urgences"\n', encoding="utf-8")
+    problems = check_content(content)
+    assert any("name 'Emergency service' is not in safety/crisis_lines.yaml" in p for p in problems)
+    report = _french(content)
+    assert "Emergency services" in report.coverage["crisis-line names and notes"][1]
 
 
 def test_the_german_locale_has_every_template() -> None:

@@ -33,7 +33,12 @@ from bot.content.library import (
     parse_article,
 )
 from bot.content.locales import PLURAL_CATEGORIES, plural_categories
-from bot.content.safety import TOPICS, SafetyContentError, load_default_topics
+from bot.content.safety import (
+    TOPICS,
+    SafetyContentError,
+    check_crisis_wording,
+    load_default_topics,
+)
 from bot.content.texts import TEMPLATE_SUFFIX, Texts, key_of, template_name
 
 # Names every template may use without being given them.
@@ -222,6 +227,9 @@ def locale_parity(content_dir: Path, texts: Texts, locale: str) -> Parity:
             load_default_topics(content_dir, default).topics,
             ("label",),
         )
+        total, missing, problems = check_crisis_wording(content_dir, locale)
+        report.coverage["crisis-line names and notes"] = (total, missing)
+        report.problems += problems
     except (ContentError, SafetyContentError):
         # The default locale's own checks name this problem; nothing to compare against.
         pass
