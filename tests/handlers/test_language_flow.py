@@ -206,3 +206,26 @@ async def test_the_command_menu_is_published_in_every_language(
     assert menus[None]["settings"] == "Name, language, time zone and nudge times"
     assert menus["de"]["settings"] == "Name, Sprache, Zeitzone, Zeiten"
     assert list(menus[None]) == list(menus["de"])
+
+
+async def test_switching_language_during_onboarding_carries_on_in_it(person: MakePerson) -> None:
+    kai = person(1, "Kai")
+    kai.language_code = "de"
+    await kai.send("/start")
+    assert "In /settings kannst du sie jederzeit ändern" in kai.inbox()[0]
+    await kai.send("/settings")
+    await kai.press("Sprache")
+    await kai.press("English")
+    assert "from now on we'll talk in <b>English</b>" in kai.inbox()[-2]
+    assert "What should we call you?" in kai.last()
+    await onboard_rest_in_english(kai)
+    assert "you're all set" in kai.last()
+
+
+async def onboard_rest_in_english(person: Person) -> None:
+    """Answer the onboarding questions from the name on, in English."""
+    await person.press("Use “")
+    await person.send("Lisbon")
+    await person.press("08:00")
+    await person.send("21:15")
+    await person.press("Skip for now")

@@ -291,6 +291,10 @@ async def choose_language(update: Update, context: BotContext, pressed: Language
         profile=profile,
         language=language_name(profile.locale),
     )
+    if not profile.onboarded:
+        # Someone who switched language half-way through onboarding carries on, in it.
+        await continue_onboarding(update, context, profile.user_id)
+        return
     # The settings menu follows, so its buttons are in the new language too.
     await show_settings(update, context)
 
