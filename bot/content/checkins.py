@@ -144,10 +144,20 @@ class CheckinDeck:
         self.default_locale = default_locale
         self._loaded: dict[str, CheckinContent] = {}
         self._videos: dict[str, list[Video]] = {}
+        self._resolved: dict[str | None, str] = {}
+
+    def _locale(self, locale: str | None) -> str:
+        # Looked up once per requested name: the folders do not change while the bot runs.
+        found = self._resolved.get(locale)
+        if found is None:
+            found = self._resolved[locale] = pick(
+                locale, discover(self.content_dir), self.default_locale
+            )
+        return found
 
     def get(self, locale: str | None = None) -> CheckinContent:
         """Return the content for a locale (loaded once)."""
-        locale = pick(locale, discover(self.content_dir), self.default_locale)
+        locale = self._locale(locale)
         if locale not in self._loaded:
             base = load_checkins(self.content_dir, self.default_locale)
             if locale != self.default_locale:
@@ -157,7 +167,7 @@ class CheckinDeck:
 
     def videos(self, locale: str | None = None) -> list[Video]:
         """Return the video catalogue (loaded once), to suggest one on a check-in's theme."""
-        locale = pick(locale, discover(self.content_dir), self.default_locale)
+        locale = self._locale(locale)
         if locale not in self._videos:
             self._videos[locale] = load_localised_videos(
                 self.content_dir, locale, self.default_locale

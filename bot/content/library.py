@@ -149,10 +149,17 @@ class Library:
         self._articles: dict[str, list[Article]] = {}
         self._videos: dict[str, list[Video]] = {}
         self._themes: dict[str, str] | None = None
+        self._resolved: dict[str | None, str] = {}
 
     def _locale(self, locale: str | None) -> str:
         """Return the locale folder that answers for `locale` (the default when none fits)."""
-        return pick(locale, discover(self.content_dir), self.default_locale)
+        # Looked up once per requested name: the folders do not change while the bot runs.
+        found = self._resolved.get(locale)
+        if found is None:
+            found = self._resolved[locale] = pick(
+                locale, discover(self.content_dir), self.default_locale
+            )
+        return found
 
     def articles(self, locale: str | None = None) -> list[Article]:
         """Return the articles (loaded once), each in `locale` where it has been written."""

@@ -44,10 +44,13 @@ class Texts:
         self.content_dir = content_dir
         self.default_locale = default_locale
         self._environments: dict[str, Environment] = {}
+        self._locales: list[str] | None = None
 
     def locales(self) -> list[str]:
-        """List the locales that have a folder under `content/locales`."""
-        return formats.discover(self.content_dir)
+        """List the locales that have a folder under `content/locales` (looked at once)."""
+        if self._locales is None:
+            self._locales = formats.discover(self.content_dir)
+        return list(self._locales)
 
     def pick(self, language_code: str | None) -> str:
         """Return the supported locale for Telegram's `language_code`, else the default."""
