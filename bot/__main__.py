@@ -49,7 +49,7 @@ def _run(settings: Settings) -> int:
         return 1
     from bot.content.check import check_content
 
-    problems = check_content(settings.content_dir)
+    problems = check_content(settings.content_dir, default_locale=settings.default_locale)
     if problems:
         print("The content in content/ has problems; the bot will not start:", file=sys.stderr)
         for problem in problems:
@@ -81,8 +81,13 @@ def _migrate(settings: Settings) -> int:
 
 def _content_check(settings: Settings) -> int:
     from bot.content.check import check_content
+    from bot.content.parity import parity
 
-    problems = check_content(settings.content_dir)
+    # What each locale translates, and what falls back to the default locale item by item.
+    for report in parity(settings.content_dir, default_locale=settings.default_locale):
+        for line in report.lines():
+            print(line)
+    problems = check_content(settings.content_dir, default_locale=settings.default_locale)
     for problem in problems:
         print(problem)
     if problems:

@@ -40,6 +40,8 @@ class Settings(BaseSettings):
     log_level: str = "INFO"
     content_dir: Path = PROJECT_ROOT / "content"
     default_locale: str = "en"
+    # The counsellors' staff chat reads every card and reply in the team's language.
+    staff_locale: str = "en"
     invite_ttl_hours: int = Field(default=48, ge=1, le=24 * 14)
     bad_code_limit: int = Field(default=5, ge=1, le=100)
     bad_code_window_minutes: int = Field(default=15, ge=1, le=24 * 60)

@@ -40,6 +40,7 @@ from bot.nudges.buttons import AnswerQuestion, DaysDone, PauseFor, ToggleDay
 from bot.people.buttons import (
     DeleteAnswer,
     InviteAnswer,
+    LanguageChoice,
     NewInvite,
     RevokeInvite,
     SettingsChoice,
@@ -89,6 +90,9 @@ STORED: dict[str, CallbackData] = {
     "unpair:no": UnpairKeep(),
     "del:yes": DeleteAnswer("yes"),
     "set:timezone": SettingsChoice("timezone"),
+    "set:language": SettingsChoice("language"),
+    "lang:de": LanguageChoice("de"),
+    "lang:pt-BR": LanguageChoice("pt-BR"),
     "name:tg": UseTelegramName(),
     "tz:America/Argentina/Buenos_Aires": ZoneChoice("America/Argentina/Buenos_Aires"),
     "tz:Etc/GMT+5": ZoneChoice("Etc/GMT+5"),

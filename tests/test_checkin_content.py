@@ -59,9 +59,9 @@ def test_too_many_reflections_and_a_missing_file_are_reported(copy: Path) -> Non
 
 
 def test_a_second_language_falls_back_to_english(copy: Path) -> None:
-    (copy / "locales/de/templates").mkdir(parents=True)
+    (copy / "locales/fr/templates").mkdir(parents=True)
     deck = CheckinDeck(copy)
-    assert deck.get("de") == deck.get("en") == deck.get()
+    assert deck.get("fr") == deck.get("en") == deck.get()
     assert deck.get().question("heard") is not None and deck.get().topic("money") is not None
     assert deck.get().question("nope") is None
 

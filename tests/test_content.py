@@ -54,16 +54,16 @@ def test_missing_values_and_keys_fail_loudly() -> None:
         texts.render("pairing.paired")
 
 
-def test_a_second_locale_falls_back_to_english(copy: Path) -> None:
-    german = copy / "locales" / "de" / "templates" / "pairing"
-    german.mkdir(parents=True)
-    (german / "paired.j2").write_text("Ihr seid jetzt ein Paar, {{ partner }}!\n")
+def test_a_new_locale_falls_back_to_english(copy: Path) -> None:
+    french = copy / "locales" / "fr" / "templates" / "pairing"
+    french.mkdir(parents=True)
+    (french / "paired.j2").write_text("Vous êtes maintenant en couple, {{ partner }} !\n")
     texts = Texts(copy)
     assert (
-        texts.render("pairing.paired", locale="de", partner="Sam")
-        == "Ihr seid jetzt ein Paar, Sam!"
+        texts.render("pairing.paired", locale="fr", partner="Sam")
+        == "Vous êtes maintenant en couple, Sam !"
     )
-    assert "Remainly" in texts.render("pairing.unpaired_notice", locale="de")
+    assert "Your partner has ended" in texts.render("pairing.unpaired_notice", locale="fr")
     assert check_content(copy) == []
 
 

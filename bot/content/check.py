@@ -21,6 +21,7 @@ from bot.content.library import (
     deck_path,
     parse_article,
 )
+from bot.content.parity import parity
 from bot.content.safety import check_safety_content
 from bot.content.texts import TEMPLATE_SUFFIX, Texts, key_of
 
@@ -51,7 +52,8 @@ def _check_templates(content_dir: Path, texts: Texts) -> list[str]:
                 except TemplateSyntaxError as error:
                     problems.append(f"{path}:{error.lineno}: {error.message}")
                     break
-                except TemplateError as error:
+                except (TemplateError, TypeError, ValueError, ArithmeticError) as error:
+                    # A filter or plural() given the wrong kind of value fails outside Jinja.
                     problems.append(
                         f"{path}: does not render with the samples for {key!r} in "
                         f"content/samples.yaml: {error}"
@@ -135,6 +137,11 @@ def check_content(content_dir: Path, *, default_locale: str = "en") -> list[str]
         lambda: _check_videos(content_dir),
         lambda: check_checkins(content_dir, default_locale),
         lambda: check_safety_content(content_dir, texts.locales(), default_locale),
+        lambda: [
+            problem
+            for report in parity(content_dir, default_locale=default_locale)
+            for problem in report.problems
+        ],
     ]
     problems: list[str] = []
     for check in checks:

@@ -8,7 +8,17 @@ from typing import Literal, Self
 
 from pydantic import Field, field_validator, model_validator
 
-from bot.content.entries import FOCUS_AREAS, ContentError, Entry, Video, load_list, load_videos
+from bot.content.entries import (
+    FOCUS_AREAS,
+    ContentError,
+    Entry,
+    Video,
+    load_list,
+    load_localised_videos,
+    overlay,
+    translations_of,
+)
+from bot.content.locales import discover, pick
 
 MIN_QUESTIONS, MAX_QUESTIONS = 3, 5
 MIN_REFLECTIONS, MAX_REFLECTIONS = 1, 2
@@ -95,15 +105,11 @@ def _read(path: Path) -> tuple[CheckinContent, list[str]]:
 
 
 def check_checkins(content_dir: Path, default_locale: str) -> list[str]:
-    """Validate every locale's check-in file; the default locale must have one."""
-    problems: list[str] = []
-    for folder in sorted((content_dir / "locales").iterdir()):
-        path = checkins_path(content_dir, folder.name)
-        if path.exists():
-            problems += _read(path)[1]
-        elif folder.name == default_locale:
-            problems.append(f"{path}: missing check-in questions")
-    return problems
+    """Validate the default locale's check-in file (translations: see bot/content/parity.py)."""
+    path = checkins_path(content_dir, default_locale)
+    if not path.exists():
+        return [f"{path}: missing check-in questions"]
+    return _read(path)[1]
 
 
 def load_checkins(content_dir: Path, locale: str) -> CheckinContent:
@@ -114,26 +120,56 @@ def load_checkins(content_dir: Path, locale: str) -> CheckinContent:
     return content
 
 
+QUESTION_TEXT = ("label", "text", "low", "high", "talk")
+TOPIC_TEXT = ("text",)
+
+
+def localised(base: CheckinContent, content_dir: Path, locale: str) -> CheckinContent:
+    """Return the check-in with each question and topic in `locale` where translated."""
+    path = checkins_path(content_dir, locale)
+    if not path.exists():
+        return base
+    return CheckinContent(
+        tuple(overlay(list(base.questions), translations_of(path, "questions"), QUESTION_TEXT)),
+        tuple(overlay(list(base.topics), translations_of(path, "topics"), TOPIC_TEXT)),
+    )
+
+
 class CheckinDeck:
-    """The loaded check-in content per locale, falling back to the default locale."""
+    """The check-in content per locale: the default locale's questions and topics, each in
+    the person's language where translated."""
 
     def __init__(self, content_dir: Path, *, default_locale: str = "en") -> None:
         self.content_dir = content_dir
         self.default_locale = default_locale
         self._loaded: dict[str, CheckinContent] = {}
-        self._videos: list[Video] | None = None
+        self._videos: dict[str, list[Video]] = {}
+        self._resolved: dict[str | None, str] = {}
+
+    def _locale(self, locale: str | None) -> str:
+        # Looked up once per requested name: the folders do not change while the bot runs.
+        found = self._resolved.get(locale)
+        if found is None:
+            found = self._resolved[locale] = pick(
+                locale, discover(self.content_dir), self.default_locale
+            )
+        return found
 
     def get(self, locale: str | None = None) -> CheckinContent:
         """Return the content for a locale (loaded once)."""
-        locale = locale or self.default_locale
-        if not checkins_path(self.content_dir, locale).exists():
-            locale = self.default_locale
+        locale = self._locale(locale)
         if locale not in self._loaded:
-            self._loaded[locale] = load_checkins(self.content_dir, locale)
+            base = load_checkins(self.content_dir, self.default_locale)
+            if locale != self.default_locale:
+                base = localised(base, self.content_dir, locale)
+            self._loaded[locale] = base
         return self._loaded[locale]
 
-    def videos(self) -> list[Video]:
+    def videos(self, locale: str | None = None) -> list[Video]:
         """Return the video catalogue (loaded once), to suggest one on a check-in's theme."""
-        if self._videos is None:
-            self._videos = load_videos(self.content_dir)
-        return self._videos
+        locale = self._locale(locale)
+        if locale not in self._videos:
+            self._videos[locale] = load_localised_videos(
+                self.content_dir, locale, self.default_locale
+            )
+        return self._videos[locale]

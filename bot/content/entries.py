@@ -129,3 +129,57 @@ def load_videos(content_dir: Path) -> list[Video]:
     if problems:
         raise ContentError(problems[0])
     return videos
+
+
+M = TypeVar("M", bound=BaseModel)
+
+
+def translations_of(path: Path, list_key: str) -> dict[str, dict[str, Any]]:
+    """Read a locale's translated entries by id; a missing file translates nothing."""
+    if not path.exists():
+        return {}
+    data, _ = load_yaml(path)
+    items = data.get(list_key) if isinstance(data, dict) else None
+    if not isinstance(items, list):
+        return {}
+    return {
+        raw["id"]: raw for raw in items if isinstance(raw, dict) and isinstance(raw.get("id"), str)
+    }
+
+
+def translated(item: M, raw: dict[str, Any] | None, fields: tuple[str, ...]) -> M | None:
+    """Return `item` with its text fields from `raw`; None when the translation is unusable."""
+    if raw is None:
+        return None
+    values = {**item.model_dump(), **{f: raw[f] for f in fields if f in raw}}
+    try:
+        return type(item).model_validate(values)
+    except ValidationError:
+        return None
+
+
+def overlay(
+    base: list[M], translations: dict[str, dict[str, Any]], fields: tuple[str, ...]
+) -> list[M]:
+    """Translate each entry that has a usable translation; the rest stay in the default locale."""
+    return [
+        translated(item, translations.get(getattr(item, "id")), fields) or item  # noqa: B009
+        for item in base
+    ]
+
+
+VIDEO_TEXT = ("title", "description")
+
+
+def locale_videos_path(content_dir: Path, locale: str) -> Path:
+    """Return where a locale's video titles and descriptions live."""
+    return content_dir / "locales" / locale / "videos.yaml"
+
+
+def load_localised_videos(content_dir: Path, locale: str, default_locale: str) -> list[Video]:
+    """Load the catalogue with each video's title and description in `locale` where written."""
+    videos = load_videos(content_dir)
+    if locale == default_locale:
+        return videos
+    own = translations_of(locale_videos_path(content_dir, locale), "videos")
+    return overlay(videos, own, VIDEO_TEXT)

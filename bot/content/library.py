@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import re
-from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Literal
@@ -11,7 +10,7 @@ from typing import Literal
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
 
-from bot.content.checkins import checkins_path, load_checkins
+from bot.content.checkins import load_checkins
 from bot.content.entries import (
     FOCUS_AREAS,
     ID_PATTERN,
@@ -20,8 +19,11 @@ from bot.content.entries import (
     Video,
     describe,
     load_list,
-    load_videos,
+    load_localised_videos,
+    overlay,
+    translations_of,
 )
+from bot.content.locales import discover, pick
 
 TOPICS = ("memories", "dreams", "daily_life", "feelings", "values", "family", "fun", "relationship")
 DEPTHS = ("light", "medium", "deep")
@@ -132,8 +134,12 @@ def load_articles(content_dir: Path, locale: str) -> list[Article]:
     return [parse_article(path) for path in sorted(folder.glob("*.md"))]
 
 
+PROMPT_TEXT = ("text",)
+
+
 class Library:
-    """The loaded decks, per locale, falling back to the default locale."""
+    """The loaded decks, articles and videos per locale, each item falling back to the default
+    locale where a locale has not translated it."""
 
     def __init__(self, content_dir: Path, *, default_locale: str = "en") -> None:
         self.content_dir = content_dir
@@ -141,62 +147,63 @@ class Library:
         self._decks: dict[tuple[str, str], list[Prompt]] = {}
         self._by_id: dict[tuple[str, str], dict[str, Prompt]] = {}
         self._articles: dict[str, list[Article]] = {}
-        self._videos: list[Video] | None = None
-        self._themes: dict[str, dict[str, str]] = {}
-        # Which locale answers for (what, requested locale): the folders are looked at once.
-        self._resolved: dict[tuple[str, str], str] = {}
+        self._videos: dict[str, list[Video]] = {}
+        self._themes: dict[str, str] | None = None
+        self._resolved: dict[str | None, str] = {}
 
-    def _locale(self, what: str, locale: str | None, present: Callable[[str], bool]) -> str:
-        """Return `locale` if it has `what`, else the default locale (decided once per pair)."""
-        locale = locale or self.default_locale
-        key = (what, locale)
-        resolved = self._resolved.get(key)
-        if resolved is None:
-            resolved = self._resolved[key] = locale if present(locale) else self.default_locale
-        return resolved
+    def _locale(self, locale: str | None) -> str:
+        """Return the locale folder that answers for `locale` (the default when none fits)."""
+        # Looked up once per requested name: the folders do not change while the bot runs.
+        found = self._resolved.get(locale)
+        if found is None:
+            found = self._resolved[locale] = pick(
+                locale, discover(self.content_dir), self.default_locale
+            )
+        return found
 
     def articles(self, locale: str | None = None) -> list[Article]:
-        """Return the articles of a locale (loaded once), falling back to the default locale."""
-        locale = self._locale(
-            "articles",
-            locale,
-            lambda name: (self.content_dir / "locales" / name / "articles").is_dir(),
-        )
+        """Return the articles (loaded once), each in `locale` where it has been written."""
+        locale = self._locale(locale)
         if locale not in self._articles:
-            self._articles[locale] = load_articles(self.content_dir, locale)
+            base = load_articles(self.content_dir, self.default_locale)
+            own: dict[str, Article] = {}
+            if locale != self.default_locale:
+                own = {a.meta.id: a for a in load_articles(self.content_dir, locale)}
+            self._articles[locale] = [own.get(a.meta.id, a) for a in base]
         return self._articles[locale]
 
     def checkin_themes(self, locale: str | None = None) -> dict[str, str]:
         """Return each check-in question's theme (a focus area), by question id."""
-        locale = self._locale(
-            "checkins", locale, lambda name: checkins_path(self.content_dir, name).exists()
-        )
-        if locale not in self._themes:
-            content = load_checkins(self.content_dir, locale)
-            self._themes[locale] = {q.id: q.theme for q in content.questions}
-        return self._themes[locale]
+        # Themes belong to the question, not its wording: every locale shares the default's.
+        if self._themes is None:
+            content = load_checkins(self.content_dir, self.default_locale)
+            self._themes = {q.id: q.theme for q in content.questions}
+        return self._themes
 
-    def videos(self) -> list[Video]:
-        """Return the video catalogue (loaded once)."""
-        if self._videos is None:
-            self._videos = load_videos(self.content_dir)
-        return self._videos
+    def videos(self, locale: str | None = None) -> list[Video]:
+        """Return the video catalogue (loaded once), with titles in `locale` where written."""
+        locale = self._locale(locale)
+        if locale not in self._videos:
+            self._videos[locale] = load_localised_videos(
+                self.content_dir, locale, self.default_locale
+            )
+        return self._videos[locale]
 
     def deck(self, name: str, locale: str | None = None) -> list[Prompt]:
-        """Return a deck in a locale (loaded once), or in the default locale if it has none."""
-        locale = self._deck_locale(name, locale)
+        """Return a deck (loaded once): the default locale's items, each in `locale` where
+        translated, so every locale shares the same ids, order, topics and depths."""
+        locale = self._locale(locale)
         key = (locale, name)
         if key not in self._decks:
-            self._decks[key] = load_deck(self.content_dir, locale, name)
-            self._by_id[key] = {prompt.id: prompt for prompt in self._decks[key]}
+            base = load_deck(self.content_dir, self.default_locale, name)
+            if locale != self.default_locale:
+                path = deck_path(self.content_dir, locale, name)
+                base = overlay(base, translations_of(path, "items"), PROMPT_TEXT)
+            self._decks[key] = base
+            self._by_id[key] = {prompt.id: prompt for prompt in base}
         return self._decks[key]
 
     def prompt(self, name: str, prompt_id: str, locale: str | None = None) -> Prompt | None:
         """Return one prompt of a deck by id, if it still exists."""
         self.deck(name, locale)
-        return self._by_id[(self._deck_locale(name, locale), name)].get(prompt_id)
-
-    def _deck_locale(self, name: str, locale: str | None) -> str:
-        return self._locale(
-            f"deck:{name}", locale, lambda found: deck_path(self.content_dir, found, name).exists()
-        )
+        return self._by_id[(self._locale(locale), name)].get(prompt_id)

@@ -12,6 +12,9 @@ from typing import Any
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
+from bot.content.entries import ContentError, overlay, translations_of
+from bot.content.locales import discover, pick
+
 CRISIS_LINES = Path("safety") / "crisis_lines.yaml"
 TOPICS = Path("counsellor") / "topics.yaml"
 MIN_TOPICS, MAX_TOPICS = 2, 12
@@ -34,6 +37,15 @@ class Topic(BaseModel):
 
     id: str = Field(pattern=r"^[a-z][a-z0-9-]{1,31}$")
     label: str = Field(min_length=2, max_length=40)
+
+
+class CrisisWording(BaseModel):
+    """How a locale words the crisis lines: each English name or note, and its translation."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    names: dict[str, str] = Field(default_factory=dict)
+    notes: dict[str, str] = Field(default_factory=dict)
 
 
 class CrisisLines(BaseModel):
@@ -134,29 +146,106 @@ def load_crisis_lines(content_dir: Path) -> CrisisLines:
     return lines
 
 
-def resources_for(content_dir: Path, zone: str | None) -> Resources:
-    """Return the crisis lines for a person in this time zone."""
+def crisis_wording_path(content_dir: Path, locale: str) -> Path:
+    """Return where a locale words the crisis lines' names and notes."""
+    return content_dir / "locales" / locale / CRISIS_LINES
+
+
+@cache
+def load_crisis_wording(content_dir: Path, locale: str) -> CrisisWording | None:
+    """Load a locale's wording of the crisis lines, if it has one."""
+    path = crisis_wording_path(content_dir, locale)
+    return _load(path, CrisisWording) if path.exists() else None
+
+
+def _worded(line: CrisisLine, wording: CrisisWording) -> CrisisLine:
+    name = wording.names.get(line.name, line.name)
+    note = wording.notes.get(line.note, line.note) if line.note else None
+    try:
+        return CrisisLine(name=name, phone=line.phone, note=note)
+    except ValidationError:
+        return line  # the content check names the wording that does not fit
+
+
+def resources_for(
+    content_dir: Path, zone: str | None, locale: str | None = None, default_locale: str = "en"
+) -> Resources:
+    """Return the crisis lines for a person in this time zone, worded in their language."""
     lines = load_crisis_lines(content_dir)
     country = country_of_zone(zone)
-    return Resources(country, lines.countries.get(country or "", ()), lines.general)
+    found = Resources(country, lines.countries.get(country or "", ()), lines.general)
+    chosen = pick(locale, discover(content_dir), default_locale)
+    try:
+        wording = load_crisis_wording(content_dir, chosen) if chosen != default_locale else None
+    except SafetyContentError:
+        wording = None  # a broken translation shows the lines as written; the check says why
+    if wording is None:
+        return found
+    return Resources(
+        country,
+        tuple(_worded(line, wording) for line in found.lines),
+        tuple(_worded(line, wording) for line in found.general),
+    )
 
 
-def _topics_path(content_dir: Path, locale: str | None, default_locale: str) -> Path:
-    path = content_dir / "locales" / (locale or default_locale) / TOPICS
-    return path if path.exists() else content_dir / "locales" / default_locale / TOPICS
+def check_crisis_wording(content_dir: Path, locale: str) -> tuple[int, list[str], list[str]]:
+    """Compare a locale's wording with the crisis lines: (texts, untranslated, problems)."""
+    lines = load_crisis_lines(content_dir)
+    every = [*lines.general, *(line for group in lines.countries.values() for line in group)]
+    names = sorted({line.name for line in every})
+    notes = sorted({line.note for line in every if line.note})
+    try:
+        wording = load_crisis_wording.__wrapped__(content_dir, locale)
+    except SafetyContentError as error:
+        return len(names) + len(notes), [*names, *notes], [str(error)]
+    if wording is None:
+        return len(names) + len(notes), [*names, *notes], []
+    path = crisis_wording_path(content_dir, locale)
+    problems = [
+        f"{path}: {kind} {text!r} is not in {CRISIS_LINES}"
+        for kind, known, given in (("name", names, wording.names), ("note", notes, wording.notes))
+        for text in sorted(set(given) - set(known))
+    ]
+    problems += [
+        f"{path}: {kind} {text!r} is too long for a crisis line ({len(text)} characters)"
+        for kind, given, limit in (("name", wording.names, 80), ("note", wording.notes, 60))
+        for text in given.values()
+        if not 2 <= len(text) <= limit
+    ]
+    missing = [n for n in names if n not in wording.names] + [
+        n for n in notes if n not in wording.notes
+    ]
+    return len(names) + len(notes), missing, problems
+
+
+def _topics_path(content_dir: Path, locale: str) -> Path:
+    return content_dir / "locales" / locale / TOPICS
+
+
+def load_default_topics(content_dir: Path, default_locale: str) -> Topics:
+    """Load the default locale's counsellor topics, refusing duplicate ids."""
+    path = _topics_path(content_dir, default_locale)
+    topics: Topics = _load(path, Topics)
+    ids = [topic.id for topic in topics.topics]
+    duplicates = sorted({topic_id for topic_id in ids if ids.count(topic_id) > 1})
+    if duplicates:
+        raise SafetyContentError(f"{path}: duplicate id(s) {duplicates}")
+    return topics
 
 
 @cache
 def load_topics(content_dir: Path, locale: str | None, default_locale: str = "en") -> Topics:
-    """Load the counsellor request topics of a locale, falling back to the default locale."""
-    topics: Topics = _load(_topics_path(content_dir, locale, default_locale), Topics)
-    ids = [topic.id for topic in topics.topics]
-    duplicates = sorted({topic_id for topic_id in ids if ids.count(topic_id) > 1})
-    if duplicates:
-        raise SafetyContentError(
-            f"{_topics_path(content_dir, locale, default_locale)}: duplicate id(s) {duplicates}"
-        )
-    return topics
+    """Load the counsellor request topics, each label in `locale` where it is translated."""
+    topics = load_default_topics(content_dir, default_locale)
+    found = pick(locale, discover(content_dir), default_locale)
+    if found == default_locale:
+        return topics
+    try:
+        own = translations_of(_topics_path(content_dir, found), "topics")
+    except ContentError:
+        # A broken translation leaves the default labels; the content check names the line.
+        return topics
+    return Topics(topics=tuple(overlay(list(topics.topics), own, ("label",))))
 
 
 def check_safety_content(content_dir: Path, locales: list[str], default_locale: str) -> list[str]:
@@ -169,14 +258,20 @@ def check_safety_content(content_dir: Path, locales: list[str], default_locale: 
             continue
 
         def check(locale: str = locale) -> None:
-            topics = load_topics.__wrapped__(content_dir, locale, default_locale)
-            ids = {topic.id for topic in topics.topics}
             if locale == default_locale:
-                default_ids.update(ids)
-            elif ids != default_ids:
+                topics = load_default_topics(content_dir, default_locale)
+                default_ids.update(topic.id for topic in topics.topics)
+                return
+            # Partial translations fall back label by label; unknown ids are mistakes.
+            path = _topics_path(content_dir, locale)
+            try:
+                own = translations_of(path, "topics")
+            except ContentError as error:
+                raise SafetyContentError(str(error)) from None
+            unknown = sorted(set(own) - default_ids)
+            if unknown:
                 raise SafetyContentError(
-                    f"{content_dir / 'locales' / locale / TOPICS}: ids must match the "
-                    f"{default_locale!r} topics {sorted(default_ids)}"
+                    f"{path}: id(s) {unknown} are not among the {default_locale!r} topics"
                 )
 
         checks.append(check)

@@ -16,6 +16,8 @@ from jinja2 import (
 from markdown_it import MarkdownIt
 from markdown_it.token import Token
 
+from bot.content import locales as formats
+
 TEMPLATE_SUFFIX = ".j2"
 # Button labels and command descriptions are plain text for Telegram, not HTML.
 PLAIN_AREAS = ("buttons", "commands")
@@ -35,13 +37,6 @@ def _autoescape(name: str | None) -> bool:
     return name is None or not name.startswith(tuple(f"{area}/" for area in PLAIN_AREAS))
 
 
-def _time(value: Any) -> str:
-    # Samples in content/samples.yaml give times as "HH:MM" text; the bot passes `time`s.
-    if value is None or isinstance(value, str):
-        return value or ""
-    return f"{value:%H:%M}"
-
-
 class Texts:
     """Render message templates by key and locale, falling back to the default locale."""
 
@@ -49,11 +44,17 @@ class Texts:
         self.content_dir = content_dir
         self.default_locale = default_locale
         self._environments: dict[str, Environment] = {}
+        self._locales: list[str] | None = None
 
     def locales(self) -> list[str]:
-        """List the locales that have a folder under `content/locales`."""
-        root = self.content_dir / "locales"
-        return sorted(p.name for p in root.iterdir() if p.is_dir()) if root.is_dir() else []
+        """List the locales that have a folder under `content/locales` (looked at once)."""
+        if self._locales is None:
+            self._locales = formats.discover(self.content_dir)
+        return list(self._locales)
+
+    def pick(self, language_code: str | None) -> str:
+        """Return the supported locale for Telegram's `language_code`, else the default."""
+        return formats.pick(language_code, self.locales(), self.default_locale)
 
     def environment(self, locale: str | None = None) -> Environment:
         """Return the Jinja2 environment for a locale (created once, found once per locale)."""
@@ -61,7 +62,7 @@ class Texts:
         env = self._environments.get(requested)
         if env is None:
             # A locale without a folder of its own uses the default locale's environment.
-            resolved = requested if requested in self.locales() else self.default_locale
+            resolved = self.pick(requested)
             env = self._environments.get(resolved) or self._build(resolved)
             self._environments[resolved] = self._environments[requested] = env
         return env
@@ -78,7 +79,14 @@ class Texts:
             lstrip_blocks=True,
             auto_reload=False,
         )
-        env.filters["hhmm"] = _time
+        # Samples in content/samples.yaml give times as "HH:MM" text; the bot passes `time`s.
+        env.filters["hhmm"] = lambda value: formats.format_clock(value, locale)
+        env.filters["date"] = lambda value, pattern="d MMMM y": formats.format_when(
+            value, pattern, locale
+        )
+        env.filters["number"] = lambda value: formats.format_number(value, locale)
+        env.globals["plural"] = lambda count, **forms: formats.plural(count, locale, **forms)
+        env.globals["locale"] = locale
         return env
 
     def _templates(self, locale: str) -> Path:

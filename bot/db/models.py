@@ -268,6 +268,9 @@ class Answer(SQLModel, table=True):
     text: str | None = Field(default=None, sa_column=Column(String(1000), nullable=True))
     skipped: bool = Field(default=False, sa_column=Column(Boolean, nullable=False))
     private: bool = Field(default=False, sa_column=Column(Boolean, nullable=False))
+    # The writer's language when they answered; the reveal notes it for a partner reading
+    # in another one (unknown for answers older than this column).
+    locale: str | None = Field(default=None, sa_column=Column(String(16), nullable=True))
     answered_at: datetime = _when()
 
 

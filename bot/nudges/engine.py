@@ -433,7 +433,7 @@ class NudgeEngine:
         plan = await library.plan_for(
             session, user, themes=self.library.checkin_themes(user.locale)
         )
-        catalogue = self.library.videos()
+        catalogue = self.library.videos(user.locale)
         video = next((v for v in catalogue if v.id == delivery.prompt_id), None)
         if video is None:
             seen = (await _histories(session, [user.id], NudgeKind.VIDEO)).get(user.id, [])

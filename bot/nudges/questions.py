@@ -183,6 +183,8 @@ class Side:
     text: str | None
     skipped: bool
     private: bool
+    # The language the answer was written in, if known.
+    locale: str | None = None
 
 
 @dataclass(frozen=True)
@@ -230,6 +232,7 @@ async def save_answer(
         text=text,
         skipped=text is None,
         private=private and text is not None,
+        locale=user.locale,
         answered_at=now,
     )
     session.add(answer)
@@ -257,5 +260,7 @@ async def _reveal(
     for person in (first, second):
         answer = await answer_of(session, question.id, person.id)
         assert answer is not None
-        sides[person.id] = Side(name_of(person), answer.text, answer.skipped, answer.private)
+        sides[person.id] = Side(
+            name_of(person), answer.text, answer.skipped, answer.private, answer.locale
+        )
     return Reveal(question.id, question.prompt_id, first, second, sides)

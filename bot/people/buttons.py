@@ -53,7 +53,14 @@ class DeleteAnswer(CallbackData, prefix="del"):
 class SettingsChoice(CallbackData, prefix="set"):
     """Open /settings, or change one of its values."""
 
-    step: Literal["open", "name", "timezone", "morning", "evening"]
+    step: Literal["open", "name", "language", "timezone", "morning", "evening"]
+
+
+@dataclass(frozen=True)
+class LanguageChoice(CallbackData, prefix="lang"):
+    """Read everything in this language (a folder under content/locales)."""
+
+    locale: Annotated[str, Matching(r"[a-z]{2,3}(?:[-_][A-Za-z0-9]{2,8})?")]
 
 
 @dataclass(frozen=True)

@@ -225,6 +225,14 @@ async def set_name(session: AsyncSession, user_id: int, name: str, *, now: datet
     return user
 
 
+async def set_locale(session: AsyncSession, user_id: int, locale: str, *, now: datetime) -> User:
+    """Change the language this person reads everything in."""
+    user = await require(session, user_id)
+    user.locale, user.updated_at = locale, now
+    session.add(user)
+    return user
+
+
 async def set_timezone(
     session: AsyncSession, user_id: int, zone: str, *, now: datetime, rhythm: Rhythm
 ) -> User:

@@ -54,6 +54,15 @@ class Services:
 class BotContext(CallbackContext[ExtBot[None], dict[Any, Any], dict[Any, Any], dict[Any, Any]]):
     """CallbackContext with typed access to the application's services."""
 
+    # The language of whoever this update's answers are for, found once per update
+    # (bot/telegram/handlers/language.py) before any handler runs.
+    resolved_locale: str | None = None
+
+    @property
+    def locale(self) -> str:
+        """Return the language to answer this update in."""
+        return self.resolved_locale or self.services.settings.default_locale
+
     @property
     def services(self) -> Services:
         """Return the services this application was built with."""

@@ -5,12 +5,14 @@ from __future__ import annotations
 import asyncio
 import json
 import logging
+import zlib
 from collections.abc import Awaitable, Callable, Sequence
 from datetime import timedelta
 from typing import Any
 
 from telegram import (
     Bot,
+    BotCommand,
     InlineKeyboardMarkup,
     LabeledPrice,
     ReplyParameters,
@@ -296,6 +298,25 @@ class TelegramSender:
         if result is not Outcome.SENT:
             return None
         return [entry for raw in page.transactions if (entry := _person_entry(raw)) is not None]
+
+    async def publish_commands(
+        self, commands: Sequence[tuple[str, str]], *, language_code: str | None = None
+    ) -> bool:
+        """Set the command menu shown to people whose Telegram uses `language_code` (None:
+        everyone without a menu of their own)."""
+
+        def call() -> Awaitable[Any]:
+            return self.bot.set_my_commands(
+                [BotCommand(name, description) for name, description in commands],
+                language_code=language_code,
+            )
+
+        # Not a chat message, but it counts against the bot's overall limit all the same; each
+        # language gets a pacing slot of its own (no real chat has a positive id this size
+        # negated), so the menus of several languages need not wait a second for each other.
+        slot = -(1 << 40) - zlib.crc32((language_code or "").encode())
+        result, _ = await self._attempt(slot, Priority.BULK, "command menu", call)
+        return result is Outcome.SENT
 
     async def _attempt(
         self,

@@ -9,7 +9,7 @@ from typing import Any
 
 import pytest
 from telegram import Update
-from telegram.ext import CallbackQueryHandler
+from telegram.ext import CallbackQueryHandler, TypeHandler
 
 from bot.app import BotApplication
 from bot.core.callbacks import MAX_BYTES
@@ -19,6 +19,7 @@ from bot.reading.buttons import MoreLikeThis
 from bot.safety.buttons import IntakeSkip, ShowHeld
 from bot.telegram.callbacks import ButtonHandler
 from bot.telegram.context import services_of
+from bot.telegram.handlers.language import RESOLVE_GROUP
 from tests.fakes.inprocess import Call, Person, RecordingTransport
 from tests.support.app import invite_payload, onboard, onboarded_couple
 from tests.support.buttons import KINDS
@@ -80,7 +81,10 @@ def calls_after(transport: RecordingTransport, count: int) -> list[Call]:
 async def test_every_kind_has_one_handler_and_the_catch_all_comes_last(
     application: BotApplication,
 ) -> None:
-    assert list(application.handlers) == [0]
+    # Group RESOLVE_GROUP only finds each update's language; every answer is in group 0.
+    assert list(application.handlers) == [RESOLVE_GROUP, 0]
+    [resolver] = application.handlers[RESOLVE_GROUP]
+    assert isinstance(resolver, TypeHandler)
     handlers = application.handlers[0]
     kinds = Counter(h.kind for h in handlers if isinstance(h, ButtonHandler))
     assert set(kinds) == set(KINDS) and set(kinds.values()) == {1}

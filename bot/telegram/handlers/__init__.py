@@ -12,6 +12,7 @@ from bot.telegram.handlers import (
     data_rights,
     errors,
     help,
+    language,
     library,
     nudges,
     pairing,
@@ -22,6 +23,8 @@ from bot.telegram.handlers import (
 
 def register(application: Application) -> None:  # type: ignore[type-arg]
     """Add every handler in the order they must be tried."""
+    # Before anything answers: the language this update is answered in.
+    language.register_resolver(application)
     # Commands and buttons first: a command always wins over a pending typed answer.
     pairing.register(application)
     profile.register(application)

@@ -75,7 +75,7 @@ async def subscribe(update: Update, context: BotContext, _: Subscribe | None = N
         # The button was answered above; a press can't get an alert after that.
         await reply(update, context, problem.key, **problem.values)
         return
-    locale = locale_of(update)
+    locale = locale_of(context)
     chat = update.effective_chat
     assert chat is not None
     invoice = Invoice(
@@ -198,7 +198,7 @@ async def pre_checkout(update: Update, context: BotContext) -> None:
             )
     except DomainError as problem:
         # Checkout has no chat to answer in: Telegram shows the reason on the payment form.
-        locale = query.from_user.language_code
+        locale = locale_of(context)
         reason = _plain(context, problem.key, locale=locale, **problem.values)
         await query.answer(ok=False, error_message=reason)
         return
@@ -234,7 +234,7 @@ async def paid(update: Update, context: BotContext) -> None:
         )
     chat = update.effective_chat
     assert chat is not None
-    for say in messages_for(settled, chat_id=chat.id, locale=locale_of(update)):
+    for say in messages_for(settled, chat_id=chat.id, locale=locale_of(context)):
         await send(
             context, say.chat_id, say.key, locale=say.locale, notify=say.notify, **say.values
         )

@@ -63,7 +63,7 @@ _RETYPE = (
 
 
 def _content(update: Update, context: BotContext) -> CheckinContent:
-    return context.services.checkins.deck.get(locale_of(update))
+    return context.services.checkins.deck.get(locale_of(context))
 
 
 def _step_rows(step: checkins.Step) -> Rows:
@@ -280,7 +280,7 @@ async def _reveal(context: BotContext, checkin_id: int, viewers: tuple[User, ...
                 checkin_id,
                 viewer.id,
                 content=engine.deck.get(viewer.locale),
-                videos=engine.deck.videos(),
+                videos=engine.deck.videos(viewer.locale),
             )
         await _tell(
             context,
@@ -301,7 +301,7 @@ async def _past_button(update: Update, context: BotContext, pressed: PastCheckin
             pressed.checkin_id,
             user.id,
             content=_content(update, context),
-            videos=engine.deck.videos(),
+            videos=engine.deck.videos(locale_of(context)),
         )
     assert update.callback_query is not None
     await update.callback_query.answer()
@@ -410,7 +410,7 @@ async def history_command(update: Update, context: BotContext) -> None:
         for p in past.past[:HISTORY_WEEKS_LISTED]
     ]
     await reply(update, context, "checkins.history", rows=rows, history=past)
-    spec = spec_of(past, context.services.texts, locale_of(update))
+    spec = spec_of(past, context.services.texts, locale_of(context))
     # Drawing takes a good part of a second: keep the event loop free for everyone else.
     picture = await asyncio.to_thread(render_chart, spec)
     await reply(
@@ -525,7 +525,7 @@ async def topic_button(update: Update, context: BotContext, pressed: ToggleTopic
     await edit_buttons(
         context,
         query.message,
-        keyboard(context, _topic_rows(content, toggled.topics), locale=locale_of(update)),
+        keyboard(context, _topic_rows(content, toggled.topics), locale=locale_of(context)),
     )
     if toggled.matched is None or me is None:
         return

@@ -72,7 +72,7 @@ def _label(context: BotContext, step: str, value: str | None, locale: str | None
 
 
 def _card_values(context: BotContext, card: Card) -> dict[str, Any]:
-    locale = context.services.settings.default_locale
+    locale = context.services.settings.staff_locale
     return {
         "number": card.request_id,
         "topic": _label(context, "topic", card.topic, locale),
@@ -110,7 +110,7 @@ async def _post_staff(
     reply_to: int | None = None,
     **values: Any,
 ) -> int:
-    locale = context.services.settings.default_locale
+    locale = context.services.settings.staff_locale
     return await send(context, chat_id, key, rows=rows, locale=locale, reply_to=reply_to, **values)
 
 
@@ -118,7 +118,7 @@ async def _refresh_card(context: BotContext, card: Card) -> None:
     """Show a request's new state on its card in the staff chat."""
     if card.staff_chat_id is None or card.staff_message_id is None:
         return
-    locale = context.services.settings.default_locale
+    locale = context.services.settings.staff_locale
     rows = _card_rows(card)
     body = text(context, "counsellor.staff_card", locale=locale, **_card_values(context, card))
     await context.services.outbox.edit(
@@ -135,7 +135,7 @@ async def _refresh_card(context: BotContext, card: Card) -> None:
 
 
 async def _ask(update: Update, context: BotContext, step: IntakeStep) -> None:
-    locale = locale_of(update)
+    locale = locale_of(context)
     cancel = [Button("counsellor_cancel", IntakeCancel())]
     if step.step == "topic":
         topics = _topics(context, locale)
@@ -179,7 +179,7 @@ async def _ask(update: Update, context: BotContext, step: IntakeStep) -> None:
 async def _review(update: Update, context: BotContext, step: IntakeStep) -> None:
     user = update.effective_user
     assert user is not None
-    locale = locale_of(update)
+    locale = locale_of(context)
     answers = step.answers
     async with context.services.sessions.begin() as session:
         zone = (await require(session, user.id)).timezone
@@ -240,7 +240,7 @@ async def intake_choice(update: Update, context: BotContext, pressed: IntakeChoi
             user.id,
             pressed.step,
             pressed.value,
-            topics=_topics(context, locale_of(update)).keys(),
+            topics=_topics(context, locale_of(context)).keys(),
             now=context.services.clock.now(),
         )
     await settle_button(update, context)
@@ -280,7 +280,7 @@ async def submit(update: Update, context: BotContext, pressed: IntakeSend) -> No
             session,
             user.id,
             share_identity=pressed.identity == "named",
-            topics=_topics(context, locale_of(update)).keys(),
+            topics=_topics(context, locale_of(context)).keys(),
             now=now,
             announce_at=context.services.staff_announcing.first_at(
                 now, staff_chat=chat_id is not None
@@ -307,7 +307,7 @@ async def submit(update: Update, context: BotContext, pressed: IntakeSend) -> No
 
 def _announcement(context: BotContext, chat_id: int, due: Due, priority: Priority) -> Outgoing:
     """Compose a request's card for the staff chat, or a reminder under the card posted there."""
-    locale = context.services.settings.default_locale
+    locale = context.services.settings.staff_locale
     card, rows = due.card, _card_rows(due.card)
     if due.posted_here:
         waited = due.waited_minutes
@@ -408,7 +408,7 @@ async def requests_command(update: Update, context: BotContext) -> None:
     async with context.services.sessions.begin() as session:
         await require(session, user.id)
         mine = await counsellor.requests_of(session, user.id)
-    locale = locale_of(update)
+    locale = locale_of(context)
     items = [
         {
             "number": item.request_id,

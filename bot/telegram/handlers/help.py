@@ -5,8 +5,7 @@ from __future__ import annotations
 import logging
 from dataclasses import dataclass
 
-from telegram import BotCommand, Update
-from telegram.error import TelegramError
+from telegram import Update
 from telegram.ext import Application, CallbackQueryHandler, CommandHandler, MessageHandler, filters
 
 from bot.core.callbacks import CallbackData
@@ -14,6 +13,7 @@ from bot.safety.buttons import CounsellorStart, SafetyOpen
 from bot.telegram.callbacks import ButtonHandler
 from bot.telegram.context import BotContext, services_of
 from bot.telegram.handlers.replies import Button, refuse_button, reply, settle_button
+from bot.telegram.sender import TelegramSender
 
 log = logging.getLogger(__name__)
 
@@ -76,14 +76,27 @@ async def unknown_command(update: Update, context: BotContext) -> None:
     await reply(update, context, "help.unknown_command")
 
 
+def menu_languages(locales: list[str], default_locale: str) -> dict[str | None, str]:
+    """Map Telegram's `language_code` (None: everyone else) to the locale its menu is in."""
+    menus: dict[str | None, str] = {None: default_locale}
+    for locale in locales:
+        # Telegram takes two-letter ISO 639-1 codes only.
+        code = locale.replace("_", "-").split("-")[0].lower()
+        if locale != default_locale and len(code) == 2:
+            menus.setdefault(code, locale)
+    return menus
+
+
 async def publish_commands(application: Application) -> None:  # type: ignore[type-arg]
-    """Register the command menu with Telegram; a failure is logged, not fatal."""
-    texts = services_of(application).texts
-    commands = [BotCommand(name, texts.render(f"commands.{name}")) for name in COMMANDS]
-    try:
-        await application.bot.set_my_commands(commands)
-    except TelegramError as error:
-        log.warning("could not register the command menu: %s", error)
+    """Register the command menu, once per language; a failure is logged, not fatal."""
+    services = services_of(application)
+    texts, carrier = services.texts, services.outbox.carrier
+    if not isinstance(carrier, TelegramSender):
+        return
+    for code, locale in menu_languages(texts.locales(), texts.default_locale).items():
+        commands = [(name, texts.render(f"commands.{name}", locale=locale)) for name in COMMANDS]
+        if not await carrier.publish_commands(commands, language_code=code):
+            log.warning("could not register the command menu for %s", code or "everyone")
 
 
 def register(application: Application) -> None:  # type: ignore[type-arg]

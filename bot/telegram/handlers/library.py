@@ -88,7 +88,7 @@ async def focus_button(update: Update, context: BotContext, pressed: ToggleFocus
         )
     await query.answer()
     await edit_buttons(
-        context, query.message, keyboard(context, _focus_rows(chosen), locale=locale_of(update))
+        context, query.message, keyboard(context, _focus_rows(chosen), locale=locale_of(context))
     )
 
 
@@ -100,7 +100,7 @@ async def articles_command(
         await settle_button(update, context, keep=True)
     user = update.effective_user
     assert user is not None
-    articles = context.services.library.articles(locale_of(update))
+    articles = context.services.library.articles(locale_of(context))
     async with context.services.sessions() as session:
         stored = await people.require(session, user.id)
         allowed = await library.may_read(
@@ -128,7 +128,7 @@ async def article_button(update: Update, context: BotContext, pressed: ReadArtic
     user = update.effective_user
     assert user is not None
     action, article_id = pressed.action, pressed.article_id
-    locale = locale_of(update)
+    locale = locale_of(context)
     try:
         article = library.find_article(context.services.library.articles(locale), article_id)
         async with context.services.sessions.begin() as session:
@@ -168,8 +168,8 @@ async def _suggestions(
         return await library.suggest_videos(
             session,
             user.id,
-            context.services.library.videos(),
-            themes=context.services.library.checkin_themes(locale_of(update)),
+            context.services.library.videos(locale_of(context)),
+            themes=context.services.library.checkin_themes(locale_of(context)),
             now=context.services.clock.now(),
             policy=context.services.policy,
             like=like,
@@ -181,7 +181,7 @@ async def _video_list(
     update: Update, context: BotContext, items: Sequence[library.VideoPick], heading: dict[str, Any]
 ) -> None:
     texts, settings = context.services.texts, context.services.settings
-    locale = locale_of(update)
+    locale = locale_of(context)
     text = texts.render(
         "library.video_list",
         locale=locale,
@@ -234,7 +234,7 @@ async def video_button(
     else:
         assert isinstance(pressed, VideoTopic)
         topic = context.services.texts.render(
-            "buttons.focus", locale=locale_of(update), area=pressed.area, chosen=False
+            "buttons.focus", locale=locale_of(context), area=pressed.area, chosen=False
         )
         heading = {"kind": "topic", "title": "", "topic": topic}
     await _video_list(update, context, suggested.picks, heading)

@@ -7,12 +7,13 @@ import logging
 from telegram import ChatMember, Update
 from telegram.ext import Application, ChatMemberHandler, CommandHandler, filters
 
+from bot.content.locales import language_name
 from bot.core.errors import DomainError
 from bot.core.workers import BEAT_INTERVAL
 from bot.nudges import engine as nudges
 from bot.nudges import questions
 from bot.nudges.buttons import AnswerQuestion, DaysDone, PauseFor, ToggleDay
-from bot.nudges.questions import Reveal, Saved
+from bot.nudges.questions import Reveal, Saved, Side
 from bot.nudges.schedules import INDEFINITELY, weekdays_of
 from bot.people import pairing
 from bot.people import profiles as people
@@ -87,17 +88,30 @@ async def _tell_outcome(update: Update, context: BotContext, saved: Saved) -> No
         )
 
 
+def written_in(context: BotContext, side: Side, reader_locale: str) -> str | None:
+    """Name the language an answer was written in, for a reader who reads another one."""
+    if side.locale is None or side.text is None:
+        return None
+    texts = context.services.texts
+    written, reading = texts.pick(side.locale), texts.pick(reader_locale)
+    return None if written == reading else language_name(written, reading)
+
+
 async def _reveal(context: BotContext, reveal: Reveal) -> None:
     library = context.services.library
     for viewer, other in ((reveal.first, reveal.second), (reveal.second, reveal.first)):
+        # The same question for both, each reading it in their own language.
         prompt = library.prompt("curiosity", reveal.prompt_id, viewer.locale)
+        mine, theirs = reveal.sides[viewer.id], reveal.sides[other.id]
         await notify(
             context,
             recipient_of(viewer),
             "nudges.reveal",
             question=prompt.text if prompt else "",
-            mine=reveal.sides[viewer.id],
-            theirs=reveal.sides[other.id],
+            mine=mine,
+            theirs=theirs,
+            mine_language=written_in(context, mine, viewer.locale),
+            theirs_language=written_in(context, theirs, viewer.locale),
         )
 
 
@@ -286,7 +300,7 @@ async def days_button(update: Update, context: BotContext, pressed: ToggleDay) -
     await edit_buttons(
         context,
         query.message,
-        keyboard(context, _day_rows(stored.nudge_days), locale=locale_of(update)),
+        keyboard(context, _day_rows(stored.nudge_days), locale=locale_of(context)),
     )
 
 

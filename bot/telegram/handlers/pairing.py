@@ -46,7 +46,7 @@ async def _register(update: Update, context: BotContext) -> people.Profile:
             chat_id=chat.id,
             telegram_name=user.full_name,
             username=user.username,
-            locale=locale_of(update) or context.services.settings.default_locale,
+            locale=locale_of(context),
             now=context.services.clock.now(),
             rhythm=context.services.rhythm,
         )
@@ -141,7 +141,7 @@ async def invite(update: Update, context: BotContext, _: NewInvite | None = None
         await reply(update, context, problem.key, **problem.values)
         return
     link = invite_link(context.bot.username, made.payload)
-    share_text = text(context, "pairing.share_text", locale=locale_of(update))
+    share_text = text(context, "pairing.share_text", locale=locale_of(context))
     share = f"https://t.me/share/url?url={quote(link, safe='')}&text={quote(share_text)}"
     rows = [[Button("share_invite", url=share)], [Button("revoke_invite", RevokeInvite())]]
     await reply(

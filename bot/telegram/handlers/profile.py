@@ -8,10 +8,12 @@ from datetime import time
 from telegram import Update
 from telegram.ext import Application, CommandHandler, filters
 
+from bot.content.locales import language_name
 from bot.core.errors import DomainError
 from bot.people import conversation, onboarding
 from bot.people import profiles as people
 from bot.people.buttons import (
+    LanguageChoice,
     NewInvite,
     SettingsChoice,
     TimeChoice,
@@ -25,6 +27,7 @@ from bot.reading.buttons import FocusOpen
 from bot.safety.buttons import SafetyCheckAnswer
 from bot.telegram.callbacks import ButtonHandler
 from bot.telegram.context import BotContext
+from bot.telegram.handlers.language import language_rows
 from bot.telegram.handlers.replies import Button, echoed, refuse_button, reply, settle_button
 
 TIME_CHOICES = {"morning": ("07:00", "08:00", "09:00"), "evening": ("19:00", "20:30", "21:30")}
@@ -111,15 +114,23 @@ async def show_settings(update: Update, context: BotContext) -> None:
     rows = [
         [
             Button("settings_name", SettingsChoice("name")),
-            Button("settings_timezone", SettingsChoice("timezone")),
+            Button("settings_language", SettingsChoice("language")),
         ],
+        [Button("settings_timezone", SettingsChoice("timezone"))],
         [
             Button("settings_morning", SettingsChoice("morning")),
             Button("settings_evening", SettingsChoice("evening")),
         ],
         [Button("settings_focus", FocusOpen())],
     ]
-    await reply(update, context, "settings.overview", rows=rows, profile=profile)
+    await reply(
+        update,
+        context,
+        "settings.overview",
+        rows=rows,
+        profile=profile,
+        language=language_name(context.locale),
+    )
 
 
 async def settings_command(update: Update, context: BotContext) -> None:
@@ -136,6 +147,10 @@ async def settings_button(update: Update, context: BotContext, pressed: Settings
         await show_settings(update, context)
         return
     await settle_button(update, context)
+    if step == "language":
+        # A button choice only: nothing is typed, so no step is waited for.
+        await ask_language(update, context)
+        return
     async with context.services.sessions.begin() as session:
         profile = profile_of(await people.require(session, update.effective_user.id))
     await ask(update, context, SETTINGS, step, profile)
@@ -237,12 +252,55 @@ async def cancel(update: Update, context: BotContext) -> None:
     await reply(update, context, "help.cancelled", had_something=had_something)
 
 
+async def ask_language(update: Update, context: BotContext) -> None:
+    """Offer every language there is a folder for."""
+    current = context.locale
+    await reply(
+        update,
+        context,
+        "settings.ask_language",
+        rows=language_rows(context, current),
+        current=language_name(current),
+    )
+
+
+async def choose_language(update: Update, context: BotContext, pressed: LanguageChoice) -> None:
+    """Switch this person to the language they picked; every later message follows."""
+    user = update.effective_user
+    assert user is not None
+    if pressed.locale not in context.services.texts.locales():
+        await refuse_button(update, context, "errors.stale_button")
+        return
+    await settle_button(update, context)
+    async with context.services.sessions.begin() as session:
+        saved = await people.set_locale(
+            session, user.id, pressed.locale, now=context.services.clock.now()
+        )
+        profile = profile_of(saved)
+    context.resolved_locale = profile.locale
+    await reply(
+        update,
+        context,
+        "settings.saved",
+        step="language",
+        profile=profile,
+        language=language_name(profile.locale),
+    )
+    if not profile.onboarded:
+        # Someone who switched language half-way through onboarding carries on, in it.
+        await continue_onboarding(update, context, profile.user_id)
+        return
+    # The settings menu follows, so its buttons are in the new language too.
+    await show_settings(update, context)
+
+
 def register(application: Application) -> None:  # type: ignore[type-arg]
     """Add the profile handlers."""
     private = filters.ChatType.PRIVATE
     application.add_handler(CommandHandler("settings", settings_command, filters=private))
     application.add_handler(CommandHandler("cancel", cancel, filters=private))
     application.add_handler(ButtonHandler(SettingsChoice, settings_button))
+    application.add_handler(ButtonHandler(LanguageChoice, choose_language))
     application.add_handler(ButtonHandler(UseTelegramName, on_choice))
     application.add_handler(ButtonHandler(ZoneChoice, on_choice))
     application.add_handler(ButtonHandler(TimeChoice, on_choice))

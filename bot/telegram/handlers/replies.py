@@ -42,10 +42,9 @@ def echoed(typed: str) -> str:
     return line if len(line) <= ECHO_MAX_LENGTH else line[: ECHO_MAX_LENGTH - 1] + "…"
 
 
-def locale_of(update: Update) -> str | None:
-    """Return the language Telegram reports for the person behind an update."""
-    user = update.effective_user
-    return user.language_code if user and user.language_code else None
+def locale_of(context: BotContext) -> str:
+    """Return the language to answer the person behind this update in."""
+    return context.locale
 
 
 def text(context: BotContext, key: str, *, locale: str | None = None, **values: Any) -> str:
@@ -133,7 +132,7 @@ async def reply(
         chat.id,
         key,
         rows=rows,
-        locale=locale_of(update),
+        locale=locale_of(context),
         attachment=attachment,
         **values,
     )
@@ -173,6 +172,6 @@ async def refuse_button(update: Update, context: BotContext, key: str, **values:
         await reply(update, context, key, **values)
         return
     # Alerts are plain text of at most 200 characters, so undo the HTML escaping.
-    notice = html.unescape(text(context, key, locale=locale_of(update), **values))
+    notice = html.unescape(text(context, key, locale=locale_of(context), **values))
     await query.answer(notice[:ALERT_MAX_LENGTH], show_alert=True)
     note_answered(context, query.id)

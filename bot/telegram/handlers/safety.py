@@ -40,7 +40,8 @@ log = logging.getLogger(__name__)
 
 def crisis_values(context: BotContext, zone: str | None) -> dict[str, Any]:
     """Return the template values that show the crisis lines for someone in this time zone."""
-    found = resources_for(context.services.settings.content_dir, zone)
+    settings = context.services.settings
+    found = resources_for(settings.content_dir, zone, context.locale, settings.default_locale)
     return {"country": found.country, "lines": found.lines, "general": found.general}
 
 
