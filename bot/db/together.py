@@ -92,6 +92,8 @@ class TogetherEntry(SQLModel, table=True):
         sa_column=Column(BigInteger, ForeignKey("users.id", ondelete="CASCADE"), nullable=False)
     )
     liked: list[str] = Field(default_factory=list, sa_column=Column(JSON, nullable=False))
+    # When this partner was shown the round, so a weekly run never shows it to them twice.
+    shown_at: datetime | None = _when(nullable=True)
     marked_at: datetime | None = _when(nullable=True)
     score: int | None = Field(default=None, sa_column=Column(SmallInteger, nullable=True))
     # "We didn't get round to it" is an answer too, and never a reproach.

@@ -280,6 +280,7 @@ async def _new_round(
     *,
     now: datetime,
     content: TogetherContent,
+    shown_to: Sequence[User],
 ) -> TogetherPlan:
     """Choose three ideas for the couple and open a round with a side for each partner."""
     assert user.couple_id is not None
@@ -309,7 +310,10 @@ async def _new_round(
     await session.flush()
     assert plan.id is not None
     for person in (user, partner):
-        session.add(TogetherEntry(plan_id=plan.id, user_id=person.id, created_at=now))
+        shown = now if person in shown_to else None
+        session.add(
+            TogetherEntry(plan_id=plan.id, user_id=person.id, shown_at=shown, created_at=now)
+        )
     await session.flush()
     return plan
 
@@ -333,7 +337,10 @@ async def start(
         plan = await _settle_old(session, plan, user, now=now, default_zone=default_zone)
     created = plan is None
     if plan is None:
-        plan = await _new_round(session, user, partner, now=now, content=content)
+        # Both hear of it now: the one who asked, and the partner by a notification.
+        plan = await _new_round(
+            session, user, partner, now=now, content=content, shown_to=(user, partner)
+        )
     view = await view_of(
         session, plan, user, partner, content=content, now=now, default_zone=default_zone
     )
@@ -370,12 +377,16 @@ async def weekly_round(
             plan.status == PlanStatus.MARKING
             and now - plan.created_at <= JOIN_WITHIN
             and entry is not None
-            and entry.marked_at is None
+            and entry.shown_at is None
         )
         if not joinable:
             return None
+        assert entry is not None
+        entry.shown_at = now
+        session.add(entry)
     else:
-        plan = await _new_round(session, user, partner, now=now, content=content)
+        # The partner's own weekly run shows it to them at their own time.
+        plan = await _new_round(session, user, partner, now=now, content=content, shown_to=(user,))
     return await view_of(
         session, plan, user, partner, content=content, now=now, default_zone=default_zone
     )
@@ -459,7 +470,9 @@ async def finish_marking(
             plan.status = PlanStatus.UNMATCHED
             session.add(plan)
             await session.flush()
-            fresh = await _new_round(session, user, partner, now=now, content=content)
+            fresh = await _new_round(
+                session, user, partner, now=now, content=content, shown_to=(user, partner)
+            )
             view = await view_of(
                 session, fresh, user, partner, content=content, now=now, default_zone=default_zone
             )

@@ -76,6 +76,7 @@ def upgrade() -> None:
         sa.Column("plan_id", sa.Integer(), nullable=False),
         sa.Column("user_id", sa.BigInteger(), nullable=False),
         sa.Column("liked", sa.JSON(), nullable=False),
+        sa.Column("shown_at", UTC(), nullable=True),
         sa.Column("marked_at", UTC(), nullable=True),
         sa.Column("score", sa.SmallInteger(), nullable=True),
         sa.Column("not_done", sa.Boolean(), nullable=False),

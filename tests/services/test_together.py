@@ -331,3 +331,24 @@ async def test_plans_of_couples_that_ended_long_ago_are_erased(
         == 1
     )
     assert await _plans(sessions) == []
+
+
+async def test_a_round_someone_opened_is_not_sent_again_and_an_old_one_gives_way(
+    sessions: Sessions, clock: FixedClock, couple: int
+) -> None:
+    sender = FakeSender()
+    engine = engine_of(sessions, clock, sender)
+    clock.set(datetime(2026, 3, 5, 8, 0, tzinfo=UTC))
+    opened = await _start(sessions, clock)
+    for at in (datetime(2026, 3, 5, 9, 31, tzinfo=UTC), datetime(2026, 3, 5, 18, 31, tzinfo=UTC)):
+        clock.set(at)
+        await engine.tick()
+    assert sender.sent == []  # both saw it when Alex opened it
+    # A week on, the unfinished round is quietly set aside for three fresh ideas.
+    clock.set(datetime(2026, 3, 12, 9, 31, tzinfo=UTC))
+    await engine.tick()
+    old, fresh = await _plans(sessions)
+    assert old.id == opened.view.plan_id and old.status == PlanStatus.LAPSED
+    assert fresh.status == PlanStatus.MARKING and not set(old.idea_ids) & set(fresh.idea_ids)
+    assert [m.chat_id for m in sender.sent] == [SAM]
+    assert not any("missed" in m.text or "didn't" in m.text for m in sender.sent)
