@@ -14,6 +14,7 @@ from bot.core.clock import FixedClock
 from bot.db.together import TogetherPlan
 from bot.settings import Settings
 from bot.telegram.context import services_of
+from bot.telegram.handlers.help import publish_commands
 from tests.fakes.inprocess import Person, RecordingTransport
 from tests.support.app import (
     MakePerson,
@@ -224,3 +225,44 @@ async def test_after_the_free_week_plans_rest_until_someone_subscribes(
         clock.set(datetime(2026, 3, 10, 9, 0, tzinfo=UTC))
         await alex.send("/together")
         assert "Plans together are resting for now" in alex.last()
+
+
+async def test_two_shared_ideas_one_to_choose_then_another_day(
+    person: MakePerson, application: BotApplication, transport: RecordingTransport
+) -> None:
+    alex, sam = await pair_up(person, ALEX, SAM, ("Alex", "Sam"))
+    await sam.send("/together")
+    (plan,) = await plans_of(application)
+    ideas = await idea_texts(application, plan)
+    for who in (alex, sam):
+        await who.press_data(f"tog:m:{plan.id}:0")
+        await who.press_data(f"tog:m:{plan.id}:2")
+        await who.press_data(f"tog:done:{plan.id}")
+    assert "You'd both enjoy these" in alex.last()
+    assert ideas[0] in alex.last() and ideas[2] in alex.last() and ideas[1] not in alex.last()
+    await alex.press("Idea 2")
+    assert ideas[2] in alex.last() and "When shall it be?" in alex.last()
+    await alex.press("Tomorrow")
+    assert "Tuesday 3 March" in alex.last() and ideas[2] in sam.last()
+    await sam.send("/together")
+    assert "Your plan together" in sam.last() and ideas[2] in sam.last()
+    await sam.press("Choose another day")
+    await sam.press("Wed 4")
+    assert "Moved to <b>Wednesday 4 March" in sam.last()
+    assert "Sam moved your plan to <b>Wednesday 4 March" in alex.last()
+    await sam.press_data(f"tog:day:{plan.id}:20260304")
+    assert sam.alerts()[-1] == "That's already the day you've planned."
+    await alex.send("/history")
+    assert "No check-ins together yet" in alex.last()
+
+
+async def test_help_and_the_menu_list_together(
+    person: MakePerson, application: BotApplication, transport: RecordingTransport
+) -> None:
+    alex = person(ALEX, "Alex")
+    await alex.send("/help")
+    assert "/together — ideas for something to do together" in alex.last()
+    await publish_commands(application)  # what start-up does
+    menu = transport.calls_to("setMyCommands")[-1].params["commands"]
+    described = {c["command"]: c["description"] for c in menu}
+    assert described["together"] == "Something to do together"
