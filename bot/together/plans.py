@@ -14,7 +14,7 @@ from sqlmodel.ext.asyncio.session import AsyncSession
 
 from bot.billing import entitlements
 from bot.billing.entitlements import Policy
-from bot.checkins.weekly import PAUSED, lock_couple
+from bot.checkins.weekly import PAUSED, lock_couple, require_unpaused
 from bot.content.together import LONG_DISTANCE, Idea, TogetherContent
 from bot.core.errors import DomainError, StaleAction
 from bot.db.models import Couple, User
@@ -89,6 +89,8 @@ class Marked:
     me: User
     partner: User
     both: bool  # both have now marked
+    # The partner has seen this round and not marked yet: tell them it is their turn.
+    tell_partner: bool
     view: View  # the round as this person sees it now
     next_round: Started | None = None  # nothing both marked: three more
 
@@ -341,6 +343,13 @@ async def start(
         plan = await _new_round(
             session, user, partner, now=now, content=content, shown_to=(user, partner)
         )
+    else:
+        assert plan.id is not None
+        entry = await entry_of(session, plan.id, user.id)
+        if entry is not None and entry.shown_at is None:
+            # Seen now: their weekly run later today need not bring the same three again.
+            entry.shown_at = now
+            session.add(entry)
     view = await view_of(
         session, plan, user, partner, content=content, now=now, default_zone=default_zone
     )
@@ -481,7 +490,8 @@ async def finish_marking(
     view = await view_of(
         session, plan, user, partner, content=content, now=now, default_zone=default_zone
     )
-    return Marked(user, partner, both, view, next_round)
+    tell = not both and theirs is not None and theirs.shown_at is not None
+    return Marked(user, partner, both, tell, view, next_round)
 
 
 async def choose_idea(
@@ -500,6 +510,7 @@ async def choose_idea(
     matched = plan.matched_ids or []
     if plan.status != PlanStatus.MATCHED or not 0 <= index < len(matched):
         raise StaleAction()
+    await require_unpaused(session, plan.couple_id)
     plan.idea_id = matched[index]
     session.add(plan)
     await session.flush()
@@ -564,6 +575,8 @@ async def _answerable(
         raise DomainError("together.already_answered")
     if plan.day > _today(user, now, default_zone):
         raise DomainError("together.not_yet", day=plan.day)
+    # Saying how it went is shared too: it waits while a safety signal pauses the couple.
+    await require_unpaused(session, plan.couple_id)
     return plan, entry
 
 

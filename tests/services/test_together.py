@@ -136,6 +136,10 @@ async def test_weekly_ideas_reach_each_partner_at_their_own_time_as_one_round(
     await engine.tick()
     assert [m.chat_id for m in sender.sent] == [SAM]
     assert "This week's ideas for you and Alex" in sender.sent[0].text
+    (plan,) = await _plans(sessions)
+    # Sam marks before Alex's own 18:30: Alex, who has not seen the round, is not told.
+    early = await _mark(sessions, clock, SAM, plan.id or 0, 1)
+    assert not early.both and not early.tell_partner
     clock.set(datetime(2026, 3, 5, 18, 30, 20, tzinfo=UTC))
     await engine.tick()
     await engine.tick()
@@ -178,7 +182,7 @@ async def test_marks_stay_private_and_only_the_shared_idea_is_revealed(
     started = await _start(sessions, clock)
     plan_id = started.view.plan_id
     alone = await _mark(sessions, clock, ALEX, plan_id, 0, 2)
-    assert not alone.both and alone.view.matched == ()
+    assert not alone.both and alone.view.matched == () and alone.tell_partner
     partner_view = await _start(sessions, clock, SAM)
     assert partner_view.view.liked == frozenset() and not partner_view.created
     with pytest.raises(DomainError, match="already_marked"):

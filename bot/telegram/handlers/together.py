@@ -210,7 +210,10 @@ async def done_button(update: Update, context: BotContext, pressed: MarksDone) -
     await settle_button(update, context)
     if not marked.both:
         await reply(update, context, "together.marked_waiting", partner=name_of(marked.partner))
-        await _tell(context, marked.partner, "together.partner_marked", partner=name_of(marked.me))
+        if marked.tell_partner:
+            await _tell(
+                context, marked.partner, "together.partner_marked", partner=name_of(marked.me)
+            )
         return
     if marked.next_round is not None and fresh_partner is not None:
         mine = marked.next_round.view
