@@ -42,8 +42,6 @@ DAYS_AHEAD = 14
 JOIN_WITHIN = timedelta(hours=48)
 # A round nobody finished marking (or picking a day for) is set aside quietly after this.
 LAPSE_AFTER = timedelta(days=7)
-# Past the chosen day, a plan waits this long for both to say how it went.
-ANSWER_WITHIN = timedelta(days=7)
 HISTORY_LIMIT = 8
 
 
@@ -564,6 +562,8 @@ async def _answerable(
 ) -> tuple[TogetherPlan, TogetherEntry]:
     plan = await _own(session, user, plan_id)
     entry = await entry_of(session, plan_id, user.id)
+    if entry is not None and entry.answered_at is not None:
+        raise DomainError("together.already_answered")
     if (
         plan.status not in (PlanStatus.PLANNED, PlanStatus.DONE)
         or plan.day is None
@@ -571,8 +571,6 @@ async def _answerable(
         or entry is None
     ):
         raise StaleAction()
-    if entry.answered_at is not None:
-        raise DomainError("together.already_answered")
     if plan.day > _today(user, now, default_zone):
         raise DomainError("together.not_yet", day=plan.day)
     # Saying how it went is shared too: it waits while a safety signal pauses the couple.
@@ -629,8 +627,7 @@ async def finish_answer(
     entry.words, entry.answered_at = words, now
     session.add(entry)
     await conversation.forget(session, user.id)
-    for kind in (TogetherJob.ASK,):
-        await schedules.cancel(session, user.id, kind)
+    await schedules.cancel(session, user.id, TogetherJob.ASK)
     theirs = await entry_of(session, plan_id, partner.id)
     revealed = theirs is not None and theirs.answered_at is not None
     if revealed:

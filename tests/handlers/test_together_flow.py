@@ -118,6 +118,8 @@ async def test_a_full_plan_two_partners_two_time_zones(
     assert "How did it go with Alex?" in sam.last()
     await sam.press_data(f"tog:s:{plan.id}:4")
     assert "Anything you'd like to add" in sam.last()
+    await sam.send("x" * 301)
+    assert "That's 301 characters; a note here fits in 300" in sam.last()
     await sam.send("Lovely <walk> by the river")
     assert "once Alex has said how it went" in sam.last()
     assert not any("river" in text for text in alex.inbox())
@@ -126,6 +128,8 @@ async def test_a_full_plan_two_partners_two_time_zones(
     await alex.press("5")
     await alex.press("Nothing to add")
     alex_view, sam_view = alex.last(), sam.last()
+    await alex.press_data(f"tog:nw:{plan.id}")
+    assert alex.alerts()[-1] == "You've already said how this one went."
     assert "How it went" in alex_view and "How it went" in sam_view
     assert "Lovely &lt;walk&gt; by the river" in alex_view and "●●●●○ 4" in alex_view
     assert "●●●●● 5" in sam_view and "<b>Alex:</b>" in sam_view

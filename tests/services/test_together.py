@@ -248,7 +248,7 @@ async def test_the_chosen_day_reminds_each_at_their_own_time_and_asks_the_day_af
     reveal = await _in(sessions, lambda s: plans.reveal_for(s, plan_id, ALEX, content=DECK.get()))
     assert reveal.mine == plans.Side(5, False, "Loved it")
     assert reveal.theirs == plans.Side(None, True, "Next time!")
-    with pytest.raises(StaleAction):
+    with pytest.raises(DomainError, match="already_answered"):
         await answer(SAM, 3, None)
 
 

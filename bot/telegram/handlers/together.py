@@ -346,40 +346,50 @@ async def score_button(update: Update, context: BotContext, pressed: HowItWent) 
     )
 
 
+async def _seal(
+    update: Update, context: BotContext, plan_id: int, typed: str | None
+) -> plans.Answered:
+    user = update.effective_user
+    assert user is not None
+    async with context.services.sessions.begin() as session:
+        return await plans.finish_answer(
+            session,
+            user.id,
+            plan_id,
+            typed,
+            now=context.services.clock.now(),
+            default_zone=_zone(context),
+        )
+
+
 async def no_words_button(update: Update, context: BotContext, pressed: NoWords) -> None:
     """Seal the answer without words."""
+    answered = await _seal(update, context, pressed.plan_id, None)
     await settle_button(update, context)
-    await _finish(update, context, pressed.plan_id, None)
+    await _after_answer(update, context, pressed.plan_id, answered)
 
 
 async def on_text(update: Update, context: BotContext, data: dict[str, Any]) -> None:
     """Take the few words that go with how it went."""
-    message = update.effective_message
-    assert message is not None and message.text is not None
-    await _finish(update, context, int(data["plan_id"]), message.text)
-
-
-async def _finish(update: Update, context: BotContext, plan_id: int, typed: str | None) -> None:
-    user = update.effective_user
-    assert user is not None
+    message, user = update.effective_message, update.effective_user
+    assert message is not None and message.text is not None and user is not None
+    plan_id = int(data["plan_id"])
     try:
-        async with context.services.sessions.begin() as session:
-            answered = await plans.finish_answer(
-                session,
-                user.id,
-                plan_id,
-                typed,
-                now=context.services.clock.now(),
-                default_zone=_zone(context),
-            )
+        answered = await _seal(update, context, plan_id, message.text)
     except DomainError as problem:
         if problem.key not in _RETYPE:
+            # The plan moved on meanwhile (unpaired, say): stop waiting for typed words.
             async with context.services.sessions.begin() as session:
                 await conversation.forget(session, user.id)
-        if update.callback_query is not None:
-            raise
         await reply(update, context, problem.key, **problem.values)
         return
+    await _after_answer(update, context, plan_id, answered)
+
+
+async def _after_answer(
+    update: Update, context: BotContext, plan_id: int, answered: plans.Answered
+) -> None:
+    """Say the answer is kept, or show both sides to both once both have answered."""
     if not answered.revealed:
         await reply(update, context, "together.answered_waiting", partner=name_of(answered.partner))
         return
