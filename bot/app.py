@@ -22,6 +22,7 @@ from bot.checkins.schedules import Plan
 from bot.content.checkins import CheckinDeck
 from bot.content.library import Library
 from bot.content.texts import Texts
+from bot.content.together import TogetherDeck
 from bot.core.clock import Clock, FileClock, SystemClock
 from bot.core.workers import Presence
 from bot.db.engine import create_engine, create_sessions
@@ -37,6 +38,8 @@ from bot.telegram.context import BotContext, Services, attach_services
 from bot.telegram.handlers.help import publish_commands
 from bot.telegram.sender import TelegramSender
 from bot.telegram.transport import api_request, updates_request
+from bot.together.engine import TogetherConfig, TogetherEngine
+from bot.together.schedules import Cadence
 
 BotApplication = Application[Any, BotContext, Any, Any, Any, Any]
 
@@ -76,6 +79,19 @@ def checkin_config_of(settings: Settings) -> CheckinConfig:
         default_plan=Plan(settings.checkin_weekday, settings.checkin_time),
         window=timedelta(hours=settings.checkin_window_hours),
         reminder_after=timedelta(hours=settings.checkin_reminder_hours),
+        default_zone=settings.default_timezone,
+        batch_size=settings.nudge_batch_size,
+    )
+
+
+def together_config_of(settings: Settings) -> TogetherConfig:
+    """Return the together tick's knobs: the couple's weekly cadence, as the settings say."""
+    return TogetherConfig(
+        cadence=Cadence(
+            weekday=settings.together_weekday,
+            at=settings.together_time,
+            reminder_at=settings.together_reminder_time,
+        ),
         default_zone=settings.default_timezone,
         batch_size=settings.nudge_batch_size,
     )
@@ -212,6 +228,15 @@ def build_application(
                 key=payment_key_of(settings),
                 default_zone=settings.default_timezone,
                 policy=policy,
+            ),
+            together=TogetherEngine(
+                sessions=sessions,
+                texts=texts,
+                deck=TogetherDeck(settings.content_dir, default_locale=settings.default_locale),
+                clock=clock,
+                sender=sender,
+                policy=policy,
+                config=together_config_of(settings),
             ),
             presence=presence,
         ),

@@ -16,7 +16,7 @@ DEFAULT_DATABASE_URL = f"sqlite+aiosqlite:///{PROJECT_ROOT / 'data' / 'remainly.
 SUPPORTED_DRIVERS = ("sqlite+aiosqlite", "postgresql+asyncpg")
 WEEKDAYS = ("mon", "tue", "wed", "thu", "fri", "sat", "sun")
 # What GATED_FEATURES may name: the parts of Remainly that need an active trial or subscription.
-GATEABLE_FEATURES = ("nudges", "checkins", "articles", "paid_videos")
+GATEABLE_FEATURES = ("nudges", "checkins", "articles", "paid_videos", "together")
 
 
 class Settings(BaseSettings):
@@ -66,6 +66,11 @@ class Settings(BaseSettings):
     checkin_time: time = time(19, 0)
     checkin_reminder_hours: int = Field(default=24, ge=1, le=47)
     checkin_window_hours: int = Field(default=72, ge=48, le=24 * 14)
+    # Something meaningful together: the weekly ideas' default day and local time, and the
+    # local time each partner is reminded on the chosen day (and asked the day after).
+    together_day: str = "thu"
+    together_time: time = time(18, 30)
+    together_reminder_time: time = time(10, 0)
 
     @field_validator("telegram_bot_token")
     @classmethod
@@ -90,7 +95,7 @@ class Settings(BaseSettings):
         """Return the weekdays (Monday = 0) article excerpts arrive on."""
         return frozenset(WEEKDAYS.index(name) for name in self.article_days.split(","))
 
-    @field_validator("checkin_day")
+    @field_validator("checkin_day", "together_day")
     @classmethod
     def _checkin_day(cls, value: str) -> str:
         name = value.strip().lower()[:3]
@@ -102,6 +107,11 @@ class Settings(BaseSettings):
     def checkin_weekday(self) -> int:
         """Return the default weekday (Monday = 0) of a couple's weekly check-in."""
         return WEEKDAYS.index(self.checkin_day)
+
+    @property
+    def together_weekday(self) -> int:
+        """Return the weekday (Monday = 0) a couple's weekly ideas arrive on."""
+        return WEEKDAYS.index(self.together_day)
 
     @property
     def video_weekdays(self) -> frozenset[int]:

@@ -77,6 +77,15 @@ from bot.safety.buttons import (
     StaffAction,
 )
 from bot.telegram.handlers.help import OpenHelp
+from bot.together.buttons import (
+    ChangeDay,
+    HowItWent,
+    MarkIdea,
+    MarksDone,
+    NoWords,
+    PickDay,
+    PickIdea,
+)
 from tests.support.buttons import KINDS, buttons_of
 
 # What buttons already out there carry, in chats and in held (discreet-mode) messages: these
@@ -144,6 +153,13 @@ STORED: dict[str, CallbackData] = {
     "intake:cancel": IntakeCancel(),
     "intake:send:anon": IntakeSend("anon"),
     "help:open": OpenHelp(),
+    "tog:m:8:2": MarkIdea(8, 2),
+    "tog:done:8": MarksDone(8),
+    "tog:i:8:1": PickIdea(8, 1),
+    "tog:day:8:20260307": PickDay(8, 20260307),
+    "tog:cd:8": ChangeDay(8),
+    "tog:s:8:0": HowItWent(8, 0),
+    "tog:nw:8": NoWords(8),
 }
 
 

@@ -34,7 +34,8 @@ NUDGES = "nudges"
 CHECKINS = "checkins"
 ARTICLES = "articles"
 PAID_VIDEOS = "paid_videos"
-DEFAULT_GATED = frozenset({NUDGES, CHECKINS, ARTICLES, PAID_VIDEOS})
+TOGETHER = "together"
+DEFAULT_GATED = frozenset({NUDGES, CHECKINS, ARTICLES, PAID_VIDEOS, TOGETHER})
 
 
 class State(enum.StrEnum):

@@ -24,6 +24,7 @@ from bot.content.library import (
 from bot.content.parity import parity
 from bot.content.safety import check_safety_content
 from bot.content.texts import TEMPLATE_SUFFIX, Texts, key_of
+from bot.content.together import check_together
 
 
 def load_samples(content_dir: Path) -> dict[str, dict[str, Any]]:
@@ -136,6 +137,7 @@ def check_content(content_dir: Path, *, default_locale: str = "en") -> list[str]
         lambda: _check_articles(content_dir, default_locale),
         lambda: _check_videos(content_dir),
         lambda: check_checkins(content_dir, default_locale),
+        lambda: check_together(content_dir, default_locale),
         lambda: check_safety_content(content_dir, texts.locales(), default_locale),
         lambda: [
             problem

@@ -21,6 +21,7 @@ from bot.nudges.schedules import Rhythm
 from bot.outbox.outbox import Outbox
 from bot.safety.counsellor import Announcing
 from bot.settings import Settings
+from bot.together.engine import TogetherEngine
 
 _SERVICES_KEY = "services"
 
@@ -47,6 +48,8 @@ class Services:
     notices: NoticeEngine
     # Refunds, stopped renewals and reconciliation with Telegram's Stars ledger.
     settlement: Settlement
+    # Something meaningful together: its deck, cadence, and the tick that keeps it.
+    together: TogetherEngine
     # Set when several workers may share the database (PostgreSQL): they share the send rate.
     presence: Presence | None = None
 

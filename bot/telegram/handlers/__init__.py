@@ -18,6 +18,7 @@ from bot.telegram.handlers import (
     pairing,
     profile,
     safety,
+    together,
 )
 
 
@@ -35,6 +36,7 @@ def register(application: Application) -> None:  # type: ignore[type-arg]
     counsellor.register(application)
     data_rights.register(application)
     checkins.register(application)
+    together.register(application)
     help.register(application)
     # Then typed answers to whatever step a person is in (state lives in the database).
     application.add_handler(

@@ -37,6 +37,7 @@ from bot.people.pairing import HISTORY_GRACE
 from bot.people.profiles import name_of, zone_of
 from bot.telegram.callbacks import ButtonHandler
 from bot.telegram.context import BotContext, services_of
+from bot.telegram.handlers import together
 from bot.telegram.handlers.replies import (
     Button,
     Rows,
@@ -403,7 +404,9 @@ async def history_command(update: Update, context: BotContext) -> None:
             session, user.id, content=_content(update, context), today=today
         )
     if not past.past:
-        await reply(update, context, "checkins.history_empty")
+        # Plans together have a history of their own: show it even before any check-in.
+        if not await together.history_part(update, context):
+            await reply(update, context, "checkins.history_empty")
         return
     rows = [
         [Button("checkin_past", PastCheckin(p.checkin_id), values={"week_of": p.week_of})]
@@ -420,6 +423,7 @@ async def history_command(update: Update, context: BotContext) -> None:
         attachment=Attachment(picture),
         partner=past.partner_name,
     )
+    await together.history_part(update, context)
 
 
 async def appreciate_command(update: Update, context: BotContext) -> None:

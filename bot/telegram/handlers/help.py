@@ -30,6 +30,7 @@ COMMANDS = (
     "history",
     "appreciate",
     "topics",
+    "together",
     "articles",
     "videos",
     "focus",

@@ -1,0 +1,1 @@
+"""Something meaningful together: ideas both would enjoy, a day, and how it went."""
