@@ -40,7 +40,7 @@ def test_decks_meet_their_counts_over_every_topic() -> None:
 def test_every_template_renders_and_escapes_values() -> None:
     texts = Texts(CONTENT)
     assert len(texts.keys()) > 50
-    rendered = texts.render("pairing.paired", partner="<Sam & co>")
+    rendered = texts.render("pairing.paired", partner="<Sam & co>", ready=True)
     assert "&lt;Sam &amp; co&gt;" in rendered
     # Button labels are plain text for Telegram, so they are not escaped.
     assert texts.render("buttons.time", time="<7>") == "<7>"
