@@ -21,8 +21,9 @@ from bot.content.checkins import CheckinDeck
 from bot.content.library import Library
 from bot.content.texts import Texts
 from bot.core.clock import Clock, FileClock, SystemClock
+from bot.core.failures import Outage
 from bot.core.workers import Presence
-from bot.db.engine import create_engine, create_sessions
+from bot.db.engine import create_engine, create_sessions, on_checkout
 from bot.nudges.engine import EngineConfig, NudgeEngine
 from bot.nudges.schedules import Rhythm
 from bot.outbox.outbox import Outbox
@@ -99,6 +100,9 @@ def build_application(
         clock = FileClock(settings.clock_file) if settings.clock_file else SystemClock()
 
     presence: Presence | None = None
+    # A connection handed out means the database answers: that ends an outage, in one line.
+    outage = Outage()
+    on_checkout(engine, outage.reached)
 
     async def dispose_engine(_: BotApplication) -> None:
         if presence is not None:
@@ -184,8 +188,11 @@ def build_application(
                     default_timezone=settings.default_timezone,
                 ),
             ),
-            outbox=Outbox(sessions=sessions, texts=texts, clock=clock, carrier=sender),
+            outbox=Outbox(
+                sessions=sessions, texts=texts, clock=clock, carrier=sender, outage=outage
+            ),
             presence=presence,
+            outage=outage,
         ),
     )
     handlers.register(application)

@@ -9,6 +9,7 @@ from sqlalchemy.exc import SQLAlchemyError
 
 from bot.content.texts import Texts
 from bot.core.clock import Clock
+from bot.core.failures import Outage, is_unavailable
 from bot.db.engine import Sessions
 from bot.db.models import User
 from bot.nudges.engine import mark_unreachable
@@ -29,11 +30,20 @@ class Outbox:
     for a person in discreet mode, and stops scheduling a person who blocked the bot.
     """
 
-    def __init__(self, *, sessions: Sessions, texts: Texts, clock: Clock, carrier: Carrier) -> None:
+    def __init__(
+        self,
+        *,
+        sessions: Sessions,
+        texts: Texts,
+        clock: Clock,
+        carrier: Carrier,
+        outage: Outage | None = None,
+    ) -> None:
         self.sessions = sessions
         self.texts = texts
         self.clock = clock
         self.carrier = carrier
+        self.outage = outage or Outage()
 
     async def send(self, message: Outgoing, *, notify: Recipient | None = None) -> SendResult:
         """Send a message; `notify` names the person a notification is for (discreet-aware)."""
@@ -74,6 +84,9 @@ class Outbox:
                 await safety.record_sent(session, chat_id, message_id, now=self.clock.now())
         except SQLAlchemyError as error:
             # The message is out already; failing the caller over this would help nobody.
+            if is_unavailable(error):
+                self.outage.failed(error)
+                return
             log.warning("could not note a sent message for discreet mode: %s", type(error).__name__)
 
     async def _park(self, chat_id: int) -> None:
