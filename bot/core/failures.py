@@ -43,10 +43,10 @@ def summarise(error: BaseException) -> str:
             seen.add(id(orig))
             chain.append(type(orig).__name__)
         current = current.__cause__ or current.__context__
-    frames = traceback.extract_tb(error.__traceback__)
+    stack = list(traceback.extract_tb(error.__traceback__))
     # Our own frames say where it happened; a library's innermost ones rarely do.
-    ours = [frame for frame in frames if _where(frame.filename).startswith("bot/")]
-    frames = (ours or frames)[-SUMMARY_FRAMES:]
+    ours = [frame for frame in stack if _where(frame.filename).startswith("bot/")]
+    frames = (ours or stack)[-SUMMARY_FRAMES:]
     where = " < ".join(
         f"{_where(frame.filename)}:{frame.lineno} {frame.name}" for frame in reversed(frames)
     )
