@@ -33,6 +33,8 @@ CHOICES: dict[str, tuple[str, ...]] = {
 MESSAGE_MAX_LENGTH = 1000
 REPLY_MAX_LENGTH = 2000
 NAME_MAX_LENGTH = 128
+# A request's stamp is the second it was made; this bound holds until the year 36812.
+MAX_STAMP = 2**40
 
 
 @dataclass(frozen=True)
@@ -73,6 +75,16 @@ class Card:
     created_at: datetime
     staff_chat_id: int | None
     staff_message_id: int | None
+
+    @property
+    def stamp(self) -> int:
+        """Return the mark a staff button carries, so it acts only on this very request."""
+        return stamp_of(self.created_at)
+
+
+def stamp_of(created_at: datetime) -> int:
+    """Return the stamp of a request made at `created_at` (whole seconds since 1970)."""
+    return int(created_at.timestamp())
 
 
 @dataclass(frozen=True)
@@ -294,12 +306,19 @@ async def card(session: AsyncSession, request_id: int) -> Card | None:
 
 
 async def _for_staff(
-    session: AsyncSession, request_id: int, staff_id: int, staff: Collection[int]
+    session: AsyncSession,
+    request_id: int,
+    staff_id: int,
+    staff: Collection[int],
+    stamp: int | None = None,
 ) -> tuple[CounsellorRequest, User]:
     # Checked on every press and reply: being in the staff chat is not enough.
     if staff_id not in staff:
         raise DomainError("counsellor.staff_only")
     request = await session.get(CounsellorRequest, request_id)
+    if stamp is not None and (request is None or stamp_of(request.created_at) != stamp):
+        # A card outlives its request (erased with its requester): it must not act on another.
+        raise DomainError("counsellor.stale_card", number=request_id)
     if request is None:
         raise StaleAction()
     if request.status == RequestStatus.RESOLVED:
@@ -339,13 +358,14 @@ async def claim(
     session: AsyncSession,
     request_id: int,
     *,
+    stamp: int,
     staff_id: int,
     staff_name: str,
     staff: Collection[int],
     now: datetime,
 ) -> Changed:
-    """Let a counsellor take a request."""
-    request, user = await _for_staff(session, request_id, staff_id, staff)
+    """Let a counsellor take the request a card with this stamp shows."""
+    request, user = await _for_staff(session, request_id, staff_id, staff, stamp)
     if request.status == RequestStatus.CLAIMED:
         raise DomainError("counsellor.already_claimed", name=request.claimed_by_name or "")
     await _take(session, request, staff_id, staff_name, now)
@@ -356,13 +376,14 @@ async def resolve(
     session: AsyncSession,
     request_id: int,
     *,
+    stamp: int,
     staff_id: int,
     staff_name: str,
     staff: Collection[int],
     now: datetime,
 ) -> Changed:
-    """Let a counsellor close a request."""
-    request, user = await _for_staff(session, request_id, staff_id, staff)
+    """Let a counsellor close the request a card with this stamp shows."""
+    request, user = await _for_staff(session, request_id, staff_id, staff, stamp)
     request.status, request.resolved_at = RequestStatus.RESOLVED, now
     request.resolved_by_name, request.next_announce_at = _staffname_of(staff_name), None
     session.add(request)

@@ -8,7 +8,7 @@ import time
 from collections.abc import AsyncIterator
 from dataclasses import dataclass, field
 from datetime import timedelta
-from typing import Any
+from typing import Any, Literal
 
 import pytest
 from sqlmodel import select
@@ -17,7 +17,8 @@ from telegram import Update
 from bot.app import BotApplication
 from bot.core.clock import FixedClock
 from bot.db.safety import CounsellorRequest, RequestStatus
-from bot.safety.buttons import IntakeCancel, IntakeChoice
+from bot.safety.buttons import IntakeCancel, IntakeChoice, StaffAction
+from bot.safety.counsellor import stamp_of
 from bot.settings import Settings
 from bot.telegram.context import BotContext, services_of
 from bot.telegram.handlers import counsellor as counsellor_handlers
@@ -129,6 +130,12 @@ async def _request(application: BotApplication) -> CounsellorRequest:
         return (await session.exec(select(CounsellorRequest))).one()
 
 
+def staff_data(action: Literal["claim", "resolve"], request: CounsellorRequest) -> str:
+    """Return the data of a staff button on this request's card."""
+    assert request.id is not None
+    return StaffAction(action, request.id, stamp_of(request.created_at)).encode()
+
+
 async def test_a_request_goes_from_intake_to_claim_reply_and_resolve(
     person: MakePerson, application: BotApplication, transport: RecordingTransport
 ) -> None:
@@ -151,16 +158,16 @@ async def test_a_request_goes_from_intake_to_claim_reply_and_resolve(
     robin = Member(application, transport, ROBIN, "Robin")
     pat = Member(application, transport, PAT, "Pat")
     # Someone in the staff chat who is not staff, pressing the real button or a forged one.
-    await pat.press(f"cr:claim:{request.id}", card_id)
-    await pat.press(f"cr:resolve:{request.id}", card_id)
-    await pat.press("cr:claim:9999", card_id)
+    await pat.press(staff_data("claim", request), card_id)
+    await pat.press(staff_data("resolve", request), card_id)
+    await pat.press(StaffAction("claim", 9999, 0).encode(), card_id)
     assert pat.alerts() == ["Only Remainly's counsellors can act on requests."] * 3
     assert (await _request(application)).status == RequestStatus.OPEN
     # A partner forging the staff button from their private chat changes nothing either.
-    await alex.press_data(f"cr:resolve:{request.id}")
+    await alex.press_data(staff_data("resolve", request))
     assert (await _request(application)).status == RequestStatus.OPEN
 
-    await robin.press(f"cr:claim:{request.id}", card_id)
+    await robin.press(staff_data("claim", request), card_id)
     assert (await _request(application)).status == RequestStatus.CLAIMED
     [edited] = [
         c for c in transport.calls_to("editMessageText") if c.params["chat_id"] == STAFF_CHAT
@@ -182,7 +189,7 @@ async def test_a_request_goes_from_intake_to_claim_reply_and_resolve(
     assert "Thursday works &amp; thank you" in from_sam["text"]
     assert reply_to(from_sam) == card_id
 
-    await robin.press(f"cr:resolve:{request.id}", card_id)
+    await robin.press(staff_data("resolve", request), card_id)
     assert (await _request(application)).status == RequestStatus.RESOLVED
     assert "is now closed" in sam.last()
     await sam.press_data(f"cr:reply:{request.id}")
@@ -246,7 +253,7 @@ async def test_unclaimed_requests_are_reannounced(
     assert "still waiting" in reminder["text"] and "1 h 0 min" in reminder["text"]
     assert reply_to(reminder) == card_id
     robin = Member(application, transport, ROBIN, "Robin")
-    await robin.press("cr:claim:1", card_id or 0)
+    await robin.press(staff_data("claim", await _request(application)), card_id or 0)
     clock.advance(timedelta(hours=5))
     await counsellor_handlers.announce(context)
     assert len(staff_posts(transport)) == 2
@@ -280,3 +287,46 @@ async def test_without_a_staff_chat_requests_wait_and_are_posted_once_one_is_set
     [card] = staff_posts(transport)
     assert "Request #1" in card["text"]
     assert (await _request(application)).staff_chat_id == STAFF_CHAT
+
+
+async def test_a_stale_card_acts_on_nobody_elses_request(
+    person: MakePerson,
+    application: BotApplication,
+    transport: RecordingTransport,
+    clock: FixedClock,
+) -> None:
+    _, alice = await onboarded_couple(person)
+    await _intake(alice)
+    await alice.press("Send without my name")
+    alices = await _request(application)
+    old_card = alices.staff_message_id or 0
+    old_claim, old_resolve = staff_data("claim", alices), staff_data("resolve", alices)
+    await alice.send("/deleteme")
+    await alice.press("Yes, erase everything")
+
+    clock.advance(timedelta(minutes=5))
+    carol = person(3, "Carol")
+    await onboard(carol)
+    await _intake(carol)
+    await carol.press("Send without my name")
+    carols = await _request(application)
+    assert carols.id != alices.id, "ids are never reused"
+    carol_before = len(carol.inbox())
+
+    robin = Member(application, transport, ROBIN, "Robin")
+    await robin.press(old_resolve, old_card)
+    await robin.press(old_claim, old_card)
+    # Even a card whose number matched Carol's request would not act on it: the stamp differs.
+    assert carols.id is not None and alices.id is not None
+    reused = StaffAction("resolve", carols.id, stamp_of(alices.created_at)).encode()
+    await robin.press(reused, old_card)
+    assert robin.alerts() == [
+        f"The request this card showed (#{alices.id}) is no longer there: its requester "
+        "may have left. Nothing was changed.",
+        f"The request this card showed (#{alices.id}) is no longer there: its requester "
+        "may have left. Nothing was changed.",
+        f"The request this card showed (#{carols.id}) is no longer there: its requester "
+        "may have left. Nothing was changed.",
+    ]
+    assert (await _request(application)).status == RequestStatus.OPEN
+    assert len(carol.inbox()) == carol_before, "Carol is told nothing"

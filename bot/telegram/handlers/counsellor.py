@@ -92,8 +92,8 @@ def _card_values(context: BotContext, card: Card) -> dict[str, Any]:
 
 
 def _card_rows(card: Card) -> Rows:
-    claim = Button("counsellor_claim", StaffAction("claim", card.request_id))
-    resolve = Button("counsellor_resolve", StaffAction("resolve", card.request_id))
+    claim = Button("counsellor_claim", StaffAction("claim", card.request_id, card.stamp))
+    resolve = Button("counsellor_resolve", StaffAction("resolve", card.request_id, card.stamp))
     if card.status == RequestStatus.OPEN:
         return [[claim, resolve]]
     if card.status == RequestStatus.CLAIMED:
@@ -505,6 +505,7 @@ async def staff_button(update: Update, context: BotContext, press: StaffAction) 
         changed = await act(
             session,
             press.request_id,
+            stamp=press.stamp,
             staff_id=user.id,
             staff_name=user.full_name,
             staff=settings.counsellor_staff,
