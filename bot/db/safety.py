@@ -151,3 +151,14 @@ class HeldMessage(SQLModel, table=True):
     # Rows of [label, callback data], as the message would have carried them.
     buttons: list[Any] = Field(default_factory=list, sa_column=Column(JSON, nullable=False))
     created_at: datetime = _when()
+    # Whose words the message carries (a partner's answer, say): they go when that person
+    # unpairs or is erased, so nobody can Show them afterwards.
+    about_user_id: int | None = Field(
+        default=None,
+        sa_column=Column(
+            BigInteger, ForeignKey("users.id", ondelete="CASCADE"), nullable=True, index=True
+        ),
+    )
+    # Words that live in another chat (a counsellor's reply): only where, copied on Show.
+    copy_chat_id: int | None = Field(default=None, sa_column=Column(BigInteger, nullable=True))
+    copy_message_id: int | None = Field(default=None, sa_column=Column(BigInteger, nullable=True))

@@ -97,10 +97,20 @@ class Sender(Protocol):
 
 
 class Carrier(Sender, Protocol):
-    """Everything the bot asks of Telegram's messages: send, edit, delete, invoice links."""
+    """Everything the bot asks of Telegram's messages: send, copy, edit, delete, invoice links."""
 
     async def edit(self, edit: Edit) -> SendResult: ...
 
     async def delete(self, chat_id: int, message_ids: Sequence[int]) -> SendResult: ...
 
     async def invoice_link(self, invoice: Invoice, *, chat_id: int) -> str | None: ...
+
+    async def copy(
+        self,
+        chat_id: int,
+        from_chat_id: int,
+        message_id: int,
+        *,
+        buttons: Buttons = (),
+        priority: Priority = Priority.REPLY,
+    ) -> SendResult: ...

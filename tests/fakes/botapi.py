@@ -797,6 +797,7 @@ class FakeBotApi:
             ("getMyCommands", self._get_my_commands),
             ("deleteMyCommands", self._delete_my_commands),
             ("sendMessage", self._send_message),
+            ("copyMessage", self._copy_message),
             ("sendPhoto", self._send_photo),
             ("sendDocument", self._send_document),
             ("sendInvoice", self._send_invoice),
@@ -1552,6 +1553,17 @@ class FakeBotApi:
         message.text, message.entities = text, entities
         chat.add(message)
         return message.to_dict()
+
+    async def _copy_message(self, params: JsonDict, files: Mapping[str, UploadedFile]) -> JsonDict:
+        chat = self._target_chat(params)
+        source = self._chat(params.get("from_chat_id"), create=False)
+        original = self._find(source, _req_int(params, "message_id"))
+        if original is None or original.deleted:
+            raise _ApiError(400, "Bad Request: message to copy not found")
+        message = self._bot_message(chat, "copyMessage", params, _markup(params))
+        message.text, message.entities = original.text, original.entities
+        chat.add(message)
+        return {"message_id": message.message_id}
 
     async def _send_photo(self, params: JsonDict, files: Mapping[str, UploadedFile]) -> JsonDict:
         chat = self._target_chat(params)

@@ -107,6 +107,8 @@ class RecordingTransport(BaseRequest):
             if params.get("reply_markup"):
                 message["reply_markup"] = params["reply_markup"]
             return message
+        if name == "copyMessage":
+            return {"message_id": next(self._ids)}
         if name == "getUpdates":
             return []
         if name == "createInvoiceLink":

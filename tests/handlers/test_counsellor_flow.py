@@ -16,7 +16,7 @@ from telegram import Update
 
 from bot.app import BotApplication
 from bot.core.clock import FixedClock
-from bot.db.safety import CounsellorRequest, RequestStatus
+from bot.db.safety import CounsellorRequest, HeldMessage, RequestStatus
 from bot.safety.buttons import IntakeCancel, IntakeChoice, StaffAction
 from bot.safety.counsellor import stamp_of
 from bot.settings import Settings
@@ -80,10 +80,11 @@ class Member:
         }
         await self._process({"callback_query": query})
 
-    async def reply(self, text: str, to: int) -> None:
-        """Reply in the staff chat to the bot's message `to`."""
+    async def reply(self, text: str, to: int) -> int:
+        """Reply in the staff chat to the bot's message `to`; return the reply's message id."""
+        message_id = 5000 + next(self._ids)
         message = {
-            "message_id": 5000 + next(self._ids),
+            "message_id": message_id,
             "date": int(time.time()),
             "chat": GROUP,
             "from": self._user(),
@@ -91,6 +92,7 @@ class Member:
             "reply_to_message": {**self._bot_message(to), "text": "card"},
         }
         await self._process({"message": message})
+        return message_id
 
     def alerts(self) -> list[str]:
         return [
@@ -330,3 +332,35 @@ async def test_a_stale_card_acts_on_nobody_elses_request(
     ]
     assert (await _request(application)).status == RequestStatus.OPEN
     assert len(carol.inbox()) == carol_before, "Carol is told nothing"
+
+
+async def test_a_counsellors_reply_in_discreet_mode_is_kept_as_a_reference_not_words(
+    person: MakePerson, application: BotApplication, transport: RecordingTransport
+) -> None:
+    _, sam = await onboarded_couple(person)
+    await _intake(sam)
+    await sam.press("Send without my name")
+    request = await _request(application)
+    card_id = request.staff_message_id or 0
+    await sam.send("/hide")
+    robin = Member(application, transport, ROBIN, "Robin")
+    await robin.press(staff_data("claim", request), card_id)
+    staff_message = await robin.reply("Could we talk on Thursday about the move?", card_id)
+    assert sam.last() == "You have a new message."
+    async with services_of(application).sessions() as session:
+        held = (await session.exec(select(HeldMessage))).all()
+    [kept] = [row for row in held if row.copy_chat_id is not None]
+    assert "Thursday" not in kept.text and "request #1" in kept.text
+    assert (kept.copy_chat_id, kept.copy_message_id) == (STAFF_CHAT, staff_message)
+
+    await sam.press("Show")
+    shown = transport.calls_to("editMessageText")[-1].params
+    assert "From Remainly's counsellor team" in shown["text"] and "Thursday" not in shown["text"]
+    [copied] = transport.calls_to("copyMessage")
+    assert copied.params["chat_id"] == 2
+    assert (copied.params["from_chat_id"], copied.params["message_id"]) == (
+        STAFF_CHAT,
+        staff_message,
+    )
+    labels = [b["text"] for row in copied.params["reply_markup"]["inline_keyboard"] for b in row]
+    assert any("Reply" in label for label in labels)

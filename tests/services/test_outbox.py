@@ -13,7 +13,7 @@ from bot.content.texts import Texts
 from bot.core.clock import FixedClock
 from bot.db.engine import Sessions
 from bot.db.models import User
-from bot.outbox.messages import Edit, Invoice, Outcome, Outgoing, Priority, SendResult
+from bot.outbox.messages import Buttons, Edit, Invoice, Outcome, Outgoing, Priority, SendResult
 from bot.outbox.outbox import Outbox
 from bot.outbox.pacing import Pacer
 from bot.outbox.runner import Runner, RunnerConfig, Sent, each
@@ -106,6 +106,7 @@ async def test_the_runner_stops_sending_when_recording_breaks(sessions: Sessions
 class _Carrier(FakeSender):
     edits: list[Edit] = field(default_factory=list)
     deleted: list[tuple[int, list[int]]] = field(default_factory=list)
+    copies: list[tuple[int, int, int]] = field(default_factory=list)
 
     async def edit(self, edit: Edit) -> SendResult:
         self.edits.append(edit)
@@ -117,6 +118,18 @@ class _Carrier(FakeSender):
 
     async def invoice_link(self, invoice: Invoice, *, chat_id: int) -> str | None:
         return "https://t.me/$invoice"
+
+    async def copy(
+        self,
+        chat_id: int,
+        from_chat_id: int,
+        message_id: int,
+        *,
+        buttons: Buttons = (),
+        priority: Priority = Priority.REPLY,
+    ) -> SendResult:
+        self.copies.append((chat_id, from_chat_id, message_id))
+        return SendResult(Outcome.SENT, 9000 + len(self.copies))
 
 
 @pytest.fixture

@@ -571,6 +571,9 @@ async def staff_reply(update: Update, context: BotContext) -> None:
         await _refresh_card(context, changed.card)
     number = changed.card.request_id
     rows = [[Button("counsellor_reply", CounsellorReply(number), values={"number": number})]]
+    # Discreet mode holds a notification back until Show; a counsellor's words are then kept
+    # only as where they are (this staff message), and copied from there on Show.
+    discreet = changed.requester.discreet
     try:
         await notify(
             context,
@@ -578,7 +581,8 @@ async def staff_reply(update: Update, context: BotContext) -> None:
             "counsellor.from_team",
             rows=rows,
             number=number,
-            text=message.text,
+            text=None if discreet else message.text,
+            copy_from=(message.chat_id, message.message_id) if discreet else None,
         )
         key = "counsellor.relayed"
     except Undelivered:

@@ -94,6 +94,7 @@ async def _reveal(context: BotContext, reveal: Reveal) -> None:
             question=prompt.text if prompt else "",
             mine=reveal.sides[viewer.id],
             theirs=reveal.sides[other.id],
+            about=other.id,
         )
 
 
