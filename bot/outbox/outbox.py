@@ -126,7 +126,7 @@ class Outbox:
         try:
             async with self.sessions.begin() as session:
                 await safety.record_sent(session, chat_id, message_id, now=self.clock.now())
-        except SQLAlchemyError as error:
+        except (SQLAlchemyError, OSError) as error:
             # The message is out already; failing the caller over this would help nobody.
             if is_unavailable(error):
                 self.outage.failed(error)
@@ -142,5 +142,5 @@ class Outbox:
                 user = await session.get(User, chat_id)
                 if user is not None:
                     await mark_unreachable(session, user, now=self.clock.now())
-        except SQLAlchemyError as error:
+        except (SQLAlchemyError, OSError) as error:
             log.warning("could not park a person who blocked the bot: %s", type(error).__name__)
