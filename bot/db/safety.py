@@ -85,16 +85,18 @@ class CounsellorRequest(SQLModel, table=True):
 
 
 class PostKind(enum.StrEnum):
-    """The bot's messages in the staff chat that belong to a request's thread."""
+    """The bot's messages that belong to a request's thread (in the staff chat, or the
+    requester's chat, where a reply to one of them goes to the team)."""
 
     CARD = "card"
     REMINDER = "reminder"
     FROM_REQUESTER = "from_requester"
     NOTE = "note"
+    TO_REQUESTER = "to_requester"
 
 
 class CounsellorPost(SQLModel, table=True):
-    """A bot message in the staff chat that belongs to a request, so replies to it find it.
+    """A bot message that belongs to a request, so replies to it find it.
 
     Only ids are kept: the words live in the staff chat and the requester's chat, not here.
     """

@@ -75,6 +75,8 @@ class Card:
     created_at: datetime
     staff_chat_id: int | None
     staff_message_id: int | None
+    # The requester's time zone, so the team sees their local time next to "Evenings".
+    timezone: str | None = None
 
     @property
     def stamp(self) -> int:
@@ -294,6 +296,7 @@ def _card(request: CounsellorRequest, user: User) -> Card:
         created_at=request.created_at,
         staff_chat_id=request.staff_chat_id,
         staff_message_id=request.staff_message_id,
+        timezone=user.timezone,
     )
 
 
@@ -399,6 +402,60 @@ async def request_of_post(session: AsyncSession, chat_id: int, message_id: int) 
         )
     )
     return result.first()
+
+
+async def reminders_of(session: AsyncSession, request_id: int) -> list[tuple[int, int]]:
+    """Return where a request's reminders are in the staff chat: (chat id, message id)."""
+    result = await session.exec(
+        select(CounsellorPost.chat_id, CounsellorPost.message_id).where(
+            CounsellorPost.request_id == request_id, CounsellorPost.kind == PostKind.REMINDER
+        )
+    )
+    return [(chat_id, message_id) for chat_id, message_id in result.all()]
+
+
+async def thread_of_post(
+    session: AsyncSession, user_id: int, chat_id: int, message_id: int
+) -> int | None:
+    """Return the request of this person's that a message in their chat belongs to, if any."""
+    result = await session.exec(
+        select(CounsellorPost.request_id)
+        .join(CounsellorRequest, col(CounsellorRequest.id) == col(CounsellorPost.request_id))
+        .where(
+            CounsellorPost.chat_id == chat_id,
+            CounsellorPost.message_id == message_id,
+            CounsellorRequest.user_id == user_id,
+        )
+    )
+    return result.first()
+
+
+async def active_request_of(session: AsyncSession, user_id: int) -> int | None:
+    """Return this person's newest request that is not resolved yet, if any."""
+    result = await session.exec(
+        select(CounsellorRequest.id)
+        .where(
+            CounsellorRequest.user_id == user_id,
+            col(CounsellorRequest.status) != RequestStatus.RESOLVED,
+        )
+        .order_by(col(CounsellorRequest.id).desc())
+        .limit(1)
+    )
+    return result.first()
+
+
+async def take_message(session: AsyncSession, user_id: int, request_id: int, text: str) -> Thread:
+    """Take a message a requester wrote to the team about one of their requests."""
+    request = await session.get(CounsellorRequest, request_id)
+    if request is None or request.user_id != user_id:
+        raise StaleAction()
+    if request.status == RequestStatus.RESOLVED:
+        raise DomainError("counsellor.request_closed", number=request.id)
+    text = text.strip()
+    if len(text) > REPLY_MAX_LENGTH:
+        raise DomainError("counsellor.too_long", limit=REPLY_MAX_LENGTH, length=len(text))
+    assert request.id is not None
+    return Thread(request.id, request.staff_chat_id, request.staff_message_id)
 
 
 async def staff_reply(

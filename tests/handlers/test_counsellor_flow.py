@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import itertools
 import json
+import re
 import time
 from collections.abc import AsyncIterator
 from dataclasses import dataclass, field
@@ -16,7 +17,7 @@ from telegram import Update
 
 from bot.app import BotApplication
 from bot.core.clock import FixedClock
-from bot.db.safety import CounsellorRequest, HeldMessage, RequestStatus
+from bot.db.safety import CounsellorPost, CounsellorRequest, HeldMessage, PostKind, RequestStatus
 from bot.safety.buttons import IntakeCancel, IntakeChoice, StaffAction
 from bot.safety.counsellor import stamp_of
 from bot.settings import Settings
@@ -364,3 +365,95 @@ async def test_a_counsellors_reply_in_discreet_mode_is_kept_as_a_reference_not_w
     )
     labels = [b["text"] for row in copied.params["reply_markup"]["inline_keyboard"] for b in row]
     assert any("Reply" in label for label in labels)
+
+
+async def _post_id(application: BotApplication, kind: PostKind) -> int:
+    async with services_of(application).sessions() as session:
+        posts = (
+            await session.exec(select(CounsellorPost).where(CounsellorPost.kind == kind))
+        ).all()
+    return posts[-1].message_id
+
+
+async def test_a_requester_simply_writes_and_swipe_replies_to_the_team(
+    person: MakePerson, application: BotApplication, transport: RecordingTransport
+) -> None:
+    _, sam = await onboarded_couple(person)
+    await _intake(sam)
+    await sam.press("Send without my name")
+    request = await _request(application)
+    card_id = request.staff_message_id or 0
+    assert re.search(r"their time now \d\d:\d\d \(UTC\+?−?\d", staff_posts(transport)[-1]["text"])
+
+    await sam.send("Weekends suit me better")
+    assert "Sent to the counsellor team" in sam.last()
+    written = staff_posts(transport)[-1]
+    assert "Weekends suit me better" in written["text"] and reply_to(written) == card_id
+
+    robin = Member(application, transport, ROBIN, "Robin")
+    await robin.reply("Would Saturday morning work?", card_id)
+    from_team = await _post_id(application, PostKind.TO_REQUESTER)
+    await sam.send("Saturday is perfect", reply_to=from_team)
+    assert "Saturday is perfect" in staff_posts(transport)[-1]["text"]
+    assert "Sent to the counsellor team" in sam.last()
+
+    await robin.press(staff_data("resolve", await _request(application)), card_id)
+    before = len(staff_posts(transport))
+    await sam.send("Thanks again")
+    assert "not sure what to do" in sam.last()
+    await sam.send("One more thing", reply_to=from_team)
+    assert "closed now" in sam.last()
+    assert len(staff_posts(transport)) == before
+
+
+async def test_a_reply_to_someone_who_left_says_nothing_was_sent(
+    person: MakePerson, application: BotApplication, transport: RecordingTransport
+) -> None:
+    _, sam = await onboarded_couple(person)
+    await _intake(sam)
+    await sam.press("Send without my name")
+    card_id = (await _request(application)).staff_message_id or 0
+    await sam.send("/deleteme")
+    await sam.press("Yes, erase everything")
+    before = len(sam.inbox())
+    robin = Member(application, transport, ROBIN, "Robin")
+    await robin.reply("Are you still there?", card_id)
+    told = staff_posts(transport)[-1]
+    assert "This person has left Remainly" in told["text"] and "nothing was sent" in told["text"]
+    assert len(sam.inbox()) == before
+    # Someone who is not staff hears nothing from the bot about it.
+    pat = Member(application, transport, PAT, "Pat")
+    await pat.reply("hello?", card_id)
+    assert staff_posts(transport)[-1] == told
+
+
+async def test_reminders_lose_their_buttons_once_someone_acts(
+    person: MakePerson,
+    application: BotApplication,
+    transport: RecordingTransport,
+    clock: FixedClock,
+) -> None:
+    _, sam = await onboarded_couple(person)
+    await _intake(sam)
+    await sam.press("Send without my name")
+    card_id = (await _request(application)).staff_message_id or 0
+    clock.advance(timedelta(hours=1))
+    await counsellor_handlers.announce(BotContext(application))
+    reminder = await _post_id(application, PostKind.REMINDER)
+    assert "Claim" in str(staff_posts(transport)[-1]["reply_markup"])
+    robin = Member(application, transport, ROBIN, "Robin")
+    await robin.press(staff_data("claim", await _request(application)), reminder)
+    cleared = [
+        c.params
+        for c in transport.calls_to("editMessageReplyMarkup")
+        if c.params["chat_id"] == STAFF_CHAT and c.params["message_id"] == reminder
+    ]
+    assert cleared and not cleared[-1].get("reply_markup")
+    [card_edit] = [
+        c.params
+        for c in transport.calls_to("editMessageText")
+        if c.params["chat_id"] == STAFF_CHAT and c.params["message_id"] == card_id
+    ]
+    assert "Resolve" in str(card_edit["reply_markup"]) and "Claim" not in str(
+        card_edit["reply_markup"]
+    )
