@@ -9,7 +9,7 @@ from typing import Any
 
 from sqlalchemy.exc import SQLAlchemyError
 from telegram.ext import Application, ApplicationBuilder, ContextTypes
-from telegram.request import BaseRequest
+from telegram.request import BaseRequest, HTTPXRequest
 
 from bot.billing.delivery import NoticeConfig, NoticeEngine
 from bot.billing.entitlements import Policy
@@ -31,10 +31,11 @@ from bot.outbox.pacing import Pacer
 from bot.safety.counsellor import Announcing
 from bot.settings import Settings
 from bot.telegram import handlers
+from bot.telegram.answers import PatientBot
 from bot.telegram.context import BotContext, Services, attach_services
 from bot.telegram.handlers.help import publish_commands
 from bot.telegram.sender import TelegramSender
-from bot.telegram.transport import api_request, updates_request
+from bot.telegram.transport import DEFAULT_POOL_SIZE, api_request, updates_request
 
 BotApplication = Application[Any, BotContext, Any, Any, Any, Any]
 
@@ -110,21 +111,25 @@ def build_application(
                 await presence.leave()  # the other workers take up the whole rate at once
         await engine.dispose()
 
+    if request is not None:
+        api, updates = request, request
+    else:
+        api = api_request(settings) or HTTPXRequest(connection_pool_size=DEFAULT_POOL_SIZE)
+        updates = updates_request(settings) or HTTPXRequest()
+    bot = PatientBot(
+        settings.telegram_bot_token.get_secret_value(),
+        base_url=settings.bot_api_url,
+        base_file_url=settings.bot_file_url,
+        request=api,
+        get_updates_request=updates,
+    )
     builder = (
         ApplicationBuilder()
-        .token(settings.telegram_bot_token.get_secret_value())
-        .base_url(settings.bot_api_url)
-        .base_file_url(settings.bot_file_url)
+        .bot(bot)
         .context_types(ContextTypes(context=BotContext))
         .post_init(publish_commands)
         .post_shutdown(dispose_engine)
     )
-    if request is not None:
-        builder = builder.request(request).get_updates_request(request)
-    else:
-        api, updates = api_request(settings), updates_request(settings)
-        if api is not None and updates is not None:
-            builder = builder.request(api).get_updates_request(updates)
     application: BotApplication = builder.build()
     sessions = create_sessions(engine)
     texts = Texts(settings.content_dir, default_locale=settings.default_locale)

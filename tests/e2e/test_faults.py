@@ -14,9 +14,14 @@ from tests.support.waiting import wait_for_text
 
 pytestmark = pytest.mark.e2e
 
-# Everything the bot sends or changes, and the long poll it reads updates with. Button answers
-# (answerCallbackQuery) are left alone: they are made in the handler, not through the outbox.
-FAULTY = ("sendMessage", "editMessageText", "editMessageReplyMarkup", "getUpdates")
+# Everything the bot sends or changes, its answers to button presses, and the long poll.
+FAULTY = (
+    "sendMessage",
+    "editMessageText",
+    "editMessageReplyMarkup",
+    "answerCallbackQuery",
+    "getUpdates",
+)
 SLOW = 60.0
 
 
@@ -64,7 +69,10 @@ async def test_pairing_a_nudge_round_and_replies_survive_a_faulty_bot_api(
     with capsys.disabled():
         print(
             f"\nfault suite: {total} faults injected and survived {injected}; "
-            f"{delivered} messages delivered, none lost, none shown twice"
+            f"{delivered} messages delivered, none lost, none shown twice; "
+            f"by method {dict(api.stats.faulted_methods)}"
         )
     assert total >= 15, injected
     assert {"429", "5xx", "reset", "stall", "slow"} <= set(injected), injected
+    hit = set(api.stats.faulted_methods)
+    assert {"sendmessage", "answercallbackquery", "getupdates"} <= hit, api.stats.faulted_methods

@@ -261,6 +261,7 @@ class Stats:
     peak_chat_sends_per_second: int = 0
     # Faults the fake made on purpose (`fail_next`, `reset_next`, `stall_next`, `chaos`), by kind.
     faults: Counter[str] = field(default_factory=Counter)
+    faulted_methods: Counter[str] = field(default_factory=Counter)
 
     @property
     def mean_send_rate(self) -> float:
@@ -1306,6 +1307,7 @@ class FakeBotApi:
         else:
             self.delay_next(key, chaos.rng.uniform(0.3, 1.5))
             self.stats.faults["slow"] += 1
+            self.stats.faulted_methods[key] += 1
 
     async def _apply_delay(self, key: str) -> None:
         delays = self._delays.get(key)
@@ -1325,6 +1327,7 @@ class FakeBotApi:
         fault.remaining -= 1
         if fault.remaining <= 0:
             faults.popleft()
+        self.stats.faulted_methods[key] += 1
         if fault.kind == "status":
             self.stats.faults["429" if fault.status == 429 else f"{fault.status // 100}xx"] += 1
             raise _ApiError(fault.status, fault.description, fault.retry_after)
