@@ -46,6 +46,9 @@ async def test_pairing_a_nudge_round_and_replies_survive_a_faulty_bot_api(
     await wait_for_text(alex, "type your answer", timeout=SLOW)
     await alex.send_text("Dancing in the kitchen")
     await wait_for_text(alex, "Here's your answer", timeout=SLOW)
+    # The press that shares the answer meets a failing answerCallbackQuery: the work goes on.
+    api.fail_next("answerCallbackQuery", 502, "Bad Gateway")
+    api.reset_next("answerCallbackQuery")
     await alex.press_button("Share when")
     await wait_for_text(sam, "Alex has answered", timeout=SLOW)
     await sam.press_button("Answer")
@@ -76,3 +79,4 @@ async def test_pairing_a_nudge_round_and_replies_survive_a_faulty_bot_api(
     assert {"429", "5xx", "reset", "stall", "slow"} <= set(injected), injected
     hit = set(api.stats.faulted_methods)
     assert {"sendmessage", "answercallbackquery", "getupdates"} <= hit, api.stats.faulted_methods
+    assert "gave up answering a button press" not in log

@@ -1328,6 +1328,8 @@ class FakeBotApi:
         if fault.remaining <= 0:
             faults.popleft()
         self.stats.faulted_methods[key] += 1
+        if self._chaos is not None:
+            self._just_faulted.add(key)  # the call after a fault is left alone by chaos
         if fault.kind == "status":
             self.stats.faults["429" if fault.status == 429 else f"{fault.status // 100}xx"] += 1
             raise _ApiError(fault.status, fault.description, fault.retry_after)
