@@ -632,9 +632,19 @@ async def staff_reply(update: Update, context: BotContext) -> None:
             )
     except DomainError as problem:
         # Said to the counsellor in the staff chat, under the reply that met the problem.
-        await _post_staff(
+        said = await _post_staff(
             context, message.chat_id, problem.key, reply_to=message.message_id, **problem.values
         )
+        # Part of the thread, so a reply to it is not taken for one to a request that left.
+        async with context.services.sessions.begin() as session:
+            await counsellor.record_post(
+                session,
+                request_id,
+                PostKind.NOTE,
+                chat_id=message.chat_id,
+                message_id=said,
+                now=now,
+            )
         return
     if changed.newly_claimed:
         await _refresh_card(context, changed.card)
