@@ -10,7 +10,7 @@ from typing import Any
 
 from sqlalchemy.exc import SQLAlchemyError
 from telegram.ext import Application, ApplicationBuilder, ContextTypes
-from telegram.request import BaseRequest
+from telegram.request import BaseRequest, HTTPXRequest
 
 from bot.billing.delivery import NoticeConfig, NoticeEngine
 from bot.billing.entitlements import Policy
@@ -24,8 +24,9 @@ from bot.content.library import Library
 from bot.content.texts import Texts
 from bot.content.together import TogetherDeck
 from bot.core.clock import Clock, FileClock, SystemClock
+from bot.core.failures import Outage
 from bot.core.workers import Presence
-from bot.db.engine import create_engine, create_sessions
+from bot.db.engine import create_engine, create_sessions, on_checkout
 from bot.nudges.engine import EngineConfig, NudgeEngine
 from bot.nudges.schedules import Rhythm
 from bot.outbox.outbox import Outbox
@@ -34,10 +35,11 @@ from bot.people.timezones import warm_timezone_index
 from bot.safety.counsellor import Announcing
 from bot.settings import Settings
 from bot.telegram import handlers
+from bot.telegram.answers import PatientBot
 from bot.telegram.context import BotContext, Services, attach_services
 from bot.telegram.handlers.help import publish_commands
 from bot.telegram.sender import TelegramSender
-from bot.telegram.transport import api_request, updates_request
+from bot.telegram.transport import DEFAULT_POOL_SIZE, api_request, updates_request
 from bot.together.engine import TogetherConfig, TogetherEngine
 from bot.together.schedules import Cadence
 
@@ -131,6 +133,9 @@ def build_application(
         clock = FileClock(settings.clock_file) if settings.clock_file else SystemClock()
 
     presence: Presence | None = None
+    # A connection handed out means the database answers: that ends an outage, in one line.
+    outage = Outage()
+    on_checkout(engine, outage.reached)
 
     async def dispose_engine(_: BotApplication) -> None:
         if presence is not None:
@@ -138,23 +143,28 @@ def build_application(
                 await presence.leave()  # the other workers take up the whole rate at once
         await engine.dispose()
 
+    if request is not None:
+        api, updates = request, request
+    else:
+        api = api_request(settings) or HTTPXRequest(
+            connection_pool_size=DEFAULT_POOL_SIZE,
+            read_timeout=settings.telegram_read_timeout_seconds,
+        )
+        updates = updates_request(settings) or HTTPXRequest()
+    bot = PatientBot(
+        settings.telegram_bot_token.get_secret_value(),
+        base_url=settings.bot_api_url,
+        base_file_url=settings.bot_file_url,
+        request=api,
+        get_updates_request=updates,
+    )
     builder = (
         ApplicationBuilder()
-        .token(settings.telegram_bot_token.get_secret_value())
-        .base_url(settings.bot_api_url)
-        .base_file_url(settings.bot_file_url)
+        .bot(bot)
         .context_types(ContextTypes(context=BotContext))
         .post_init(start_up)
         .post_shutdown(dispose_engine)
     )
-    if request is not None:
-        builder = builder.request(request).get_updates_request(request)
-    else:
-        api, updates = api_request(settings), updates_request(settings)
-        if api is not None and updates is not None:
-            builder = builder.request(api).get_updates_request(updates)
-        else:
-            builder = builder.read_timeout(settings.telegram_read_timeout_seconds)
     application: BotApplication = builder.build()
     sessions = create_sessions(engine)
     texts = Texts(settings.content_dir, default_locale=settings.default_locale)
@@ -172,7 +182,7 @@ def build_application(
     rhythm, policy = rhythm_of(settings), policy_of(settings)
     # One carrier for the outbox and every engine, so all share one pace under Telegram's limits.
     sender = TelegramSender(application.bot, pacer)
-    outbox = Outbox(sessions=sessions, texts=texts, clock=clock, carrier=sender)
+    outbox = Outbox(sessions=sessions, texts=texts, clock=clock, carrier=sender, outage=outage)
     if engine.dialect.name == "postgresql":
         # Several workers may share one PostgreSQL database: they share the send rate too.
         presence = Presence(sessions, clock, on_count=pacer.share)
@@ -239,6 +249,7 @@ def build_application(
                 config=together_config_of(settings),
             ),
             presence=presence,
+            outage=outage,
         ),
     )
     handlers.register(application)

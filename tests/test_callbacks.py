@@ -145,8 +145,8 @@ STORED: dict[str, CallbackData] = {
     "cr:start": CounsellorStart(),
     "cr:start:me": CounsellorStartForMe(),
     "cr:reply:3": CounsellorReply(3),
-    "cr:claim:3": StaffAction("claim", 3),
-    "cr:resolve:3": StaffAction("resolve", 3),
+    "cr:claim:3:1764633600": StaffAction("claim", 3, 1764633600),
+    "cr:resolve:3:0": StaffAction("resolve", 3, 0),
     "intake:topic:life-change": IntakeChoice("topic", "life-change"),
     "intake:urgency:days": IntakeChoice("urgency", "days"),
     "intake:skip": IntakeSkip(),
@@ -277,6 +277,7 @@ def test_stored_data_keeps_parsing_to_the_same_button(data: str, button: Callbac
         "set:everything",
         "dm:show:",
         "cr:claim:x",
+        "cr:claim:3",  # a card from before buttons carried their request's stamp
         "tz:" + "/".join(["A" * 20, "B" * 20, "C" * 20]),  # 65 bytes
         "x" * (MAX_BYTES + 1),
     ],

@@ -212,8 +212,16 @@ class CheckinEngine:
         message, checkin_id, note_ids = composed
         if user.discreet_since is not None:
             # Every check-in message is a notification: discreet mode keeps its words back.
+            # A reveal or an appreciation carries the partner's words: they go with the partner.
+            partner = await partner_of(session, user)
             message = await keep_back(
-                session, self.texts, message, user_id=user.id, locale=user.locale, now=now
+                session,
+                self.texts,
+                message,
+                user_id=user.id,
+                locale=user.locale,
+                now=now,
+                about=partner.id if partner is not None else None,
             )
         return Prepared(job, delivery.id, message, checkin_id, note_ids)
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any, cast
 
@@ -54,6 +55,12 @@ def create_engine(url: str, *, echo: bool = False) -> AsyncEngine:
     return create_async_engine(
         url, echo=echo, hide_parameters=True, pool_pre_ping=True, pool_size=10
     )
+
+
+def on_checkout(engine: AsyncEngine, reached: Callable[[], None]) -> None:
+    """Call `reached` whenever the engine hands out a working connection."""
+    # With pre-ping on, a checkout happens only after the connection answered.
+    event.listen(engine.sync_engine.pool, "checkout", lambda *_: reached())
 
 
 Sessions = async_sessionmaker[AsyncSession]

@@ -85,16 +85,18 @@ class CounsellorRequest(SQLModel, table=True):
 
 
 class PostKind(enum.StrEnum):
-    """The bot's messages in the staff chat that belong to a request's thread."""
+    """The bot's messages that belong to a request's thread (in the staff chat, or the
+    requester's chat, where a reply to one of them goes to the team)."""
 
     CARD = "card"
     REMINDER = "reminder"
     FROM_REQUESTER = "from_requester"
     NOTE = "note"
+    TO_REQUESTER = "to_requester"
 
 
 class CounsellorPost(SQLModel, table=True):
-    """A bot message in the staff chat that belongs to a request, so replies to it find it.
+    """A bot message that belongs to a request, so replies to it find it.
 
     Only ids are kept: the words live in the staff chat and the requester's chat, not here.
     """
@@ -151,3 +153,14 @@ class HeldMessage(SQLModel, table=True):
     # Rows of [label, callback data], as the message would have carried them.
     buttons: list[Any] = Field(default_factory=list, sa_column=Column(JSON, nullable=False))
     created_at: datetime = _when()
+    # Whose words the message carries (a partner's answer, say): they go when that person
+    # unpairs or is erased, so nobody can Show them afterwards.
+    about_user_id: int | None = Field(
+        default=None,
+        sa_column=Column(
+            BigInteger, ForeignKey("users.id", ondelete="CASCADE"), nullable=True, index=True
+        ),
+    )
+    # Words that live in another chat (a counsellor's reply): only where, copied on Show.
+    copy_chat_id: int | None = Field(default=None, sa_column=Column(BigInteger, nullable=True))
+    copy_message_id: int | None = Field(default=None, sa_column=Column(BigInteger, nullable=True))

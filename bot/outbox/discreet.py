@@ -21,9 +21,23 @@ async def keep_back(
     user_id: int,
     locale: str | None,
     now: datetime,
+    about: int | None = None,
+    copy_from: tuple[int, int] | None = None,
 ) -> Outgoing:
-    """Hold a notification's words for this person; return the neutral line that stands in."""
-    held_id = await safety.hold(session, user_id, message.text, message.buttons, now=now)
+    """Hold a notification's words for this person; return the neutral line that stands in.
+
+    `about` names whose words the message carries; `copy_from` a message whose words are
+    copied on Show rather than kept here.
+    """
+    held_id = await safety.hold(
+        session,
+        user_id,
+        message.text,
+        message.buttons,
+        now=now,
+        about=about,
+        copy_from=copy_from,
+    )
     text = texts.render("safety.neutral_notice", locale=locale)
     show = texts.render("buttons.show_message", locale=locale)
     return replace(

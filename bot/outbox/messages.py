@@ -126,7 +126,8 @@ class Sender(Protocol):
 
 
 class Carrier(Sender, Protocol):
-    """Everything the bot asks of Telegram: messages, invoice links, and Stars payments."""
+    """Everything the bot asks of Telegram: messages (send, copy, edit, delete), invoice links
+    and Stars payments."""
 
     async def edit(self, edit: Edit) -> SendResult: ...
 
@@ -141,3 +142,13 @@ class Carrier(Sender, Protocol):
     async def star_transactions(
         self, *, offset: int, limit: int
     ) -> Sequence[StarTransaction] | None: ...
+
+    async def copy(
+        self,
+        chat_id: int,
+        from_chat_id: int,
+        message_id: int,
+        *,
+        buttons: Buttons = (),
+        priority: Priority = Priority.REPLY,
+    ) -> SendResult: ...

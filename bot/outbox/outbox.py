@@ -9,16 +9,19 @@ from sqlalchemy.exc import SQLAlchemyError
 
 from bot.content.texts import Texts
 from bot.core.clock import Clock
+from bot.core.failures import Outage, is_unavailable
 from bot.db.engine import Sessions
 from bot.db.models import User
 from bot.nudges.engine import mark_unreachable
 from bot.outbox.discreet import keep_back
 from bot.outbox.messages import (
+    Buttons,
     Carrier,
     Edit,
     Invoice,
     Outcome,
     Outgoing,
+    Priority,
     SendResult,
     StarTransaction,
 )
@@ -37,14 +40,36 @@ class Outbox:
     for a person in discreet mode, and stops scheduling a person who blocked the bot.
     """
 
-    def __init__(self, *, sessions: Sessions, texts: Texts, clock: Clock, carrier: Carrier) -> None:
+    def __init__(
+        self,
+        *,
+        sessions: Sessions,
+        texts: Texts,
+        clock: Clock,
+        carrier: Carrier,
+        outage: Outage | None = None,
+    ) -> None:
         self.sessions = sessions
         self.texts = texts
         self.clock = clock
         self.carrier = carrier
+        self.outage = outage or Outage()
 
-    async def send(self, message: Outgoing, *, notify: Recipient | None = None) -> SendResult:
-        """Send a message; `notify` names the person a notification is for (discreet-aware)."""
+    async def send(
+        self,
+        message: Outgoing,
+        *,
+        notify: Recipient | None = None,
+        about: int | None = None,
+        copy_from: tuple[int, int] | None = None,
+    ) -> SendResult:
+        """Send a message; `notify` names the person a notification is for (discreet-aware).
+
+        `about` names whose words a notification carries, so a held copy goes with them;
+        `copy_from` (chat id, message id) is a message whose words follow this one as a copy,
+        so discreet mode keeps only where they are, never the words.
+        """
+        held = notify is not None and notify.discreet
         if notify is not None and notify.discreet:
             async with self.sessions.begin() as session:
                 message = await keep_back(
@@ -54,12 +79,34 @@ class Outbox:
                     user_id=notify.user_id,
                     locale=notify.locale,
                     now=self.clock.now(),
+                    about=about,
+                    copy_from=copy_from,
                 )
         result = await self.carrier.send(message)
         if result.outcome is Outcome.SENT and result.message_id is not None:
             await self._remember(message.chat_id, result.message_id)
+            if copy_from is not None and not held:
+                copied = await self.copy(message.chat_id, copy_from, priority=message.priority)
+                if copied.outcome is not Outcome.SENT:
+                    return copied
         elif result.outcome is Outcome.BLOCKED:
             await self._park(message.chat_id)
+        return result
+
+    async def copy(
+        self,
+        chat_id: int,
+        copy_from: tuple[int, int],
+        *,
+        buttons: Buttons = (),
+        priority: Priority = Priority.REPLY,
+    ) -> SendResult:
+        """Copy a message from another chat into this one, and note it for /hide."""
+        result = await self.carrier.copy(
+            chat_id, copy_from[0], copy_from[1], buttons=buttons, priority=priority
+        )
+        if result.outcome is Outcome.SENT and result.message_id is not None:
+            await self._remember(chat_id, result.message_id)
         return result
 
     async def edit(self, edit: Edit) -> SendResult:
@@ -95,8 +142,11 @@ class Outbox:
         try:
             async with self.sessions.begin() as session:
                 await safety.record_sent(session, chat_id, message_id, now=self.clock.now())
-        except SQLAlchemyError as error:
+        except (SQLAlchemyError, OSError) as error:
             # The message is out already; failing the caller over this would help nobody.
+            if is_unavailable(error):
+                self.outage.failed(error)
+                return
             log.warning("could not note a sent message for discreet mode: %s", type(error).__name__)
 
     async def _park(self, chat_id: int) -> None:
@@ -108,5 +158,5 @@ class Outbox:
                 user = await session.get(User, chat_id)
                 if user is not None:
                     await mark_unreachable(session, user, now=self.clock.now())
-        except SQLAlchemyError as error:
+        except (SQLAlchemyError, OSError) as error:
             log.warning("could not park a person who blocked the bot: %s", type(error).__name__)

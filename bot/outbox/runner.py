@@ -12,6 +12,7 @@ from typing import Generic, TypeVar
 
 from sqlmodel.ext.asyncio.session import AsyncSession
 
+from bot.core.failures import is_unavailable, summarise
 from bot.db.engine import Sessions
 from bot.outbox.messages import Outcome, Outgoing, Sender, SendResult
 
@@ -92,8 +93,8 @@ class Runner(Generic[Item]):
             try:
                 try:
                     result = await self.sender.send(self.message_of(item))
-                except Exception:
-                    log.exception("sending a %s failed unexpectedly", self.what)
+                except Exception as error:
+                    log.error("sending a %s failed unexpectedly: %s", self.what, summarise(error))
                     result = SendResult(Outcome.RETRY)
                 recorded = loop.create_future()
                 results.put_nowait(_Pending(Sent(item, result), recorded))
@@ -136,8 +137,10 @@ class Runner(Generic[Item]):
                     async with self.sessions.begin() as session:
                         await self.record(session, [entry.sent for entry in pending])
             except Exception as error:
-                # Unrecorded rows stay claimed and are retried after their lease.
-                log.exception("recording %s results failed", self.what)
+                # Unrecorded rows stay claimed and are retried after their lease. The failure is
+                # raised to the tick's error handler, which logs it without what people wrote.
+                if not is_unavailable(error):
+                    log.warning("recording %s results failed: %s", self.what, summarise(error))
                 failure = error
                 broken.set()
             finally:

@@ -30,6 +30,8 @@ ERASING = "data.deleting"
 UNLINKED_PERSON_COLUMNS = (("couples", "ended_by_id"), ("invites", "invitee_id"))
 # Rows addressed to a person that stay the writer's until delivered: (table, to, delivered).
 UNTIL_DELIVERED = (("appreciations", "recipient_id", "delivered_at"),)
+# Messages kept for one person that may name another (whose words they carry): (table, owner).
+KEPT_FOR_OWNER = (("held_messages", "user_id"),)
 
 
 @dataclass(frozen=True)
@@ -94,7 +96,11 @@ async def export(session: AsyncSession, user_id: int, *, now: datetime) -> dict[
 
 
 def _not_yet_theirs(table_name: str, row: Any, user_id: int, columns: list[Column[Any]]) -> bool:
-    """Tell whether a row only names the person as the addressee of something not yet sent."""
+    """Tell whether a row only names the person as the addressee of something not yet sent,
+    or is a message kept for someone else."""
+    for name, owner in KEPT_FOR_OWNER:
+        if name == table_name and row[owner] != user_id:
+            return True
     for name, to, delivered in UNTIL_DELIVERED:
         if name != table_name or row[to] != user_id or row[delivered] is not None:
             continue

@@ -18,6 +18,7 @@ from bot.nudges import schedules
 from bot.nudges.schedules import Rhythm
 from bot.people import conversation
 from bot.people.profiles import name_of, partner_of, require
+from bot.safety.signals import forget_held_between
 
 INVITE_PREFIX = "inv_"
 # 24 random bytes = 192 bits; token_urlsafe keeps to the characters deep links allow.
@@ -320,6 +321,9 @@ async def unpair(
         update(User).where(col(User.couple_id) == couple_id).values(couple_id=None, updated_at=now)
     )
     await _revoke_active(session, [user_id] + ([partner.id] if partner else []), now)
+    if partner is not None:
+        # Held reveals would otherwise keep showing each other's words after the couple ended.
+        await forget_held_between(session, user_id, partner.id)
     await session.refresh(user)
     await schedules.reschedule(session, user, now=now, rhythm=rhythm)
     if partner is not None:

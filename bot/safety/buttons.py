@@ -9,8 +9,8 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Annotated, Literal
 
-from bot.core.callbacks import CallbackData, Matching, OneOf, RowId
-from bot.safety.counsellor import CHOICES
+from bot.core.callbacks import CallbackData, Matching, OneOf, Range, RowId
+from bot.safety.counsellor import CHOICES, MAX_STAMP
 
 IntakeValue = Annotated[str, Matching(r"[a-z0-9-]{1,32}")]
 
@@ -90,7 +90,8 @@ class CounsellorReply(CallbackData, prefix="cr:reply"):
 
 @dataclass(frozen=True)
 class StaffAction(CallbackData, prefix="cr"):
-    """Claim or resolve a request (staff only)."""
+    """Claim or resolve a request (staff only); `stamp` ties the button to that very request."""
 
     action: Literal["claim", "resolve"]
     request_id: RowId
+    stamp: Annotated[int, Range(0, MAX_STAMP)]

@@ -33,6 +33,8 @@ CHOICES: dict[str, tuple[str, ...]] = {
 MESSAGE_MAX_LENGTH = 1000
 REPLY_MAX_LENGTH = 2000
 NAME_MAX_LENGTH = 128
+# A request's stamp is the second it was made; this bound holds until the year 36812.
+MAX_STAMP = 2**40
 
 
 @dataclass(frozen=True)
@@ -73,6 +75,18 @@ class Card:
     created_at: datetime
     staff_chat_id: int | None
     staff_message_id: int | None
+    # The requester's time zone, so the team sees their local time next to "Evenings".
+    timezone: str | None = None
+
+    @property
+    def stamp(self) -> int:
+        """Return the mark a staff button carries, so it acts only on this very request."""
+        return stamp_of(self.created_at)
+
+
+def stamp_of(created_at: datetime) -> int:
+    """Return the stamp of a request made at `created_at` (whole seconds since 1970)."""
+    return int(created_at.timestamp())
 
 
 @dataclass(frozen=True)
@@ -282,6 +296,7 @@ def _card(request: CounsellorRequest, user: User) -> Card:
         created_at=request.created_at,
         staff_chat_id=request.staff_chat_id,
         staff_message_id=request.staff_message_id,
+        timezone=user.timezone,
     )
 
 
@@ -294,12 +309,19 @@ async def card(session: AsyncSession, request_id: int) -> Card | None:
 
 
 async def _for_staff(
-    session: AsyncSession, request_id: int, staff_id: int, staff: Collection[int]
+    session: AsyncSession,
+    request_id: int,
+    staff_id: int,
+    staff: Collection[int],
+    stamp: int | None = None,
 ) -> tuple[CounsellorRequest, User]:
     # Checked on every press and reply: being in the staff chat is not enough.
     if staff_id not in staff:
         raise DomainError("counsellor.staff_only")
     request = await session.get(CounsellorRequest, request_id)
+    if stamp is not None and (request is None or stamp_of(request.created_at) != stamp):
+        # A card outlives its request (erased with its requester): it must not act on another.
+        raise DomainError("counsellor.stale_card", number=request_id)
     if request is None:
         raise StaleAction()
     if request.status == RequestStatus.RESOLVED:
@@ -339,13 +361,14 @@ async def claim(
     session: AsyncSession,
     request_id: int,
     *,
+    stamp: int,
     staff_id: int,
     staff_name: str,
     staff: Collection[int],
     now: datetime,
 ) -> Changed:
-    """Let a counsellor take a request."""
-    request, user = await _for_staff(session, request_id, staff_id, staff)
+    """Let a counsellor take the request a card with this stamp shows."""
+    request, user = await _for_staff(session, request_id, staff_id, staff, stamp)
     if request.status == RequestStatus.CLAIMED:
         raise DomainError("counsellor.already_claimed", name=request.claimed_by_name or "")
     await _take(session, request, staff_id, staff_name, now)
@@ -356,13 +379,14 @@ async def resolve(
     session: AsyncSession,
     request_id: int,
     *,
+    stamp: int,
     staff_id: int,
     staff_name: str,
     staff: Collection[int],
     now: datetime,
 ) -> Changed:
-    """Let a counsellor close a request."""
-    request, user = await _for_staff(session, request_id, staff_id, staff)
+    """Let a counsellor close the request a card with this stamp shows."""
+    request, user = await _for_staff(session, request_id, staff_id, staff, stamp)
     request.status, request.resolved_at = RequestStatus.RESOLVED, now
     request.resolved_by_name, request.next_announce_at = _staffname_of(staff_name), None
     session.add(request)
@@ -378,6 +402,60 @@ async def request_of_post(session: AsyncSession, chat_id: int, message_id: int) 
         )
     )
     return result.first()
+
+
+async def reminders_of(session: AsyncSession, request_id: int) -> list[tuple[int, int]]:
+    """Return where a request's reminders are in the staff chat: (chat id, message id)."""
+    result = await session.exec(
+        select(CounsellorPost.chat_id, CounsellorPost.message_id).where(
+            CounsellorPost.request_id == request_id, CounsellorPost.kind == PostKind.REMINDER
+        )
+    )
+    return [(chat_id, message_id) for chat_id, message_id in result.all()]
+
+
+async def thread_of_post(
+    session: AsyncSession, user_id: int, chat_id: int, message_id: int
+) -> int | None:
+    """Return the request of this person's that a message in their chat belongs to, if any."""
+    result = await session.exec(
+        select(CounsellorPost.request_id)
+        .join(CounsellorRequest, col(CounsellorRequest.id) == col(CounsellorPost.request_id))
+        .where(
+            CounsellorPost.chat_id == chat_id,
+            CounsellorPost.message_id == message_id,
+            CounsellorRequest.user_id == user_id,
+        )
+    )
+    return result.first()
+
+
+async def active_request_of(session: AsyncSession, user_id: int) -> int | None:
+    """Return this person's newest request that is not resolved yet, if any."""
+    result = await session.exec(
+        select(CounsellorRequest.id)
+        .where(
+            CounsellorRequest.user_id == user_id,
+            col(CounsellorRequest.status) != RequestStatus.RESOLVED,
+        )
+        .order_by(col(CounsellorRequest.id).desc())
+        .limit(1)
+    )
+    return result.first()
+
+
+async def take_message(session: AsyncSession, user_id: int, request_id: int, text: str) -> Thread:
+    """Take a message a requester wrote to the team about one of their requests."""
+    request = await session.get(CounsellorRequest, request_id)
+    if request is None or request.user_id != user_id:
+        raise StaleAction()
+    if request.status == RequestStatus.RESOLVED:
+        raise DomainError("counsellor.request_closed", number=request.id)
+    text = text.strip()
+    if len(text) > REPLY_MAX_LENGTH:
+        raise DomainError("counsellor.too_long", limit=REPLY_MAX_LENGTH, length=len(text))
+    assert request.id is not None
+    return Thread(request.id, request.staff_chat_id, request.staff_message_id)
 
 
 async def staff_reply(

@@ -11,7 +11,7 @@ from sqlalchemy import and_, delete, literal, or_, update
 from sqlmodel import col, select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
-from bot.core.errors import StaleAction
+from bot.core.errors import DomainError, StaleAction
 from bot.db.engine import dialect_insert
 from bot.db.models import Couple, Delivery, DeliveryStatus, NudgeKind, User
 from bot.db.safety import HeldMessage, SafetySignal, SentMessage
@@ -59,6 +59,8 @@ class Held:
 
     text: str
     buttons: list[list[tuple[str, str]]]
+    # Where the rest of the words are, to copy from (chat id, message id), if anywhere.
+    copy_from: tuple[int, int] | None = None
 
 
 async def exercises_paused(session: AsyncSession, couple_id: int | None) -> bool:
@@ -225,13 +227,22 @@ async def hold(
     buttons: Sequence[Sequence[tuple[str, str]]],
     *,
     now: datetime,
+    about: int | None = None,
+    copy_from: tuple[int, int] | None = None,
 ) -> int:
-    """Keep a message back for a person in discreet mode; return the id their Show button names."""
+    """Keep a message back for a person in discreet mode; return the id their Show button names.
+
+    `about` names the person whose words the message carries; `copy_from` a message elsewhere
+    whose words are shown by copying it, so they are never stored here.
+    """
     row = HeldMessage(
         user_id=user_id,
         text=text,
         buttons=[[[label, data] for label, data in line] for line in buttons],
         created_at=now,
+        about_user_id=about,
+        copy_chat_id=copy_from[0] if copy_from else None,
+        copy_message_id=copy_from[1] if copy_from else None,
     )
     session.add(row)
     await session.flush()
@@ -242,11 +253,32 @@ async def hold(
 async def show_held(session: AsyncSession, user_id: int, held_id: int) -> Held:
     """Hand over a held message once, to the person it was kept for."""
     row = await session.get(HeldMessage, held_id)
-    if row is None or row.user_id != user_id:
+    if row is None:
+        # Shown already, past its time, or its words went with the person who wrote them.
+        raise DomainError("safety.held_gone")
+    if row.user_id != user_id:
         raise StaleAction()
     await session.delete(row)
     buttons: list[Any] = row.buttons
-    return Held(row.text, [[(str(b[0]), str(b[1])) for b in line] for line in buttons])
+    copy_from = (
+        (row.copy_chat_id, row.copy_message_id)
+        if row.copy_chat_id is not None and row.copy_message_id is not None
+        else None
+    )
+    return Held(row.text, [[(str(b[0]), str(b[1])) for b in line] for line in buttons], copy_from)
+
+
+async def forget_held_between(session: AsyncSession, first: int, second: int) -> int:
+    """Erase what either of two people holds of the other's words (they are no longer a couple)."""
+    result = await session.exec(
+        delete(HeldMessage).where(
+            or_(
+                and_(col(HeldMessage.user_id) == first, col(HeldMessage.about_user_id) == second),
+                and_(col(HeldMessage.user_id) == second, col(HeldMessage.about_user_id) == first),
+            )
+        )
+    )
+    return int(result.rowcount or 0)
 
 
 async def prune(session: AsyncSession, *, now: datetime) -> int:

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 from telegram.ext import Application, CallbackContext, ExtBot
@@ -14,6 +14,7 @@ from bot.checkins.engine import CheckinEngine
 from bot.content.library import Library
 from bot.content.texts import Texts
 from bot.core.clock import Clock
+from bot.core.failures import Outage
 from bot.core.workers import Presence
 from bot.db.engine import Sessions
 from bot.nudges.engine import NudgeEngine
@@ -52,6 +53,8 @@ class Services:
     together: TogetherEngine
     # Set when several workers may share the database (PostgreSQL): they share the send rate.
     presence: Presence | None = None
+    # Notices when the database is out of reach, so an outage is logged once, not per try.
+    outage: Outage = field(default_factory=Outage)
 
 
 class BotContext(CallbackContext[ExtBot[None], dict[Any, Any], dict[Any, Any], dict[Any, Any]]):

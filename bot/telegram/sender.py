@@ -232,6 +232,26 @@ class TelegramSender:
         )
         return SendResult(result, edit.message_id if result is Outcome.SENT else None)
 
+    async def copy(
+        self,
+        chat_id: int,
+        from_chat_id: int,
+        message_id: int,
+        *,
+        buttons: Buttons = (),
+        priority: Priority = Priority.REPLY,
+    ) -> SendResult:
+        """Copy a message from another chat into this one (its words are never kept here)."""
+        markup = markup_of(buttons)
+
+        def call() -> Awaitable[Any]:
+            return self.bot.copy_message(chat_id, from_chat_id, message_id, reply_markup=markup)
+
+        result, copied = await self._attempt(chat_id, priority, "copy", call)
+        return (
+            SendResult(result, copied.message_id) if result is Outcome.SENT else SendResult(result)
+        )
+
     async def delete(self, chat_id: int, message_ids: Sequence[int]) -> SendResult:
         """Delete messages in one chat, a hundred at a time; missing ones are skipped."""
         outcome = Outcome.SENT

@@ -24,7 +24,7 @@ STORED = {
     CheckinStatus: ["open", "revealed", "closed"],
     CheckinJob: ["ci_open", "ci_remind", "ci_closed", "ci_courier"],
     RequestStatus: ["open", "claimed", "resolved"],
-    PostKind: ["card", "reminder", "from_requester", "note"],
+    PostKind: ["card", "reminder", "from_requester", "note", "to_requester"],
 }
 
 

@@ -87,9 +87,9 @@ async def test_a_request_goes_from_intake_to_claim_reply_and_resolve(
 
     # Pat is in the staff chat but not staff: pressing, or forging, changes nothing.
     refusals = [
-        await answered(api, await pat.press(card, "cr:claim:1")),
-        await answered(api, await pat.press(card, "cr:resolve:1")),
-        await answered(api, await pat.press(card, "cr:claim:77", force=True)),
+        await answered(api, await pat.press(card, card.callback_data[0])),
+        await answered(api, await pat.press(card, card.callback_data[1])),
+        await answered(api, await pat.press(card, "cr:claim:77:0", force=True)),
     ]
     assert all(any(s in text for s in STALE_OR_STAFF) for text in refusals), refusals
     assert "Waiting for a counsellor" in (card.text or "")

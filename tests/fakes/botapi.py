@@ -6,6 +6,7 @@ import asyncio
 import itertools
 import json
 import math
+import random
 import re
 import time
 from collections import Counter, deque
@@ -260,6 +261,9 @@ class Stats:
     last_sent_at: float | None = None
     peak_sends_per_second: int = 0
     peak_chat_sends_per_second: int = 0
+    # Faults the fake made on purpose (`fail_next`, `reset_next`, `stall_next`, `chaos`), by kind.
+    faults: Counter[str] = field(default_factory=Counter)
+    faulted_methods: Counter[str] = field(default_factory=Counter)
 
     @property
     def mean_send_rate(self) -> float:
@@ -294,6 +298,25 @@ class _Fault:
     description: str
     retry_after: int | None
     remaining: int
+    # "status": answer with an error; "reset": drop the connection unanswered; "stall": hold it,
+    # then drop it. Neither a reset nor a stall does what was asked (nothing is delivered).
+    kind: str = "status"
+    seconds: float = 0.0
+
+
+class _Dropped(Exception):
+    """The fake drops this call's connection without doing what was asked."""
+
+
+@dataclass(slots=True)
+class _Chaos:
+    """Faults made at random (seeded) on some methods' calls."""
+
+    methods: frozenset[str]
+    rate: float
+    rng: random.Random
+    stall_seconds: float
+    budget: int | None
 
 
 @dataclass(slots=True)
@@ -771,6 +794,8 @@ class FakeBotApi:
         self.stars = StarsLedger()
         self._commands: dict[tuple[str, str], list[JsonDict]] = {}
         self._faults: dict[str, deque[_Fault]] = {}
+        self._chaos: _Chaos | None = None
+        self._just_faulted: set[str] = set()
         self._delays: dict[str, deque[_Delay]] = {}
         self._changed = asyncio.Condition()
         self._updates_changed = asyncio.Condition()
@@ -803,6 +828,7 @@ class FakeBotApi:
             ("getMyCommands", self._get_my_commands),
             ("deleteMyCommands", self._delete_my_commands),
             ("sendMessage", self._send_message),
+            ("copyMessage", self._copy_message),
             ("sendPhoto", self._send_photo),
             ("sendDocument", self._send_document),
             ("sendInvoice", self._send_invoice),
@@ -1035,6 +1061,36 @@ class FakeBotApi:
         fault = _Fault(status, description, retry_after, times)
         self._faults.setdefault(method.lower(), deque()).append(fault)
 
+    def reset_next(self, method: str, times: int = 1) -> None:
+        """Drop the next `times` calls of `method` unanswered (a connection reset)."""
+        fault = _Fault(0, "connection reset", None, times, kind="reset")
+        self._faults.setdefault(method.lower(), deque()).append(fault)
+
+    def stall_next(self, method: str, seconds: float, times: int = 1) -> None:
+        """Hold the next `times` calls of `method` for `seconds`, then drop them unanswered."""
+        fault = _Fault(0, "stalled", None, times, kind="stall", seconds=seconds)
+        self._faults.setdefault(method.lower(), deque()).append(fault)
+
+    def chaos(
+        self,
+        methods: Iterable[str],
+        *,
+        rate: float,
+        seed: int = 0,
+        stall_seconds: float = 6.0,
+        budget: int | None = None,
+    ) -> None:
+        """Make random faults on a share `rate` of these methods' calls, from a seeded generator:
+        429 with retry_after, short 5xx storms, connection resets, stalls past the client's
+        time-out, and slow answers; at most `budget` of them (None: no limit)."""
+        self._chaos = _Chaos(
+            frozenset(m.lower() for m in methods), rate, random.Random(seed), stall_seconds, budget
+        )
+
+    def calm(self) -> None:
+        """Stop making random faults."""
+        self._chaos = None
+
     def delay_next(self, method: str, seconds: float, times: int = 1) -> None:
         """Hold the next `times` calls of `method` for `seconds` before answering."""
         self._delays.setdefault(method.lower(), deque()).append(_Delay(seconds, times))
@@ -1189,6 +1245,11 @@ class FakeBotApi:
             result = await self._dispatch(token, key, entry, params, files, now)
         except _ApiError as error:
             status, body, description = error.status, error.body(), error.description
+        except _Dropped as dropped:
+            # The connection goes without an answer, and the call did nothing.
+            if request.transport is not None:
+                request.transport.abort()
+            status, body, description = 0, {}, str(dropped)
         except Exception as error:
             # A bug in the fake must reach the test as a recorded call, not a silent hang.
             failure = _ApiError(500, f"Internal Server Error: fake Bot API failed: {error!r}")
@@ -1226,10 +1287,12 @@ class FakeBotApi:
             raise _ApiError(404, "Not Found")
         if entry is None:
             raise _ApiError(404, "Not Found: method not found")
+        if self._chaos is not None and key in self._chaos.methods:
+            self._stir(key)
         if self._delays:
             await self._apply_delay(key)
         if self._faults:
-            self._apply_fault(key)
+            await self._apply_fault(key)
         limited = key in self._limited
         chat_key = params.get("chat_id")
         if not isinstance(chat_key, int | str):
@@ -1241,6 +1304,35 @@ class FakeBotApi:
             self._count_send(chat_key, now)
         return result
 
+    def _stir(self, key: str) -> None:
+        chaos = self._chaos
+        assert chaos is not None
+        if chaos.budget is not None and chaos.budget <= 0:
+            return
+        if self._faults.get(key) or key in self._just_faulted:
+            # At most one storm in a row: a client that retries a few times gets through.
+            self._just_faulted.discard(key)
+            return
+        if chaos.rng.random() >= chaos.rate:
+            return
+        self._just_faulted.add(key)
+        if chaos.budget is not None:
+            chaos.budget -= 1
+        kind = chaos.rng.choice(("429", "5xx", "reset", "stall", "slow"))
+        if kind == "429":
+            self.fail_next(key, 429, "Too Many Requests: retry after 1", retry_after=1)
+        elif kind == "5xx":
+            status = chaos.rng.choice((500, 502, 503))
+            self.fail_next(key, status, "Internal Server Error", times=chaos.rng.randint(1, 2))
+        elif kind == "reset":
+            self.reset_next(key)
+        elif kind == "stall":
+            self.stall_next(key, chaos.stall_seconds)
+        else:
+            self.delay_next(key, chaos.rng.uniform(0.3, 1.5))
+            self.stats.faults["slow"] += 1
+            self.stats.faulted_methods[key] += 1
+
     async def _apply_delay(self, key: str) -> None:
         delays = self._delays.get(key)
         if not delays:
@@ -1251,7 +1343,7 @@ class FakeBotApi:
             delays.popleft()
         await asyncio.sleep(delay.seconds)
 
-    def _apply_fault(self, key: str) -> None:
+    async def _apply_fault(self, key: str) -> None:
         faults = self._faults.get(key)
         if not faults:
             return
@@ -1259,7 +1351,16 @@ class FakeBotApi:
         fault.remaining -= 1
         if fault.remaining <= 0:
             faults.popleft()
-        raise _ApiError(fault.status, fault.description, fault.retry_after)
+        self.stats.faulted_methods[key] += 1
+        if self._chaos is not None:
+            self._just_faulted.add(key)  # the call after a fault is left alone by chaos
+        if fault.kind == "status":
+            self.stats.faults["429" if fault.status == 429 else f"{fault.status // 100}xx"] += 1
+            raise _ApiError(fault.status, fault.description, fault.retry_after)
+        self.stats.faults[fault.kind] += 1
+        if fault.kind == "stall":
+            await asyncio.sleep(fault.seconds)
+        raise _Dropped(fault.kind)
 
     def _check_rate(self, chat_key: ChatKey | None, now: float) -> None:
         buckets: list[_TokenBucket] = []
@@ -1576,6 +1677,17 @@ class FakeBotApi:
         message.text, message.entities = text, entities
         chat.add(message)
         return message.to_dict()
+
+    async def _copy_message(self, params: JsonDict, files: Mapping[str, UploadedFile]) -> JsonDict:
+        chat = self._target_chat(params)
+        source = self._chat(params.get("from_chat_id"), create=False)
+        original = self._find(source, _req_int(params, "message_id"))
+        if original is None or original.deleted:
+            raise _ApiError(400, "Bad Request: message to copy not found")
+        message = self._bot_message(chat, "copyMessage", params, _markup(params))
+        message.text, message.entities = original.text, original.entities
+        chat.add(message)
+        return {"message_id": message.message_id}
 
     async def _send_photo(self, params: JsonDict, files: Mapping[str, UploadedFile]) -> JsonDict:
         chat = self._target_chat(params)

@@ -122,6 +122,8 @@ class RecordingTransport(BaseRequest):
             if params.get("reply_markup"):
                 message["reply_markup"] = params["reply_markup"]
             return message
+        if name == "copyMessage":
+            return {"message_id": next(self._ids)}
         if name == "getUpdates":
             return []
         if name == "createInvoiceLink":
@@ -181,15 +183,25 @@ class Person:
         update = Update.de_json({"update_id": update_id, **payload}, self.application.bot)
         await self.application.process_update(update)
 
-    async def send(self, text: str) -> None:
-        """Send a text message (commands get their entity, as Telegram does)."""
+    async def send(self, text: str, *, reply_to: int | None = None) -> None:
+        """Send a text message (commands get their entity, as Telegram does); `reply_to` makes
+        it a reply (a swipe) to the bot's message with that id."""
+        chat = {"id": self.id, "type": "private", "first_name": self.first_name}
         message: dict[str, Any] = {
             "message_id": next(self._updates),
             "date": int(time.time()),
-            "chat": {"id": self.id, "type": "private", "first_name": self.first_name},
+            "chat": chat,
             "from": self._user(),
             "text": text,
         }
+        if reply_to is not None:
+            message["reply_to_message"] = {
+                "message_id": reply_to,
+                "date": int(time.time()),
+                "chat": chat,
+                "from": {"id": BOT_ID, "is_bot": True, "first_name": "Remainly"},
+                "text": "",
+            }
         if text.startswith("/"):
             command = text.split()[0]
             message["entities"] = [{"type": "bot_command", "offset": 0, "length": len(command)}]

@@ -713,6 +713,42 @@ async def test_fail_next_injects_errors(bot: Bot, api: FakeBotApi) -> None:
     assert api.stats.rejected_429 == 0
 
 
+async def test_resets_and_stalls_drop_the_call_without_doing_it(bot: Bot, api: FakeBotApi) -> None:
+    api.reset_next("sendMessage")
+    api.stall_next("sendMessage", 0.2)
+    for _ in range(2):
+        with pytest.raises(NetworkError):
+            await bot.send_message(1, "x")
+    assert api.messages_to(1) == []
+    assert (await bot.send_message(1, "y")).text == "y"
+    assert [m.text for m in api.messages_to(1)] == ["y"]
+    assert dict(api.stats.faults) == {"reset": 1, "stall": 1}
+
+
+@ignore_retry_after_deprecation
+async def test_chaos_makes_seeded_faults_within_its_budget(bot: Bot, api: FakeBotApi) -> None:
+    api.chaos(["getMe"], rate=1.0, seed=1, stall_seconds=0.05, budget=4)
+    outcomes = []
+    for _ in range(12):
+        try:
+            await bot.get_me()
+            outcomes.append("ok")
+        except (NetworkError, RetryAfter):
+            outcomes.append("fault")
+    api.calm()
+    assert 1 <= sum(api.stats.faults.values()) <= 8  # a 5xx storm may fail twice in a row
+    assert outcomes[-1] == "ok" and "fault" in outcomes
+
+
+async def test_copy_message_copies_the_words_into_another_chat(bot: Bot, api: FakeBotApi) -> None:
+    original = await bot.send_message(-100, "Thursday suits")
+    copied = await bot.copy_message(7, -100, original.message_id)
+    [message] = api.messages_to(7)
+    assert message.message_id == copied.message_id and message.text == "Thursday suits"
+    with pytest.raises(BadRequest, match=r"(?i)message to copy not found"):
+        await bot.copy_message(7, -100, 999)
+
+
 async def test_delay_next_holds_the_answer(bot: Bot, api: FakeBotApi) -> None:
     api.delay_next("getMe", 0.2)
 

@@ -4,11 +4,12 @@ from __future__ import annotations
 
 import itertools
 import json
+import re
 import time
 from collections.abc import AsyncIterator
 from dataclasses import dataclass, field
 from datetime import timedelta
-from typing import Any
+from typing import Any, Literal
 
 import pytest
 from sqlmodel import select
@@ -16,8 +17,9 @@ from telegram import Update
 
 from bot.app import BotApplication
 from bot.core.clock import FixedClock
-from bot.db.safety import CounsellorRequest, RequestStatus
-from bot.safety.buttons import IntakeCancel, IntakeChoice
+from bot.db.safety import CounsellorPost, CounsellorRequest, HeldMessage, PostKind, RequestStatus
+from bot.safety.buttons import IntakeCancel, IntakeChoice, StaffAction
+from bot.safety.counsellor import stamp_of
 from bot.settings import Settings
 from bot.telegram.context import BotContext, services_of
 from bot.telegram.handlers import counsellor as counsellor_handlers
@@ -79,10 +81,11 @@ class Member:
         }
         await self._process({"callback_query": query})
 
-    async def reply(self, text: str, to: int) -> None:
-        """Reply in the staff chat to the bot's message `to`."""
+    async def reply(self, text: str, to: int) -> int:
+        """Reply in the staff chat to the bot's message `to`; return the reply's message id."""
+        message_id = 5000 + next(self._ids)
         message = {
-            "message_id": 5000 + next(self._ids),
+            "message_id": message_id,
             "date": int(time.time()),
             "chat": GROUP,
             "from": self._user(),
@@ -90,6 +93,7 @@ class Member:
             "reply_to_message": {**self._bot_message(to), "text": "card"},
         }
         await self._process({"message": message})
+        return message_id
 
     def alerts(self) -> list[str]:
         return [
@@ -129,6 +133,12 @@ async def _request(application: BotApplication) -> CounsellorRequest:
         return (await session.exec(select(CounsellorRequest))).one()
 
 
+def staff_data(action: Literal["claim", "resolve"], request: CounsellorRequest) -> str:
+    """Return the data of a staff button on this request's card."""
+    assert request.id is not None
+    return StaffAction(action, request.id, stamp_of(request.created_at)).encode()
+
+
 async def test_a_request_goes_from_intake_to_claim_reply_and_resolve(
     person: MakePerson, application: BotApplication, transport: RecordingTransport
 ) -> None:
@@ -151,16 +161,16 @@ async def test_a_request_goes_from_intake_to_claim_reply_and_resolve(
     robin = Member(application, transport, ROBIN, "Robin")
     pat = Member(application, transport, PAT, "Pat")
     # Someone in the staff chat who is not staff, pressing the real button or a forged one.
-    await pat.press(f"cr:claim:{request.id}", card_id)
-    await pat.press(f"cr:resolve:{request.id}", card_id)
-    await pat.press("cr:claim:9999", card_id)
+    await pat.press(staff_data("claim", request), card_id)
+    await pat.press(staff_data("resolve", request), card_id)
+    await pat.press(StaffAction("claim", 9999, 0).encode(), card_id)
     assert pat.alerts() == ["Only Remainly's counsellors can act on requests."] * 3
     assert (await _request(application)).status == RequestStatus.OPEN
     # A partner forging the staff button from their private chat changes nothing either.
-    await alex.press_data(f"cr:resolve:{request.id}")
+    await alex.press_data(staff_data("resolve", request))
     assert (await _request(application)).status == RequestStatus.OPEN
 
-    await robin.press(f"cr:claim:{request.id}", card_id)
+    await robin.press(staff_data("claim", request), card_id)
     assert (await _request(application)).status == RequestStatus.CLAIMED
     [edited] = [
         c for c in transport.calls_to("editMessageText") if c.params["chat_id"] == STAFF_CHAT
@@ -182,7 +192,7 @@ async def test_a_request_goes_from_intake_to_claim_reply_and_resolve(
     assert "Thursday works &amp; thank you" in from_sam["text"]
     assert reply_to(from_sam) == card_id
 
-    await robin.press(f"cr:resolve:{request.id}", card_id)
+    await robin.press(staff_data("resolve", request), card_id)
     assert (await _request(application)).status == RequestStatus.RESOLVED
     assert "is now closed" in sam.last()
     await sam.press_data(f"cr:reply:{request.id}")
@@ -246,7 +256,7 @@ async def test_unclaimed_requests_are_reannounced(
     assert "still waiting" in reminder["text"] and "1 h 0 min" in reminder["text"]
     assert reply_to(reminder) == card_id
     robin = Member(application, transport, ROBIN, "Robin")
-    await robin.press("cr:claim:1", card_id or 0)
+    await robin.press(staff_data("claim", await _request(application)), card_id or 0)
     clock.advance(timedelta(hours=5))
     await counsellor_handlers.announce(context)
     assert len(staff_posts(transport)) == 2
@@ -280,3 +290,170 @@ async def test_without_a_staff_chat_requests_wait_and_are_posted_once_one_is_set
     [card] = staff_posts(transport)
     assert "Request #1" in card["text"]
     assert (await _request(application)).staff_chat_id == STAFF_CHAT
+
+
+async def test_a_stale_card_acts_on_nobody_elses_request(
+    person: MakePerson,
+    application: BotApplication,
+    transport: RecordingTransport,
+    clock: FixedClock,
+) -> None:
+    _, alice = await onboarded_couple(person)
+    await _intake(alice)
+    await alice.press("Send without my name")
+    alices = await _request(application)
+    old_card = alices.staff_message_id or 0
+    old_claim, old_resolve = staff_data("claim", alices), staff_data("resolve", alices)
+    await alice.send("/deleteme")
+    await alice.press("Yes, erase everything")
+
+    clock.advance(timedelta(minutes=5))
+    carol = person(3, "Carol")
+    await onboard(carol)
+    await _intake(carol)
+    await carol.press("Send without my name")
+    carols = await _request(application)
+    assert carols.id != alices.id, "ids are never reused"
+    carol_before = len(carol.inbox())
+
+    robin = Member(application, transport, ROBIN, "Robin")
+    await robin.press(old_resolve, old_card)
+    await robin.press(old_claim, old_card)
+    # Even a card whose number matched Carol's request would not act on it: the stamp differs.
+    assert carols.id is not None and alices.id is not None
+    reused = StaffAction("resolve", carols.id, stamp_of(alices.created_at)).encode()
+    await robin.press(reused, old_card)
+    assert robin.alerts() == [
+        f"The request this card showed (#{alices.id}) is no longer there: its requester "
+        "may have left. Nothing was changed.",
+        f"The request this card showed (#{alices.id}) is no longer there: its requester "
+        "may have left. Nothing was changed.",
+        f"The request this card showed (#{carols.id}) is no longer there: its requester "
+        "may have left. Nothing was changed.",
+    ]
+    assert (await _request(application)).status == RequestStatus.OPEN
+    assert len(carol.inbox()) == carol_before, "Carol is told nothing"
+
+
+async def test_a_counsellors_reply_in_discreet_mode_is_kept_as_a_reference_not_words(
+    person: MakePerson, application: BotApplication, transport: RecordingTransport
+) -> None:
+    _, sam = await onboarded_couple(person)
+    await _intake(sam)
+    await sam.press("Send without my name")
+    request = await _request(application)
+    card_id = request.staff_message_id or 0
+    await sam.send("/hide")
+    robin = Member(application, transport, ROBIN, "Robin")
+    await robin.press(staff_data("claim", request), card_id)
+    staff_message = await robin.reply("Could we talk on Thursday about the move?", card_id)
+    assert sam.last() == "You have a new message."
+    async with services_of(application).sessions() as session:
+        held = (await session.exec(select(HeldMessage))).all()
+    [kept] = [row for row in held if row.copy_chat_id is not None]
+    assert "Thursday" not in kept.text and "request #1" in kept.text
+    assert (kept.copy_chat_id, kept.copy_message_id) == (STAFF_CHAT, staff_message)
+
+    await sam.press("Show")
+    shown = transport.calls_to("editMessageText")[-1].params
+    assert "From Remainly's counsellor team" in shown["text"] and "Thursday" not in shown["text"]
+    [copied] = transport.calls_to("copyMessage")
+    assert copied.params["chat_id"] == 2
+    assert (copied.params["from_chat_id"], copied.params["message_id"]) == (
+        STAFF_CHAT,
+        staff_message,
+    )
+    labels = [b["text"] for row in copied.params["reply_markup"]["inline_keyboard"] for b in row]
+    assert any("Reply" in label for label in labels)
+
+
+async def _post_id(application: BotApplication, kind: PostKind) -> int:
+    async with services_of(application).sessions() as session:
+        posts = (
+            await session.exec(select(CounsellorPost).where(CounsellorPost.kind == kind))
+        ).all()
+    return posts[-1].message_id
+
+
+async def test_a_requester_simply_writes_and_swipe_replies_to_the_team(
+    person: MakePerson, application: BotApplication, transport: RecordingTransport
+) -> None:
+    _, sam = await onboarded_couple(person)
+    await _intake(sam)
+    await sam.press("Send without my name")
+    request = await _request(application)
+    card_id = request.staff_message_id or 0
+    assert re.search(r"their time now \d\d:\d\d \(UTC\+?−?\d", staff_posts(transport)[-1]["text"])
+
+    await sam.send("Weekends suit me better")
+    assert "Sent to the counsellor team" in sam.last()
+    written = staff_posts(transport)[-1]
+    assert "Weekends suit me better" in written["text"] and reply_to(written) == card_id
+
+    robin = Member(application, transport, ROBIN, "Robin")
+    await robin.reply("Would Saturday morning work?", card_id)
+    from_team = await _post_id(application, PostKind.TO_REQUESTER)
+    await sam.send("Saturday is perfect", reply_to=from_team)
+    assert "Saturday is perfect" in staff_posts(transport)[-1]["text"]
+    assert "Sent to the counsellor team" in sam.last()
+
+    await robin.press(staff_data("resolve", await _request(application)), card_id)
+    before = len(staff_posts(transport))
+    await sam.send("Thanks again")
+    assert "not sure what to do" in sam.last()
+    await sam.send("One more thing", reply_to=from_team)
+    assert "closed now" in sam.last()
+    assert len(staff_posts(transport)) == before
+
+
+async def test_a_reply_to_someone_who_left_says_nothing_was_sent(
+    person: MakePerson, application: BotApplication, transport: RecordingTransport
+) -> None:
+    _, sam = await onboarded_couple(person)
+    await _intake(sam)
+    await sam.press("Send without my name")
+    card_id = (await _request(application)).staff_message_id or 0
+    await sam.send("/deleteme")
+    await sam.press("Yes, erase everything")
+    before = len(sam.inbox())
+    robin = Member(application, transport, ROBIN, "Robin")
+    await robin.reply("Are you still there?", card_id)
+    told = staff_posts(transport)[-1]
+    assert "This person has left Remainly" in told["text"] and "nothing was sent" in told["text"]
+    assert len(sam.inbox()) == before
+    # Someone who is not staff hears nothing from the bot about it.
+    pat = Member(application, transport, PAT, "Pat")
+    await pat.reply("hello?", card_id)
+    assert staff_posts(transport)[-1] == told
+
+
+async def test_reminders_lose_their_buttons_once_someone_acts(
+    person: MakePerson,
+    application: BotApplication,
+    transport: RecordingTransport,
+    clock: FixedClock,
+) -> None:
+    _, sam = await onboarded_couple(person)
+    await _intake(sam)
+    await sam.press("Send without my name")
+    card_id = (await _request(application)).staff_message_id or 0
+    clock.advance(timedelta(hours=1))
+    await counsellor_handlers.announce(BotContext(application))
+    reminder = await _post_id(application, PostKind.REMINDER)
+    assert "Claim" in str(staff_posts(transport)[-1]["reply_markup"])
+    robin = Member(application, transport, ROBIN, "Robin")
+    await robin.press(staff_data("claim", await _request(application)), reminder)
+    cleared = [
+        c.params
+        for c in transport.calls_to("editMessageReplyMarkup")
+        if c.params["chat_id"] == STAFF_CHAT and c.params["message_id"] == reminder
+    ]
+    assert cleared and not cleared[-1].get("reply_markup")
+    [card_edit] = [
+        c.params
+        for c in transport.calls_to("editMessageText")
+        if c.params["chat_id"] == STAFF_CHAT and c.params["message_id"] == card_id
+    ]
+    assert "Resolve" in str(card_edit["reply_markup"]) and "Claim" not in str(
+        card_edit["reply_markup"]
+    )

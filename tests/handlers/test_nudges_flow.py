@@ -4,11 +4,15 @@ from __future__ import annotations
 
 from datetime import UTC, datetime
 
+import pytest
 from sqlmodel import select
 
 from bot.app import BotApplication
 from bot.core.clock import FixedClock
 from bot.db.models import CoupleQuestion
+from bot.db.safety import HeldMessage
+from bot.nudges.buttons import AnswerQuestion
+from bot.safety.buttons import ShowHeld
 from bot.telegram.context import services_of
 from tests.support.app import MakePerson, invited_couple, onboard, stored_user
 
@@ -98,3 +102,41 @@ async def test_discreet_mode_keeps_answer_notifications_neutral(
     await sam.press("Show")
     shown = sam.transport.calls_to("editMessageText")[-1].params["text"]
     assert "Alex has answered" in shown
+
+
+@pytest.mark.parametrize("leaving", ["unpair", "erase"])
+async def test_a_held_reveal_loses_the_partners_words_when_he_leaves(
+    person: MakePerson, application: BotApplication, clock: FixedClock, leaving: str
+) -> None:
+    alex, sam = await invited_couple(person)
+    await sam.send("/hide")
+    clock.set(datetime(2026, 3, 2, 21, 20, tzinfo=UTC))
+    await services_of(application).nudges.tick()
+    async with services_of(application).sessions() as session:
+        question = (await session.exec(select(CoupleQuestion))).one()
+    assert question.id is not None
+    await sam.press_data(AnswerQuestion("go", question.id).encode())  # his question is held
+    await sam.send("Sunday pancakes")
+    await sam.press("Share when")
+    await alex.press("Answer")
+    await alex.send("The night train to Porto")
+    await alex.press("Share when")
+    assert sam.last() == "You have a new message."
+    async with services_of(application).sessions() as session:
+        mine = (await session.exec(select(HeldMessage).where(HeldMessage.user_id == 2))).all()
+    [reveal] = [row for row in mine if "You've both answered" in row.text]
+    assert "The night train to Porto" in reveal.text and reveal.about_user_id == 1
+
+    if leaving == "unpair":
+        await alex.send("/unpair")
+        await alex.press("Yes, unpair")
+    else:
+        await alex.send("/deleteme")
+        await alex.press("Yes, erase everything")
+    async with services_of(application).sessions() as session:
+        held = (await session.exec(select(HeldMessage))).all()
+    assert all("Porto" not in row.text for row in held), "the words went with him"
+    assert reveal.id is not None
+    await sam.press_data(ShowHeld(reveal.id).encode())
+    assert sam.alerts()[-1].startswith("That message is no longer available")
+    assert all("Porto" not in text for text in sam.inbox())

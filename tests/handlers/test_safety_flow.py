@@ -124,7 +124,10 @@ async def test_hide_deletes_recent_messages_and_makes_nudges_neutral(
     assert (
         alex.alerts()[-1]
         == sam.alerts()[-1]
-        == ("That button is no longer active. Nothing was changed.")
+        == (
+            "That message is no longer available: it was shown already, or its words have gone "
+            "with the person who wrote them."
+        )
     )
 
     await sam.send("/hide")

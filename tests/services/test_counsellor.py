@@ -144,9 +144,24 @@ def _staff(
     staff_id: int,
     clock: FixedClock,
 ) -> Callable[[AsyncSession], Awaitable[counsellor.Changed]]:
-    return lambda s: action(
-        s, request_id, staff_id=staff_id, staff_name="Robin", staff=STAFF, now=clock.now()
-    )
+
+    async def act(s: AsyncSession) -> counsellor.Changed:
+        # Claim and Resolve act only on the request their card shows: they carry its stamp.
+        marked: dict[str, int] = {}
+        if action is not counsellor.staff_reply:
+            request = await s.get(CounsellorRequest, request_id)
+            marked["stamp"] = counsellor.stamp_of(request.created_at) if request else 0
+        return await action(
+            s,
+            request_id,
+            staff_id=staff_id,
+            staff_name="Robin",
+            staff=STAFF,
+            now=clock.now(),
+            **marked,
+        )
+
+    return act
 
 
 async def test_only_configured_staff_can_claim_and_resolve(
@@ -173,8 +188,31 @@ async def test_only_configured_staff_can_claim_and_resolve(
     with pytest.raises(DomainError) as closed:
         await _in(sessions, _staff(counsellor.resolve, request_id, ROBIN, clock))
     assert closed.value.key == "counsellor.already_resolved"
-    with pytest.raises(StaleAction):
+    with pytest.raises(DomainError) as gone:
         await _in(sessions, _staff(counsellor.claim, request_id + 1000, ROBIN, clock))
+    assert gone.value.key == "counsellor.stale_card"
+
+
+async def test_a_button_with_another_requests_stamp_changes_nothing(
+    sessions: Sessions, clock: FixedClock, couple: int
+) -> None:
+    request = await _stored(sessions, (await counsellor_request(sessions, clock)).request_id)
+    assert request.id is not None
+    with pytest.raises(DomainError) as stale:
+        await _in(
+            sessions,
+            lambda s: counsellor.resolve(
+                s,
+                request.id or 0,
+                stamp=counsellor.stamp_of(request.created_at) - 60,
+                staff_id=ROBIN,
+                staff_name="Robin",
+                staff=STAFF,
+                now=clock.now(),
+            ),
+        )
+    assert stale.value.key == "counsellor.stale_card"
+    assert (await _stored(sessions, request.id)).status == RequestStatus.OPEN
 
 
 async def test_unclaimed_requests_are_announced_then_reannounced_until_claimed(

@@ -11,7 +11,7 @@ from sqlmodel import select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
 from bot.core.clock import FixedClock
-from bot.core.errors import StaleAction
+from bot.core.errors import DomainError, StaleAction
 from bot.db.engine import Sessions
 from bot.db.models import Couple, Delivery, DeliveryStatus
 from bot.db.safety import HeldMessage, SentMessage
@@ -115,7 +115,7 @@ async def test_discreet_mode_sends_a_neutral_line_and_keeps_the_words_for_show(
     assert "Tonight's question" in held.text
     answer, skip = (data for _, data in held.buttons[0])
     assert answer.startswith("ans:go:") and skip.startswith("ans:skip:")
-    with pytest.raises(StaleAction):
+    with pytest.raises(DomainError, match=r"safety\.held_gone"):
         await _in(sessions, lambda s: safety.show_held(s, ALEX, held_id))
 
 

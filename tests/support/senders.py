@@ -5,7 +5,16 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 
-from bot.outbox.messages import Edit, Invoice, Outcome, Outgoing, SendResult, StarTransaction
+from bot.outbox.messages import (
+    Buttons,
+    Edit,
+    Invoice,
+    Outcome,
+    Outgoing,
+    Priority,
+    SendResult,
+    StarTransaction,
+)
 
 
 @dataclass
@@ -45,6 +54,7 @@ class FakeCarrier(FakeSender):
     cancelled: list[tuple[int, str]] = field(default_factory=list)
     refuse: set[str] = field(default_factory=set)  # calls Telegram refuses
     unanswered: set[str] = field(default_factory=set)  # calls Telegram can't be asked for now
+    copies: list[tuple[int, int, int]] = field(default_factory=list)
 
     async def edit(self, edit: Edit) -> SendResult:
         self.edits.append(edit)
@@ -56,6 +66,18 @@ class FakeCarrier(FakeSender):
 
     async def invoice_link(self, invoice: Invoice, *, chat_id: int) -> str | None:
         return "https://t.me/$invoice"
+
+    async def copy(
+        self,
+        chat_id: int,
+        from_chat_id: int,
+        message_id: int,
+        *,
+        buttons: Buttons = (),
+        priority: Priority = Priority.REPLY,
+    ) -> SendResult:
+        self.copies.append((chat_id, from_chat_id, message_id))
+        return SendResult(Outcome.SENT, 9000 + len(self.copies))
 
     async def refund_stars(self, user_id: int, charge_id: str) -> Outcome:
         if "refund" in self.refuse:

@@ -18,7 +18,9 @@ async def on_text(update: Update, context: BotContext) -> None:
     async with context.services.sessions.begin() as session:
         waiting = await conversation.awaiting(session, user.id)
     if waiting is None:
-        await reply(update, context, "help.not_understood")
+        # Someone with a request open (or replying to the team's message) writes to the team.
+        if not await counsellor.write_to_team(update, context):
+            await reply(update, context, "help.not_understood")
         return
     answering = onboarding.step_of(waiting.state)
     if answering is not None:

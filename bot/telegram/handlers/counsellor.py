@@ -4,7 +4,9 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Sequence
+from datetime import timedelta
 from typing import Any
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from sqlmodel.ext.asyncio.session import AsyncSession
 from telegram import Message, Update
@@ -33,7 +35,7 @@ from bot.safety.buttons import (
     IntakeSkip,
     StaffAction,
 )
-from bot.safety.counsellor import Card, Due, IntakeStep
+from bot.safety.counsellor import Card, Due, IntakeStep, Thread
 from bot.safety.signals import Recipient
 from bot.telegram.callbacks import ButtonHandler
 from bot.telegram.context import BotContext, services_of
@@ -71,9 +73,28 @@ def _label(context: BotContext, step: str, value: str | None, locale: str | None
     return text(context, f"buttons.counsellor_{step}", locale=locale, value=value)
 
 
+def _local_time(context: BotContext, zone: str | None) -> tuple[str | None, str | None]:
+    """Return the requester's time now and its offset from UTC, e.g. ("21:05", "UTC+1")."""
+    if zone is None:
+        return None, None
+    try:
+        local = context.services.clock.now().astimezone(ZoneInfo(zone))
+    except (ZoneInfoNotFoundError, ValueError):
+        return None, None
+    offset = local.utcoffset() or timedelta(0)
+    minutes = int(offset.total_seconds() // 60)
+    sign = "+" if minutes >= 0 else "−"
+    hours, rest = divmod(abs(minutes), 60)
+    return local.strftime("%H:%M"), f"UTC{sign}{hours}" + (f":{rest:02d}" if rest else "")
+
+
 def _card_values(context: BotContext, card: Card) -> dict[str, Any]:
     locale = context.services.settings.staff_locale
+    # Only the time and offset, not the zone's name: an anonymous request stays hard to place.
+    local_time, utc_offset = _local_time(context, card.timezone)
     return {
+        "local_time": local_time,
+        "utc_offset": utc_offset,
         "number": card.request_id,
         "topic": _label(context, "topic", card.topic, locale),
         "for_us": card.for_whom == "us",
@@ -92,8 +113,8 @@ def _card_values(context: BotContext, card: Card) -> dict[str, Any]:
 
 
 def _card_rows(card: Card) -> Rows:
-    claim = Button("counsellor_claim", StaffAction("claim", card.request_id))
-    resolve = Button("counsellor_resolve", StaffAction("resolve", card.request_id))
+    claim = Button("counsellor_claim", StaffAction("claim", card.request_id, card.stamp))
+    resolve = Button("counsellor_resolve", StaffAction("resolve", card.request_id, card.stamp))
     if card.status == RequestStatus.OPEN:
         return [[claim, resolve]]
     if card.status == RequestStatus.CLAIMED:
@@ -129,6 +150,13 @@ async def _refresh_card(context: BotContext, card: Card) -> None:
             buttons=keyboard(context, rows, locale=locale) if rows else (),
         )
     )
+    if card.status == RequestStatus.OPEN:
+        return
+    # Reminders offer Claim and Resolve too: once someone acted, only the card keeps buttons.
+    async with context.services.sessions.begin() as session:
+        reminders = await counsellor.reminders_of(session, card.request_id)
+    for chat_id, message_id in reminders:
+        await context.services.outbox.edit(Edit(chat_id, message_id, text=None, buttons=()))
 
 
 # The intake -------------------------------------------------------------------------------
@@ -450,9 +478,45 @@ async def reply_button(update: Update, context: BotContext, pressed: CounsellorR
 async def _requester_reply(update: Update, context: BotContext) -> None:
     message, user = update.effective_message, update.effective_user
     assert message is not None and message.text is not None and user is not None
-    settings, now = context.services.settings, context.services.clock.now()
     async with context.services.sessions.begin() as session:
-        thread = await counsellor.take_reply(session, user.id, message.text, now=now)
+        thread = await counsellor.take_reply(
+            session, user.id, message.text, now=context.services.clock.now()
+        )
+    await _relay_to_team(update, context, thread, message.text)
+
+
+async def write_to_team(update: Update, context: BotContext) -> bool:
+    """Send a requester's typed message to the team, if it is meant for them; tell if it was.
+
+    A reply (swipe) to one of the team's messages goes to that request's thread; any other
+    text from someone with a request still open goes to their newest one.
+    """
+    message, user = update.effective_message, update.effective_user
+    if message is None or message.text is None or user is None:
+        return False
+    replied = message.reply_to_message
+    async with context.services.sessions.begin() as session:
+        request_id = None
+        if replied is not None:
+            request_id = await counsellor.thread_of_post(
+                session, user.id, message.chat_id, replied.message_id
+            )
+        if request_id is None and not (replied is not None and _is_ours(context, replied)):
+            request_id = await counsellor.active_request_of(session, user.id)
+        if request_id is None:
+            return False
+        thread = await counsellor.take_message(session, user.id, request_id, message.text)
+    await _relay_to_team(update, context, thread, message.text)
+    return True
+
+
+def _is_ours(context: BotContext, message: Message) -> bool:
+    sender = message.from_user
+    return sender is not None and sender.id == context.bot.id
+
+
+async def _relay_to_team(update: Update, context: BotContext, thread: Thread, words: str) -> None:
+    settings, now = context.services.settings, context.services.clock.now()
     chat_id = settings.counsellor_chat_id
     if chat_id is None:
         await reply(update, context, "counsellor.reply_not_sent", contact=settings.remainly_contact)
@@ -464,7 +528,7 @@ async def _requester_reply(update: Update, context: BotContext) -> None:
         "counsellor.from_requester",
         reply_to=thread.staff_message_id if same_chat else None,
         number=thread.request_id,
-        text=message.text.strip(),
+        text=words.strip(),
     )
     async with context.services.sessions.begin() as session:
         await counsellor.record_post(
@@ -505,6 +569,7 @@ async def staff_button(update: Update, context: BotContext, press: StaffAction) 
         changed = await act(
             session,
             press.request_id,
+            stamp=press.stamp,
             staff_id=user.id,
             staff_name=user.full_name,
             staff=settings.counsellor_staff,
@@ -546,6 +611,11 @@ async def staff_reply(update: Update, context: BotContext) -> None:
     async with context.services.sessions.begin() as session:
         request_id = await counsellor.request_of_post(session, message.chat_id, replied.message_id)
     if request_id is None:
+        if _is_ours(context, replied) and user.id in settings.counsellor_staff:
+            # Every bot message here belonged to a request; its thread went with its requester.
+            await _post_staff(
+                context, message.chat_id, "counsellor.requester_left", reply_to=message.message_id
+            )
         return  # a reply to something else in the staff chat: not ours to relay
     now = context.services.clock.now()
     try:
@@ -562,26 +632,51 @@ async def staff_reply(update: Update, context: BotContext) -> None:
             )
     except DomainError as problem:
         # Said to the counsellor in the staff chat, under the reply that met the problem.
-        await _post_staff(
+        said = await _post_staff(
             context, message.chat_id, problem.key, reply_to=message.message_id, **problem.values
         )
+        # Part of the thread, so a reply to it is not taken for one to a request that left.
+        async with context.services.sessions.begin() as session:
+            await counsellor.record_post(
+                session,
+                request_id,
+                PostKind.NOTE,
+                chat_id=message.chat_id,
+                message_id=said,
+                now=now,
+            )
         return
     if changed.newly_claimed:
         await _refresh_card(context, changed.card)
     number = changed.card.request_id
     rows = [[Button("counsellor_reply", CounsellorReply(number), values={"number": number})]]
+    # Discreet mode holds a notification back until Show; a counsellor's words are then kept
+    # only as where they are (this staff message), and copied from there on Show.
+    discreet = changed.requester.discreet
     try:
-        await notify(
+        delivered = await notify(
             context,
             changed.requester,
             "counsellor.from_team",
             rows=rows,
             number=number,
-            text=message.text,
+            text=None if discreet else message.text,
+            copy_from=(message.chat_id, message.message_id) if discreet else None,
         )
         key = "counsellor.relayed"
     except Undelivered:
-        key = "counsellor.relay_failed"
+        key, delivered = "counsellor.relay_failed", None
+    if delivered is not None:
+        # A swipe-reply to this message in the requester's chat finds its way back here.
+        async with context.services.sessions.begin() as session:
+            await counsellor.record_post(
+                session,
+                number,
+                PostKind.TO_REQUESTER,
+                chat_id=changed.requester.chat_id,
+                message_id=delivered,
+                now=now,
+            )
     log.info("counsellor request %d: a counsellor's reply was relayed", number)
     note = await _post_staff(
         context, message.chat_id, key, reply_to=message.message_id, number=number

@@ -9,10 +9,14 @@ from telegram import Update
 from telegram.error import BadRequest, Forbidden, NetworkError, TelegramError
 
 from bot.core.errors import DomainError
+from bot.core.failures import is_unavailable, summarise
 from bot.telegram.context import BotContext
 from bot.telegram.handlers.replies import Undelivered, refuse_button, reply
 
 log = logging.getLogger(__name__)
+
+# What a person hears when the database could not take what they sent.
+TRY_AGAIN = "errors.try_again"
 
 
 async def explain(update: Update, context: BotContext, problem: DomainError) -> None:
@@ -30,9 +34,19 @@ async def explain(update: Update, context: BotContext, problem: DomainError) -> 
 
 
 async def on_error(update: object, context: BotContext) -> None:
-    """Explain a domain error; log anything else by type and update id only, and apologise."""
-    error = context.error
+    """Answer whatever went wrong; never fail, and never log what people wrote."""
     update_id = update.update_id if isinstance(update, Update) else None
+    try:
+        await _answer(update, context, update_id)
+    except Exception as failed:
+        # The handler of last resort: anything raised here would only reach PTB's own log.
+        log.error("update %s: answering an error failed too: %s", update_id, summarise(failed))
+
+
+async def _answer(update: object, context: BotContext, update_id: int | None) -> None:
+    error = context.error
+    if error is None:
+        return
     if isinstance(error, DomainError) and isinstance(update, Update):
         try:
             await explain(update, context, error)
@@ -60,15 +74,23 @@ async def on_error(update: object, context: BotContext) -> None:
             "update %s: network trouble talking to Telegram: %s", update_id, type(error).__name__
         )
         return
-    # The exception text of a Telegram error may quote a message, so only its type is logged.
-    log.error(
-        "update %s failed with %s",
-        update_id,
-        type(error).__name__,
-        exc_info=None if isinstance(error, TelegramError) else error,
-    )
-    if isinstance(update, Update) and update.effective_chat is not None:
-        try:
-            await reply(update, context, "errors.unexpected")
-        except (Undelivered, TelegramError):
-            log.warning("update %s: could not send the apology either", update_id)
+    if is_unavailable(error):
+        # One line for the whole outage (ticks and updates meet it alike), then a calm word.
+        context.services.outage.failed(error)
+        await _apologise(update, context, update_id, TRY_AGAIN)
+        return
+    # Exception texts may quote what people wrote: log the error's types and places only.
+    log.error("update %s failed with %s", update_id, summarise(error))
+    await _apologise(update, context, update_id, "errors.unexpected")
+
+
+async def _apologise(update: object, context: BotContext, update_id: int | None, key: str) -> None:
+    if not isinstance(update, Update) or update.effective_chat is None:
+        return
+    try:
+        if update.callback_query is not None:
+            await refuse_button(update, context, key)
+        else:
+            await reply(update, context, key)
+    except (Undelivered, TelegramError):
+        log.warning("update %s: could not send the apology either", update_id)

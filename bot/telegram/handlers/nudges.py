@@ -112,6 +112,7 @@ async def _reveal(context: BotContext, reveal: Reveal) -> None:
             theirs=theirs,
             mine_language=written_in(context, mine, viewer.locale),
             theirs_language=written_in(context, theirs, viewer.locale),
+            about=other.id,
         )
 
 

@@ -78,10 +78,17 @@ class Undelivered(Exception):
 
 
 async def deliver(
-    context: BotContext, message: Outgoing, *, notify: Recipient | None = None
+    context: BotContext,
+    message: Outgoing,
+    *,
+    notify: Recipient | None = None,
+    about: int | None = None,
+    copy_from: tuple[int, int] | None = None,
 ) -> int:
     """Send a built message through the outbox; return its id, or raise `Undelivered`."""
-    result = await context.services.outbox.send(message, notify=notify)
+    result = await context.services.outbox.send(
+        message, notify=notify, about=about, copy_from=copy_from
+    )
     if result.outcome is not Outcome.SENT or result.message_id is None:
         raise Undelivered(result.outcome)
     return result.message_id
@@ -97,6 +104,8 @@ async def send(
     notify: Recipient | None = None,
     reply_to: int | None = None,
     attachment: Attachment | None = None,
+    about: int | None = None,
+    copy_from: tuple[int, int] | None = None,
     **values: Any,
 ) -> int:
     """Send a rendered template to a chat through the outbox; return the message's id.
@@ -112,7 +121,7 @@ async def send(
         reply_to=reply_to,
         priority=Priority.REPLY,
     )
-    return await deliver(context, message, notify=notify)
+    return await deliver(context, message, notify=notify, about=about, copy_from=copy_from)
 
 
 async def reply(

@@ -46,10 +46,30 @@ def crisis_values(context: BotContext, zone: str | None) -> dict[str, Any]:
 
 
 async def notify(
-    context: BotContext, to: Recipient, key: str, *, rows: Rows | None = None, **values: Any
+    context: BotContext,
+    to: Recipient,
+    key: str,
+    *,
+    rows: Rows | None = None,
+    about: int | None = None,
+    copy_from: tuple[int, int] | None = None,
+    **values: Any,
 ) -> int:
-    """Send a notification; in discreet mode only a neutral line, with the words behind Show."""
-    return await send(context, to.chat_id, key, rows=rows, locale=to.locale, notify=to, **values)
+    """Send a notification; in discreet mode only a neutral line, with the words behind Show.
+
+    `about` names whose words it carries; `copy_from` a message copied after it (see Outbox).
+    """
+    return await send(
+        context,
+        to.chat_id,
+        key,
+        rows=rows,
+        locale=to.locale,
+        notify=to,
+        about=about,
+        copy_from=copy_from,
+        **values,
+    )
 
 
 async def notify_if_reachable(
@@ -195,16 +215,24 @@ async def show(update: Update, context: BotContext, pressed: ShowHeld) -> None:
     async with context.services.sessions.begin() as session:
         held = await safety.show_held(session, user.id, pressed.held_id)
     await query.answer()
-    if isinstance(query.message, Message):
-        # Edited, not sent again: an edit makes no notification.
-        await context.services.outbox.edit(
-            Edit(
-                query.message.chat_id,
-                query.message.message_id,
-                text=held.text,
-                buttons=buttons_of(held.buttons),
-            )
+    if not isinstance(query.message, Message):
+        return
+    chat_id = query.message.chat_id
+    buttons = buttons_of(held.buttons)
+    # Edited, not sent again: an edit makes no notification.
+    await context.services.outbox.edit(
+        Edit(
+            chat_id,
+            query.message.message_id,
+            text=held.text,
+            buttons=() if held.copy_from else buttons,
         )
+    )
+    if held.copy_from is not None:
+        # The words were never kept: they come from where they were written, if still there.
+        copied = await context.services.outbox.copy(chat_id, held.copy_from, buttons=buttons)
+        if not copied.sent:
+            await reply(update, context, "safety.held_gone")
 
 
 async def prune(context: BotContext) -> None:
