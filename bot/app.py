@@ -17,7 +17,9 @@ from bot.billing.pair_trials import pair_key
 from bot.billing.payments import signing_key
 from bot.checkins.engine import CheckinConfig, CheckinEngine
 from bot.checkins.schedules import Plan
+from bot.closeness.engine import ClosenessConfig, ClosenessEngine
 from bot.content.checkins import CheckinDeck
+from bot.content.closeness import ClosenessDecks
 from bot.content.library import Library
 from bot.content.texts import Texts
 from bot.core.clock import Clock, FileClock, SystemClock
@@ -182,6 +184,18 @@ def build_application(
                 config=NoticeConfig(
                     price=settings.subscription_price_stars,
                     default_timezone=settings.default_timezone,
+                ),
+            ),
+            closeness=ClosenessEngine(
+                sessions=sessions,
+                texts=texts,
+                decks=ClosenessDecks(settings.content_dir, default_locale=settings.default_locale),
+                clock=clock,
+                sender=sender,
+                policy=policy,
+                config=ClosenessConfig(
+                    batch_size=settings.nudge_batch_size,
+                    lease=timedelta(seconds=settings.nudge_lease_seconds),
                 ),
             ),
             outbox=Outbox(sessions=sessions, texts=texts, clock=clock, carrier=sender),

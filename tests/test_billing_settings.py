@@ -15,7 +15,14 @@ def test_gated_features_default_to_the_paid_parts_and_can_be_narrowed(
 ) -> None:
     monkeypatch.delenv("GATED_FEATURES", raising=False)
     default = load_settings(_env_file=None)
-    assert default.gated_feature_set == {"nudges", "checkins", "articles", "paid_videos"}
+    assert default.gated_feature_set == {
+        "nudges",
+        "checkins",
+        "articles",
+        "paid_videos",
+        "expectations",
+        "vulnerability",
+    }
     assert default.payment_signing_secret is None and default.subscription_price_stars == 250
     monkeypatch.setenv("GATED_FEATURES", " Articles , paid_videos,articles")
     assert load_settings(_env_file=None).gated_feature_set == {"articles", "paid_videos"}

@@ -25,6 +25,15 @@ from bot.checkins.buttons import (
     ToggleTopic,
     TopicsDone,
 )
+from bot.closeness.buttons import (
+    MapBack,
+    NotReady,
+    OpenMap,
+    OpenSharing,
+    PlaceOnScale,
+    SharingChoice,
+    WriteShare,
+)
 from bot.core.callbacks import (
     MAX_BYTES,
     CallbackData,
@@ -142,6 +151,14 @@ STORED: dict[str, CallbackData] = {
     "intake:cancel": IntakeCancel(),
     "intake:send:anon": IntakeSend("anon"),
     "help:open": OpenHelp(),
+    "ex:go": OpenMap(),
+    "ex:s:6:11:5": PlaceOnScale(6, 11, 5),
+    "ex:b:6:0": MapBack(6, 0),
+    "vu:open": OpenSharing(),
+    "vu:opt:yes": SharingChoice("yes"),
+    "vu:opt:no": SharingChoice("no"),
+    "vu:w:8": WriteShare(8),
+    "vu:nr:8": NotReady(8),
 }
 
 

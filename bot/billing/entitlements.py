@@ -34,7 +34,9 @@ NUDGES = "nudges"
 CHECKINS = "checkins"
 ARTICLES = "articles"
 PAID_VIDEOS = "paid_videos"
-DEFAULT_GATED = frozenset({NUDGES, CHECKINS, ARTICLES, PAID_VIDEOS})
+EXPECTATIONS = "expectations"
+VULNERABILITY = "vulnerability"
+DEFAULT_GATED = frozenset({NUDGES, CHECKINS, ARTICLES, PAID_VIDEOS, EXPECTATIONS, VULNERABILITY})
 
 
 class State(enum.StrEnum):

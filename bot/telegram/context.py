@@ -10,6 +10,7 @@ from telegram.ext import Application, CallbackContext, ExtBot
 from bot.billing.delivery import NoticeEngine
 from bot.billing.entitlements import Policy
 from bot.checkins.engine import CheckinEngine
+from bot.closeness.engine import ClosenessEngine
 from bot.content.library import Library
 from bot.content.texts import Texts
 from bot.core.clock import Clock
@@ -44,6 +45,8 @@ class Services:
     outbox: Outbox
     checkins: CheckinEngine
     notices: NoticeEngine
+    # The expectations map and the sharing prompt: their decks and their scheduled sends.
+    closeness: ClosenessEngine
     # Set when several workers may share the database (PostgreSQL): they share the send rate.
     presence: Presence | None = None
 

@@ -11,12 +11,14 @@ from bot.telegram.handlers import (
     counsellor,
     data_rights,
     errors,
+    expectations,
     help,
     library,
     nudges,
     pairing,
     profile,
     safety,
+    vulnerability,
 )
 
 
@@ -32,6 +34,8 @@ def register(application: Application) -> None:  # type: ignore[type-arg]
     counsellor.register(application)
     data_rights.register(application)
     checkins.register(application)
+    expectations.register(application)
+    vulnerability.register(application)
     help.register(application)
     # Then typed answers to whatever step a person is in (state lives in the database).
     application.add_handler(

@@ -7,7 +7,7 @@ from telegram import Update
 from bot.nudges.questions import ANSWERING, CONFIRMING
 from bot.people import conversation, onboarding
 from bot.telegram.context import BotContext
-from bot.telegram.handlers import checkins, counsellor, nudges, profile
+from bot.telegram.handlers import checkins, counsellor, nudges, profile, vulnerability
 from bot.telegram.handlers.replies import reply
 
 
@@ -29,5 +29,7 @@ async def on_text(update: Update, context: BotContext) -> None:
         await counsellor.on_text(update, context, waiting)
     elif waiting.state in checkins.TYPED_STATES:
         await checkins.on_text(update, context, waiting.state, waiting.data)
+    elif waiting.state in vulnerability.TYPED_STATES:
+        await vulnerability.on_text(update, context, waiting.data)
     else:
         await reply(update, context, f"{waiting.state}.typed_instead")

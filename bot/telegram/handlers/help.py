@@ -30,6 +30,8 @@ COMMANDS = (
     "history",
     "appreciate",
     "topics",
+    "expectations",
+    "share",
     "articles",
     "videos",
     "focus",
