@@ -11,9 +11,15 @@ from sqlmodel import col, select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
 from bot.core.claims import claim_rows, due_at, new_token
-from bot.db.closeness import ClosenessJob, ClosenessSchedule, VulnerabilityOptIn
+from bot.db.closeness import (
+    ClosenessJob,
+    ClosenessSchedule,
+    ExpectationMap,
+    VulnerabilityOptIn,
+    VulnerabilityRound,
+)
 from bot.db.engine import dialect_insert
-from bot.db.models import User
+from bot.db.models import Couple, User
 from bot.nudges.timing import next_run_at
 
 # The map is offered in the evening, a day or so after pairing (never in the middle of it).
@@ -203,3 +209,15 @@ async def retry_later(session: AsyncSession, job: Job, *, at: datetime) -> None:
         .where(_mine(job))  # type: ignore[arg-type]
         .values(next_run_at=at, claim_token=None, claimed_until=None)
     )
+
+
+async def purge_ended(session: AsyncSession, *, now: datetime, grace: timedelta) -> int:
+    """Erase the maps and sharing rounds (with both partners' answers) of couples long ended."""
+    ended = select(Couple.id).where(
+        col(Couple.ended_at).is_not(None), col(Couple.ended_at) <= now - grace
+    )
+    erased = 0
+    for table in (ExpectationMap, VulnerabilityRound):
+        result = await session.exec(delete(table).where(col(table.couple_id).in_(ended)))
+        erased += int(result.rowcount or 0)
+    return erased

@@ -7,10 +7,11 @@ import logging
 from telegram import Update
 from telegram.ext import Application, CommandHandler, filters
 
-from bot.closeness import expectations
+from bot.closeness import expectations, schedules
 from bot.closeness.buttons import MapBack, OpenMap, OpenSharing, PlaceOnScale
 from bot.closeness.mapping import SCALE
 from bot.content.closeness import ExpectationsDeck
+from bot.people.pairing import HISTORY_GRACE
 from bot.people.profiles import name_of
 from bot.safety.signals import Recipient, recipient_of
 from bot.telegram.callbacks import ButtonHandler
@@ -197,6 +198,16 @@ async def tick(context: BotContext) -> None:
         )
 
 
+async def purge(context: BotContext) -> None:
+    """Erase the maps and sharing rounds of couples that ended long ago."""
+    async with context.services.sessions.begin() as session:
+        erased = await schedules.purge_ended(
+            session, now=context.services.clock.now(), grace=HISTORY_GRACE
+        )
+    if erased:
+        log.info("erased %d closeness records of couples that ended", erased)
+
+
 def register(application: Application) -> None:  # type: ignore[type-arg]
     """Add the expectations map's handlers."""
     private = filters.ChatType.PRIVATE
@@ -211,3 +222,4 @@ def register(application: Application) -> None:  # type: ignore[type-arg]
         first=2.5,
         name="closeness-tick",
     )
+    application.job_queue.run_repeating(purge, interval=3600, first=120, name="closeness-purge")
