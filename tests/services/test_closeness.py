@@ -27,6 +27,7 @@ from bot.db.closeness import (
     VulnerabilityRound,
 )
 from bot.db.engine import Sessions
+from bot.db.models import User
 from bot.outbox.messages import Outcome
 from bot.people import data_rights, pairing
 from bot.reading import library
@@ -71,11 +72,15 @@ async def fill_map(sessions: Sessions, clock: FixedClock, user_id: int, scores: 
         lambda s: expectations.start(s, user_id, now=clock.now(), deck=DECK, policy=NOTHING_GATED),
     )
     for index, score in enumerate(scores):
-        await _in(
-            sessions,
-            lambda s, i=index, v=score: expectations.answer(
-                s, user_id, started.step.map_id, i, v, now=clock.now(), deck=DECK
-            ),
+        await place(sessions, clock, user_id, started.step.map_id, index, score)
+
+
+async def place(
+    sessions: Sessions, clock: FixedClock, user_id: int, map_id: int, index: int, score: int
+) -> expectations.Answered:
+    async with sessions.begin() as session:
+        return await expectations.answer(
+            session, user_id, map_id, index, score, now=clock.now(), deck=DECK
         )
 
 
@@ -96,12 +101,7 @@ async def test_a_map_opens_once_for_both_and_reveals_only_when_both_finish(
     with pytest.raises(StaleAction):
         await _in(sessions, lambda s: expectations.result_for(s, map_id, ALEX, deck=DECK))
     for index, score in enumerate(SAM_SCORES):
-        done = await _in(
-            sessions,
-            lambda s, i=index, v=score: expectations.answer(
-                s, SAM, map_id, i, v, now=clock.now(), deck=DECK
-            ),
-        )
+        done = await place(sessions, clock, SAM, map_id, index, score)
     assert done.revealed and done.just_finished and done.step.index is None
     result = await _in(sessions, lambda s: expectations.result_for(s, map_id, SAM, deck=DECK))
     assert [d.statement.id for d in result.differences] == [
@@ -234,9 +234,8 @@ async def test_a_discreet_partner_gets_a_neutral_offer_and_a_blocked_one_is_let_
 
 async def _both_in(sessions: Sessions, clock: FixedClock) -> None:
     for person in (ALEX, SAM):
-        await _in(
-            sessions, lambda s, p=person: vulnerability.choose(s, p, yes=True, now=clock.now())
-        )
+        async with sessions.begin() as session:
+            await vulnerability.choose(session, person, yes=True, now=clock.now())
 
 
 async def test_sharing_comes_weekly_only_when_both_said_yes_and_not_while_paused(
@@ -330,7 +329,7 @@ async def test_picks_say_when_the_map_decided_them(
     await fill_map(sessions, clock, ALEX, ALEX_SCORES)
     await fill_map(sessions, clock, SAM, SAM_SCORES)
     async with sessions() as session:
-        alex = await session.get(data_rights.User, ALEX)
+        alex = await session.get(User, ALEX)
         assert alex is not None
         plan = await library.plan_for(session, alex)
         topics = await expectations.topics_of_many(session, [couple, couple + 99])
@@ -365,7 +364,7 @@ async def test_the_export_holds_my_answers_only_and_erasure_removes_them(
     await _in(sessions, lambda s: data_rights.erase(s, SAM, now=clock.now(), rhythm=RHYTHM))
     async with sessions() as session:
         for table in (ExpectationAnswer, VulnerabilityAnswer):
-            users = (await session.exec(select(table.user_id))).all()  # type: ignore[attr-defined]
+            users = (await session.exec(select(table.user_id))).all()
             assert SAM not in users and ALEX in users
         assert (await vulnerability.view(session, ALEX)).both is False
     # Thirty days after the couple ended, both partners' words go too.
