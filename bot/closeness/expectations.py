@@ -59,6 +59,8 @@ class Answered:
     partner: User
     just_finished: bool
     revealed: bool
+    # Whether the partner has answered anything yet (their button says "carry on" if so).
+    partner_started: bool
 
 
 @dataclass(frozen=True)
@@ -298,7 +300,7 @@ async def answer(
         )
         revealed = True
     step = _step(chart, deck, mine, None)
-    return Answered(step, user, partner, just_finished, revealed)
+    return Answered(step, user, partner, just_finished, revealed, bool(theirs))
 
 
 async def _points(

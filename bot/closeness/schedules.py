@@ -25,6 +25,8 @@ from bot.nudges.timing import next_run_at
 # The map is offered in the evening, a day or so after pairing (never in the middle of it).
 OFFER_AT = time(19, 0)
 OFFER_AFTER_PAIRING = timedelta(hours=12)
+# A first offer planned a little after its evening slot (the tick was busy) still goes out.
+CATCH_UP = timedelta(hours=1)
 # The sharing prompt comes on Wednesday evenings, each partner's own local time.
 PROMPT_WEEKDAY, PROMPT_AT = 2, time(20, 0)
 
@@ -127,12 +129,16 @@ async def sync(session: AsyncSession, *, now: datetime, limit: int) -> int:
             .where(ClosenessSchedule.user_id == User.id, ClosenessSchedule.kind == kind)
             .exists()
         )
-        query = select(User).where(
-            col(User.couple_id).is_not(None),
-            col(User.onboarded_at).is_not(None),
-            col(User.unreachable_since).is_(None),
-            col(User.timezone).is_not(None),
-            ~has_row,
+        query = (
+            select(User, Couple.created_at)
+            .join(Couple, col(Couple.id) == col(User.couple_id))
+            .where(
+                col(User.couple_id).is_not(None),
+                col(User.onboarded_at).is_not(None),
+                col(User.unreachable_since).is_(None),
+                col(User.timezone).is_not(None),
+                ~has_row,
+            )
         )
         if extra is not None:
             partner = User.__table__.alias("partner")  # type: ignore[attr-defined]
@@ -146,9 +152,10 @@ async def sync(session: AsyncSession, *, now: datetime, limit: int) -> int:
                 VulnerabilityOptIn.user_id == User.id
             )
             query = query.where(mine_in.exists(), partner_in)
-        for user in (await session.exec(query.limit(limit))).all():
+        for user, paired_at in (await session.exec(query.limit(limit))).all():
             if kind == ClosenessJob.MAP_OFFER:
-                upcoming = next_offer(user, after=now + OFFER_AFTER_PAIRING)
+                after = max(paired_at + OFFER_AFTER_PAIRING, now - CATCH_UP)
+                upcoming = next_offer(user, after=after)
             else:
                 upcoming = next_prompt(user, after=now)
             await plan(session, user.id, kind, upcoming)

@@ -161,7 +161,7 @@ async def map_button(update: Update, context: BotContext, pressed: PlaceOnScale 
             context,
             recipient_of(done.partner),
             "expectations.partner_finished",
-            rows=[[Button("map_go", OpenMap(), values={"started": True})]],
+            rows=[[Button("map_go", OpenMap(), values={"started": done.partner_started})]],
             partner=name_of(done.user),
         )
 
