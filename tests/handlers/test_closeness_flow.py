@@ -68,7 +68,7 @@ async def test_answers_stay_private_until_both_finish_then_both_see_the_map(
     assert "Alex has finished the expectations map" in sam.last()
     before = len(alex.inbox())
 
-    await sam.press("Carry on")
+    await sam.press("Start the map")
     await answer_map(sam, SAM_SCORES[:-1])
     assert len(alex.inbox()) == before, "Alex hears nothing while Sam answers"
     await sam.press(str(SAM_SCORES[-1]))
@@ -87,7 +87,7 @@ async def test_answers_stay_private_until_both_finish_then_both_see_the_map(
     await alex.press("Take it again")
     assert "1 of 12" in alex.last()
     await answer_map(alex, ALEX_SCORES)
-    await sam.press("Carry on")
+    await sam.press("Start the map")
     await answer_map(sam, [5, *SAM_SCORES[1:]])
     moved = alex.last()
     assert "What moved since last time" in moved
@@ -107,7 +107,7 @@ async def test_a_finished_map_and_forged_presses_change_nothing(
     assert alex.alerts()[-1] == "That button is no longer active. Nothing was changed."
     await alex.press_data("ex:s:1:0:9")
     assert alex.alerts()[-1] == "That button is no longer active. Nothing was changed."
-    await sam.press("Carry on")
+    await sam.press("Start the map")
     await answer_map(sam, SAM_SCORES)
     await alex.press_data("ex:s:1:0:3")
     assert "finished and shown to you both" in alex.alerts()[-1]
