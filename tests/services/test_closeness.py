@@ -15,6 +15,7 @@ from bot.billing.entitlements import Policy
 from bot.closeness import expectations, schedules, vulnerability
 from bot.closeness.engine import ClosenessEngine
 from bot.content.closeness import ClosenessDecks
+from bot.content.library import load_deck
 from bot.content.texts import Texts
 from bot.core.clock import FixedClock
 from bot.core.errors import DomainError, StaleAction
@@ -27,13 +28,22 @@ from bot.db.closeness import (
     VulnerabilityRound,
 )
 from bot.db.engine import Sessions
-from bot.db.models import User
+from bot.db.models import CoupleQuestion, User
 from bot.outbox.messages import Outcome
 from bot.people import data_rights, pairing
 from bot.reading import library
 from bot.safety import signals as safety
-from tests.support.factories import ALEX, CONTENT, NOTHING_GATED, POLICY, RHYTHM, SAM
+from tests.support.factories import (
+    ALEX,
+    CONTENT,
+    NOTHING_GATED,
+    POLICY,
+    RHYTHM,
+    SAM,
+    nudge_engine,
+)
 from tests.support.senders import FakeSender
+from tests.support.waiting import run_until
 
 T = TypeVar("T")
 DECKS = ClosenessDecks(CONTENT)
@@ -380,3 +390,21 @@ async def test_the_export_holds_my_answers_only_and_erasure_removes_them(
     async with sessions() as session:
         assert (await session.exec(select(ExpectationMap))).all() == []
         assert (await session.exec(select(VulnerabilityAnswer))).all() == []
+
+
+async def test_the_evening_question_leans_on_the_map_and_says_so(
+    sessions: Sessions, clock: FixedClock, couple: int
+) -> None:
+    await fill_map(sessions, clock, ALEX, ALEX_SCORES)
+    await fill_map(sessions, clock, SAM, SAM_SCORES)
+    sender = FakeSender()
+    await run_until(
+        nudge_engine(sessions, clock, sender), clock, datetime(2026, 3, 2, 21, 1, tzinfo=UTC)
+    )
+    async with sessions() as session:
+        question = (await session.exec(select(CoupleQuestion))).one()
+    prompt = next(p for p in load_deck(CONTENT, "en", "curiosity") if p.id == question.prompt_id)
+    assert prompt.topic in {"fun", "daily_life", "values"}
+    for person in (ALEX, SAM):
+        [evening] = [t for t in sender.texts_to(person) if t.startswith("🌙")]
+        assert "Picked because you both filled in the expectations map." in evening
