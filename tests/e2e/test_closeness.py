@@ -7,14 +7,20 @@ from datetime import UTC, datetime
 
 import pytest
 
-from tests.fakes.botapi import FakeUser
+from tests.fakes.botapi import FakeMessage, FakeUser
 from tests.support.process import RunningBot, pair
-from tests.support.waiting import wait_for_text
+from tests.support.waiting import wait_for_text as wait_briefly
 
 pytestmark = pytest.mark.e2e
 
+# A busy machine can slow a round trip: every wait here allows half a minute.
+PATIENCE = 30.0
 ALEX_SCORES = (5, 3, 4, 2, 5, 4, 1, 3, 5, 2, 4, 3)
 SAM_SCORES = (1, 3, 4, 2, 5, 4, 5, 3, 2, 2, 4, 3)
+
+
+async def wait_for_text(user: FakeUser, needle: str, timeout: float = PATIENCE) -> FakeMessage:  # noqa: ASYNC109
+    return await wait_briefly(user, needle, timeout)
 
 
 async def answer_map(user: FakeUser, scores: tuple[int, ...]) -> None:
