@@ -171,6 +171,11 @@ class ClosenessEngine:
         chart = await expectations.open_map(session, user.couple_id)
         if chart is None and not await expectations.due_for_offer(session, user.couple_id, now=now):
             return None
+        deck = self.decks.expectations(user.locale)
+        if chart is not None and await expectations.has_finished(
+            session, chart, user.id, deck=deck
+        ):
+            return None  # their part is done; the partner's finishing brings the reveal
         mine = (
             chart is not None
             and chart.id is not None
@@ -184,7 +189,7 @@ class ClosenessEngine:
             partner=name_of(partner) if partner else "",
             retake=retake,
             started=bool(mine),
-            count=len(self.decks.expectations(user.locale).statements),
+            count=len(deck.statements),
         )
         label = self.texts.render("buttons.map_go", locale=user.locale, started=bool(mine))
         return Outgoing(user.chat_id, text, (((label, OpenMap().encode()),),))

@@ -411,3 +411,11 @@ async def due_for_offer(session: AsyncSession, couple_id: int, *, now: datetime)
 async def has_started(session: AsyncSession, map_id: int, user_id: int) -> bool:
     """Tell whether this person answered anything in a map."""
     return bool(await _answers(session, map_id, user_id))
+
+
+async def has_finished(
+    session: AsyncSession, chart: ExpectationMap, user_id: int, *, deck: ExpectationsDeck
+) -> bool:
+    """Tell whether this person answered every statement of a map."""
+    assert chart.id is not None
+    return _finished(_statements(chart, deck), await _answers(session, chart.id, user_id))
