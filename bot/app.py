@@ -19,7 +19,9 @@ from bot.billing.payments import signing_key
 from bot.billing.settlement import Settlement
 from bot.checkins.engine import CheckinConfig, CheckinEngine
 from bot.checkins.schedules import Plan
+from bot.closeness.engine import ClosenessConfig, ClosenessEngine
 from bot.content.checkins import CheckinDeck
+from bot.content.closeness import ClosenessDecks
 from bot.content.library import Library
 from bot.content.texts import Texts
 from bot.content.together import TogetherDeck
@@ -247,6 +249,18 @@ def build_application(
                 sender=sender,
                 policy=policy,
                 config=together_config_of(settings),
+            ),
+            closeness=ClosenessEngine(
+                sessions=sessions,
+                texts=texts,
+                decks=ClosenessDecks(settings.content_dir, default_locale=settings.default_locale),
+                clock=clock,
+                sender=sender,
+                policy=policy,
+                config=ClosenessConfig(
+                    batch_size=settings.nudge_batch_size,
+                    lease=timedelta(seconds=settings.nudge_lease_seconds),
+                ),
             ),
             presence=presence,
             outage=outage,

@@ -16,7 +16,15 @@ DEFAULT_DATABASE_URL = f"sqlite+aiosqlite:///{PROJECT_ROOT / 'data' / 'remainly.
 SUPPORTED_DRIVERS = ("sqlite+aiosqlite", "postgresql+asyncpg")
 WEEKDAYS = ("mon", "tue", "wed", "thu", "fri", "sat", "sun")
 # What GATED_FEATURES may name: the parts of Remainly that need an active trial or subscription.
-GATEABLE_FEATURES = ("nudges", "checkins", "articles", "paid_videos", "together")
+GATEABLE_FEATURES = (
+    "nudges",
+    "checkins",
+    "articles",
+    "paid_videos",
+    "together",
+    "expectations",
+    "vulnerability",
+)
 
 
 class Settings(BaseSettings):

@@ -21,6 +21,8 @@ def test_gated_features_default_to_the_paid_parts_and_can_be_narrowed(
         "articles",
         "paid_videos",
         "together",
+        "expectations",
+        "vulnerability",
     }
     assert default.payment_signing_secret is None and default.subscription_price_stars == 250
     monkeypatch.setenv("GATED_FEATURES", " Articles , paid_videos,articles")

@@ -25,6 +25,15 @@ from bot.checkins.buttons import (
     ToggleTopic,
     TopicsDone,
 )
+from bot.closeness.buttons import (
+    MapBack,
+    NotReady,
+    OpenMap,
+    OpenSharing,
+    PlaceOnScale,
+    SharingChoice,
+    WriteShare,
+)
 from bot.core.callbacks import (
     MAX_BYTES,
     CallbackData,
@@ -160,6 +169,14 @@ STORED: dict[str, CallbackData] = {
     "tog:cd:8": ChangeDay(8),
     "tog:s:8:0": HowItWent(8, 0),
     "tog:nw:8": NoWords(8),
+    "ex:go": OpenMap(),
+    "ex:s:6:11:5": PlaceOnScale(6, 11, 5),
+    "ex:b:6:0": MapBack(6, 0),
+    "vu:open": OpenSharing(),
+    "vu:opt:yes": SharingChoice("yes"),
+    "vu:opt:no": SharingChoice("no"),
+    "vu:w:8": WriteShare(8),
+    "vu:nr:8": NotReady(8),
 }
 
 

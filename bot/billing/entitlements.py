@@ -35,7 +35,11 @@ CHECKINS = "checkins"
 ARTICLES = "articles"
 PAID_VIDEOS = "paid_videos"
 TOGETHER = "together"
-DEFAULT_GATED = frozenset({NUDGES, CHECKINS, ARTICLES, PAID_VIDEOS, TOGETHER})
+EXPECTATIONS = "expectations"
+VULNERABILITY = "vulnerability"
+DEFAULT_GATED = frozenset(
+    {NUDGES, CHECKINS, ARTICLES, PAID_VIDEOS, TOGETHER, EXPECTATIONS, VULNERABILITY}
+)
 
 
 class State(enum.StrEnum):

@@ -10,6 +10,7 @@ from typing import Any
 from jinja2 import TemplateError, TemplateSyntaxError
 
 from bot.content.checkins import check_checkins
+from bot.content.closeness import check_closeness
 from bot.content.entries import ContentError, Video, load_list, load_yaml
 from bot.content.library import (
     DECK_MINIMUMS,
@@ -138,6 +139,7 @@ def check_content(content_dir: Path, *, default_locale: str = "en") -> list[str]
         lambda: _check_videos(content_dir),
         lambda: check_checkins(content_dir, default_locale),
         lambda: check_together(content_dir, default_locale),
+        lambda: check_closeness(content_dir, default_locale),
         lambda: check_safety_content(content_dir, texts.locales(), default_locale),
         lambda: [
             problem

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import logging
 from collections.abc import AsyncGenerator, Collection, Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import date, datetime, time, timedelta
 
 from sqlalchemy import bindparam, update
@@ -13,6 +13,7 @@ from sqlmodel.ext.asyncio.session import AsyncSession
 
 from bot.billing import notices as billing_notices
 from bot.billing.entitlements import Policy
+from bot.closeness import expectations, leaning
 from bot.content.library import Library
 from bot.content.texts import Texts
 from bot.core.clock import Clock
@@ -110,6 +111,8 @@ class _Known:
 
     histories: Mapping[int, list[str]]
     questions: Mapping[tuple[int, date], CoupleQuestion]
+    # The question topics each couple's expectations map points at (only couples with some).
+    map_topics: Mapping[int, frozenset[str]] = field(default_factory=dict)
 
 
 def _quiet(claim: Claim, user: User, now: datetime) -> bool:
@@ -353,17 +356,23 @@ class NudgeEngine:
             if claim.kind == NudgeKind.EVENING and user.couple_id and user.id in partners:
                 evenings.setdefault((user.couple_id, claim.local_date), user)
         chosen = await questions.chosen_questions(session, list(evenings))
+        map_topics = await expectations.topics_of_many(session, {c for c, _ in evenings})
         missing = sorted(key for key in evenings if key not in chosen)
         if missing:
             asked = await questions.asked_prompts_of(session, {couple for couple, _ in missing})
             picks = {}
             for couple_id, day in missing:  # in date order, so a later day follows an earlier
                 deck = self.library.deck("curiosity", evenings[(couple_id, day)].locale)
-                pick = rotation.choose(deck, asked[couple_id], salt=f"couple-{couple_id}")
+                pick = leaning.lean(
+                    deck,
+                    asked[couple_id],
+                    salt=f"couple-{couple_id}",
+                    topics=map_topics.get(couple_id, frozenset()),
+                )
                 picks[(couple_id, day)] = pick.id
                 asked[couple_id].append(pick.id)
             chosen.update(await questions.create_questions(session, picks, now=now))
-        return _Known(histories, chosen)
+        return _Known(histories, chosen, map_topics)
 
     async def _compose(
         self,
@@ -396,7 +405,14 @@ class NudgeEngine:
             if question is None or question.id is None:
                 return None
             delivery.prompt_id, delivery.question_id = question.prompt_id, question.id
-            return self._question_message(user, partner, question.id, question.prompt_id, "evening")
+            return self._question_message(
+                user,
+                partner,
+                question.id,
+                question.prompt_id,
+                "evening",
+                mapped=known.map_topics.get(user.couple_id, frozenset()),
+            )
         if claim.kind == NudgeKind.ARTICLE:
             return await self._article(session, user, delivery, now)
         if claim.kind == NudgeKind.VIDEO:
@@ -453,7 +469,14 @@ class NudgeEngine:
         return Outgoing(user.chat_id, text, buttons)
 
     def _question_message(
-        self, user: User, partner: User, question_id: int, prompt_id: str, key: str
+        self,
+        user: User,
+        partner: User,
+        question_id: int,
+        prompt_id: str,
+        key: str,
+        *,
+        mapped: frozenset[str] = frozenset(),
     ) -> Outgoing | None:
         prompt = self.library.prompt("curiosity", prompt_id, user.locale)
         if prompt is None:
@@ -464,6 +487,10 @@ class NudgeEngine:
             question=prompt.text,
             partner=people.name_of(partner),
         )
+        if prompt.topic in mapped:
+            # The pick says why: the couple's expectations map leans the rotation this way.
+            why = self.texts.render("expectations.picked_question", locale=user.locale)
+            text = f"{text}\n\n<i>{why}</i>"
         buttons = (
             (
                 (

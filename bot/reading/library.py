@@ -12,6 +12,7 @@ from sqlmodel.ext.asyncio.session import AsyncSession
 
 from bot.billing import entitlements
 from bot.billing.entitlements import Policy
+from bot.closeness import expectations
 from bot.content.entries import Video
 from bot.content.library import Article
 from bot.content.texts import Texts, markdown_to_telegram
@@ -52,6 +53,8 @@ class Plan:
     partner: frozenset[str]
     # Themes the couple's latest shared check-in points at (a low score, or a wide gap).
     needs: frozenset[str] = frozenset()
+    # Focus areas the couple's latest expectations map points at (where the two differ).
+    mapped: frozenset[str] = frozenset()
 
     def weight(self, area: str) -> int:
         """Return how much an area counts: chosen by both > by one > the common ground.
@@ -59,7 +62,12 @@ class Plan:
         A theme the last check-in points at counts like one partner's choice: it comes
         forward when nobody chose anything, but never outweighs what both partners chose.
         """
-        chosen = 2 * ((area in self.mine) + (area in self.partner) + (area in self.needs))
+        chosen = 2 * (
+            (area in self.mine)
+            + (area in self.partner)
+            + (area in self.needs)
+            + (area in self.mapped)
+        )
         return chosen + (area == BASELINE)
 
     def reason(self, areas: Sequence[str]) -> Reason:
@@ -67,6 +75,8 @@ class Plan:
         best = max(areas, key=self.weight)
         if best in self.mine and best in self.partner:
             return Reason("both", best)
+        if best in self.mapped:
+            return Reason("map", best)
         if best in self.mine:
             return Reason("you", best)
         if best in self.partner:
@@ -80,7 +90,7 @@ class Plan:
 class Reason:
     """Why a recommendation was made: who chose which area."""
 
-    who: str  # both | you | partner | checkin | start
+    who: str  # both | map | you | partner | checkin | start
     area: str
 
 
@@ -161,7 +171,12 @@ async def plan_for(
     needs: frozenset[str] = frozenset()
     if themes is not None and user.couple_id is not None:
         needs = await checkin_needs(session, user.couple_id, themes)
-    return Plan(mine=await focus_of(session, user.id), partner=partner_areas, needs=needs)
+    mapped: frozenset[str] = frozenset()
+    if user.couple_id is not None:
+        mapped = (await expectations.focus_of(session, user.couple_id)).focus
+    return Plan(
+        mine=await focus_of(session, user.id), partner=partner_areas, needs=needs, mapped=mapped
+    )
 
 
 def rank_articles(articles: Sequence[Article], plan: Plan) -> list[Article]:

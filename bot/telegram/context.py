@@ -11,6 +11,7 @@ from bot.billing.delivery import NoticeEngine
 from bot.billing.entitlements import Policy
 from bot.billing.settlement import Settlement
 from bot.checkins.engine import CheckinEngine
+from bot.closeness.engine import ClosenessEngine
 from bot.content.library import Library
 from bot.content.texts import Texts
 from bot.core.clock import Clock
@@ -51,6 +52,8 @@ class Services:
     settlement: Settlement
     # Something meaningful together: its deck, cadence, and the tick that keeps it.
     together: TogetherEngine
+    # The expectations map and the sharing prompt: their decks and their scheduled sends.
+    closeness: ClosenessEngine
     # Set when several workers may share the database (PostgreSQL): they share the send rate.
     presence: Presence | None = None
     # Notices when the database is out of reach, so an outage is logged once, not per try.

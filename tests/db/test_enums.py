@@ -9,6 +9,7 @@ from sqlalchemy import text
 from bot.core.clock import FixedClock
 from bot.db.billing import NoticeKind, NoticeStatus
 from bot.db.checkins import CheckinJob, CheckinStatus
+from bot.db.closeness import ClosenessJob
 from bot.db.engine import Sessions
 from bot.db.models import DeliveryStatus, Invite, InviteStatus, NudgeKind
 from bot.db.safety import PostKind, RequestStatus
@@ -19,6 +20,7 @@ STORED = {
     InviteStatus: ["active", "accepted", "declined", "revoked"],
     NudgeKind: ["morning", "evening", "reminder", "article", "video"],
     DeliveryStatus: ["pending", "sent", "dropped"],
+    ClosenessJob: ["ex_offer", "vu_prompt"],
     NoticeKind: ["trial_started", "trial_ending", "trial_ended", "lapsed"],
     NoticeStatus: ["pending", "sent", "dropped"],
     CheckinStatus: ["open", "revealed", "closed"],

@@ -11,6 +11,7 @@ from bot.telegram.handlers import (
     counsellor,
     data_rights,
     errors,
+    expectations,
     help,
     language,
     library,
@@ -19,6 +20,7 @@ from bot.telegram.handlers import (
     profile,
     safety,
     together,
+    vulnerability,
 )
 
 
@@ -37,6 +39,8 @@ def register(application: Application) -> None:  # type: ignore[type-arg]
     data_rights.register(application)
     checkins.register(application)
     together.register(application)
+    expectations.register(application)
+    vulnerability.register(application)
     help.register(application)
     # Then typed answers to whatever step a person is in (state lives in the database).
     application.add_handler(

@@ -7,7 +7,7 @@ from telegram import Update
 from bot.nudges.questions import ANSWERING, CONFIRMING
 from bot.people import conversation, onboarding
 from bot.telegram.context import BotContext
-from bot.telegram.handlers import checkins, counsellor, nudges, profile, together
+from bot.telegram.handlers import checkins, counsellor, nudges, profile, together, vulnerability
 from bot.telegram.handlers.replies import reply
 
 
@@ -38,5 +38,7 @@ async def on_text(update: Update, context: BotContext) -> None:
         await checkins.on_text(update, context, waiting.state, waiting.data)
     elif waiting.state in together.TYPED_STATES:
         await together.on_text(update, context, waiting.data)
+    elif waiting.state in vulnerability.TYPED_STATES:
+        await vulnerability.on_text(update, context, waiting.data)
     else:
         await reply(update, context, f"{waiting.state}.typed_instead")

@@ -31,6 +31,8 @@ COMMANDS = (
     "appreciate",
     "topics",
     "together",
+    "expectations",
+    "share",
     "articles",
     "videos",
     "focus",

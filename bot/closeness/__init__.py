@@ -1,0 +1,1 @@
+"""The closeness exercises: the expectations map and the opt-in vulnerability prompt."""
