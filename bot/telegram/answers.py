@@ -7,7 +7,7 @@ import logging
 from datetime import timedelta
 from typing import Any
 
-from telegram.error import NetworkError, RetryAfter, TimedOut
+from telegram.error import BadRequest, NetworkError, RetryAfter, TimedOut
 from telegram.ext import ExtBot
 
 log = logging.getLogger(__name__)
@@ -36,6 +36,11 @@ class PatientBot(ExtBot[None]):
                 wait = error.retry_after
                 seconds = wait.total_seconds() if isinstance(wait, timedelta) else float(wait)
                 await asyncio.sleep(min(seconds, ANSWER_MAX_WAIT))
+            except BadRequest as error:
+                # A subclass of NetworkError, but Telegram answered: asking again changes nothing
+                # (a press answered too late, say).
+                log.warning("Telegram refused to answer a button press: %s", type(error).__name__)
+                break
             except (TimedOut, NetworkError) as error:
                 if attempt + 1 == ANSWER_TRIES:
                     log.warning("gave up answering a button press: %s", type(error).__name__)
