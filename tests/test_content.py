@@ -57,10 +57,13 @@ def test_missing_values_and_keys_fail_loudly() -> None:
 def test_a_new_locale_falls_back_to_english(copy: Path) -> None:
     french = copy / "locales" / "fr" / "templates" / "pairing"
     french.mkdir(parents=True)
-    (french / "paired.j2").write_text("Vous êtes maintenant en couple, {{ partner }} !\n")
+    (french / "paired.j2").write_text(
+        "Vous êtes maintenant en couple, {{ partner }} !"
+        "{% if not ready %} Encore un instant.{% endif %}\n"
+    )
     texts = Texts(copy)
     assert (
-        texts.render("pairing.paired", locale="fr", partner="Sam")
+        texts.render("pairing.paired", locale="fr", partner="Sam", ready=True)
         == "Vous êtes maintenant en couple, Sam !"
     )
     assert "Your partner has ended" in texts.render("pairing.unpaired_notice", locale="fr")

@@ -27,7 +27,10 @@ def content(tmp_path: Path) -> Path:
     target = tmp_path / "content"
     shutil.copytree(CONTENT, target, ignore=shutil.ignore_patterns("de"))
     french = target / "locales" / "fr"
-    _write(french / "templates/pairing/paired.j2", "Vous êtes en couple, {{ partner }} 💛\n")
+    _write(
+        french / "templates/pairing/paired.j2",
+        "Vous êtes en couple, {{ partner }} 💛{% if not ready %} Encore un instant.{% endif %}\n",
+    )
     _write(
         french / "templates/buttons/pause_days.j2",
         '{{ plural(days, one="{n} jour", many="{n} de jours", other="{n} jours") }}\n',
@@ -126,7 +129,10 @@ def test_each_item_falls_back_to_english_on_its_own(content: Path) -> None:
 
 
 def test_placeholders_that_differ_from_english_are_refused(content: Path) -> None:
-    _write(content / "locales/fr/templates/pairing/paired.j2", "En couple avec {{ partenaire }}\n")
+    _write(
+        content / "locales/fr/templates/pairing/paired.j2",
+        "En couple avec {{ partenaire }}{% if ready %} !{% endif %}\n",
+    )
     problems = check_content(content)
     assert any(
         "fr/templates/pairing/paired.j2: placeholders differ" in p

@@ -83,7 +83,15 @@ def test_a_thin_deck_and_a_missing_one_are_reported(copy: Path) -> None:
 
 
 def test_a_locale_without_its_own_deck_falls_back_to_english(copy: Path) -> None:
-    (copy / "locales" / "de" / "templates").mkdir(parents=True)
+    (copy / "locales" / "fr" / "templates").mkdir(parents=True)
     deck = TogetherDeck(copy)
-    assert deck.get("de") is deck.get("en")
+    assert deck.get("fr") is deck.get("en")
     assert deck.get(None).ideas[0].id == "tog-0001"
+
+
+def test_the_german_deck_offers_the_same_ideas_as_the_english_one() -> None:
+    english, german = load_together(CONTENT, "en").ideas, load_together(CONTENT, "de").ideas
+    assert [(i.id, i.categories, i.tags) for i in german] == [
+        (i.id, i.categories, i.tags) for i in english
+    ]
+    assert all(g.text != e.text for g, e in zip(german, english, strict=True))
