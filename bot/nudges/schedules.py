@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import date, datetime, time, timedelta
@@ -24,6 +25,7 @@ RECURRING_KINDS = DAILY_KINDS + CONTENT_KINDS
 INDEFINITELY = datetime(9999, 1, 1, tzinfo=ZoneInfo("UTC"))
 
 
+@functools.lru_cache(maxsize=128)
 def weekdays_of(mask: int) -> frozenset[int]:
     """Turn the stored bit mask (Monday = bit 0) into weekday numbers."""
     return frozenset(day for day in range(7) if mask & (1 << day))
