@@ -700,7 +700,7 @@ async def _add_entries(
 ) -> None:
     """Insert a pending ledger row for each key that has none, in one statement."""
     await session.exec(
-        dialect_insert(session)(Delivery).on_conflict_do_nothing(
+        dialect_insert(session)(_DELIVERIES).on_conflict_do_nothing(
             index_elements=["user_id", "kind", "local_date"]
         ),
         params=[

@@ -97,7 +97,7 @@ def next_daily_run(
 def _upsert_statement(session: AsyncSession) -> Any:
     # Planning a row anew also releases a claim on it: a worker sending the old run then
     # leaves the new plan alone when it finishes (see `finish_many`).
-    insert = dialect_insert(session)(NudgeSchedule)
+    insert = dialect_insert(session)(_SCHEDULES)
     return insert.on_conflict_do_update(
         index_elements=["user_id", "kind"],
         set_={
