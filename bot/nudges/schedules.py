@@ -9,7 +9,7 @@ from datetime import date, datetime, time, timedelta
 from typing import Any
 from zoneinfo import ZoneInfo
 
-from sqlalchemy import ColumnElement, bindparam, delete, update
+from sqlalchemy import ColumnElement, bindparam, delete, null, update
 from sqlmodel import col, select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
@@ -236,8 +236,9 @@ _MOVE = (
     .values(
         local_date=bindparam("upcoming_date"),
         next_run_at=bindparam("upcoming_at"),
-        claim_token=None,
-        claimed_until=None,
+        # Written as NULL in the statement, not as parameters of every row of a group.
+        claim_token=null(),
+        claimed_until=null(),
     )
 )
 _REMOVE = delete(_SCHEDULES).where(
