@@ -5,8 +5,11 @@ from __future__ import annotations
 import json
 from dataclasses import dataclass, field
 from typing import Any
+from urllib.parse import urlencode
 
 import pytest
+from hypothesis import given
+from hypothesis import strategies as st
 from telegram import Bot, ReplyParameters
 from telegram._utils.types import ODVInput
 from telegram.constants import ParseMode
@@ -16,7 +19,7 @@ from telegram.request import BaseRequest, RequestData
 
 from bot.outbox.messages import Attachment, Edit, Outcome, Outgoing, SendResult
 from bot.outbox.pacing import Pacer
-from bot.telegram.sender import TelegramSender, markup_of
+from bot.telegram.sender import TelegramSender, form_encoded, markup_of
 from bot.telegram.transport import NotSent
 from tests.fakes.inprocess import RecordingTransport
 
@@ -149,6 +152,7 @@ class ScriptedRequest(BaseRequest):
     def __init__(self, answers: list[tuple[int, bytes]] | None = None) -> None:
         self.answers = answers or []
         self.requests: list[tuple[str, dict[str, str]]] = []
+        self.forms: list[str] = []
 
     @property
     def read_timeout(self) -> float | None:
@@ -172,6 +176,7 @@ class ScriptedRequest(BaseRequest):
     ) -> tuple[int, bytes]:
         assert request_data is not None
         self.requests.append((url.rsplit("/", 1)[-1], request_data.json_parameters))
+        self.forms.append(request_data.url_encoded_parameters())
         return self.answers.pop(0) if self.answers else _ACCEPTED
 
 
@@ -203,8 +208,18 @@ async def test_a_text_goes_out_as_send_message_would_send_it(message: Outgoing) 
         else None,
     )
     assert direct.requests == through_ptb.requests
+    assert direct.forms == through_ptb.forms  # the very bytes the aiohttp transport posts
     assert direct.requests[0][0] == "sendMessage"
     assert result == SendResult(Outcome.SENT, 41)
+
+
+@given(
+    st.dictionaries(
+        st.text(max_size=12), st.text(max_size=60) | st.sampled_from(["a b", "ü+%&=", "🙂 ~._-"])
+    )
+)
+def test_the_form_is_encoded_as_urlencode_encodes_it(fields: dict[str, str]) -> None:
+    assert form_encoded(fields) == urlencode(fields)
 
 
 @pytest.mark.parametrize(

@@ -18,9 +18,11 @@ import enum
 from collections.abc import Collection, Iterable
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
+from typing import Any
 
 from sqlmodel import col, select
 from sqlmodel.ext.asyncio.session import AsyncSession
+from sqlmodel.sql.expression import Select
 
 from bot.billing import pair_trials
 from bot.db.billing import Subscription
@@ -189,30 +191,36 @@ async def access_of_many(
     """
     if not couple_ids:
         return {}
-    couples = list(
-        (await session.exec(select(Couple).where(col(Couple.id).in_(set(couple_ids))))).all()
+    # Plain rows, not ORM objects: only these columns are read, for many couples at a time.
+    couple_rows: Select[Any] = Select(
+        col(Couple.id),
+        col(Couple.partner_a_id),
+        col(Couple.partner_b_id),
+        col(Couple.created_at),
+        col(Couple.ended_at),
     )
+    couple_rows = couple_rows.where(col(Couple.id).in_(set(couple_ids)))
+    couples: list[Any] = list((await session.exec(couple_rows)).all())
     pairs = {
-        (couple.partner_a_id, couple.partner_b_id)
-        for couple in couples
-        if couple.partner_a_id is not None and couple.partner_b_id is not None
+        (partner_a_id, partner_b_id)
+        for _, partner_a_id, partner_b_id, _, _ in couples
+        if partner_a_id is not None and partner_b_id is not None
     }
     firsts = await _first_couples(session, pairs)
     # A pair's earlier couples lose their names when one of the two erases their data.
     remembered = await pair_trials.started(session, policy.pair_key, pairs)
     covers = await _covers_by_couple(
-        session, [couple.id for couple in couples if couple.id and couple.ended_at is None]
+        session, [couple_id for couple_id, _, _, _, ended_at in couples if ended_at is None]
     )
     standing = {}
-    for couple in couples:
-        assert couple.id is not None
-        pair = (couple.partner_a_id or 0, couple.partner_b_id or 0)
-        trial_couple_id, started = firsts.get(pair, (couple.id, couple.created_at))
+    for couple_id, partner_a_id, partner_b_id, created_at, _ in couples:
+        pair = (partner_a_id or 0, partner_b_id or 0)
+        trial_couple_id, started = firsts.get(pair, (couple_id, created_at))
         started = min(started, remembered.get(pair, started))
-        standing[couple.id] = access_at(
+        standing[couple_id] = access_at(
             trial_couple_id=trial_couple_id,
             trial_started_at=started,
-            covers=covers.get(couple.id, []),  # loaded for couples that have not ended
+            covers=covers.get(couple_id, []),  # loaded for couples that have not ended
             now=now,
             grace=policy.grace,
         )
@@ -249,15 +257,31 @@ async def _covers_by_couple(
     """Return the subscriptions of the people in each of these couples right now."""
     if not couple_ids:
         return {}
-    result = await session.exec(
-        select(User.couple_id, Subscription)
-        .join(User, col(User.id) == col(Subscription.payer_id))
-        .where(col(User.couple_id).in_(couple_ids))
+    cover_rows: Select[Any] = Select(
+        col(User.couple_id),
+        col(Subscription.id),
+        col(Subscription.payer_id),
+        col(Subscription.paid_until),
+        col(Subscription.renewal_canceled_at),
+        col(Subscription.ended_at),
+    )
+    cover_rows = cover_rows.join(User, col(User.id) == col(Subscription.payer_id)).where(
+        col(User.couple_id).in_(couple_ids)
     )
     covers: dict[int, list[Cover]] = {}
-    for couple_id, subscription in result.all():
+    rows: Iterable[Any] = (await session.exec(cover_rows)).all()
+    for couple_id, subscription_id, payer_id, paid_until, canceled_at, ended_at in rows:
         if couple_id is not None:
-            covers.setdefault(couple_id, []).append(cover_of(subscription))
+            # As `cover_of` describes a subscription, from its columns alone.
+            covers.setdefault(couple_id, []).append(
+                Cover(
+                    subscription_id=subscription_id,
+                    payer_id=payer_id,
+                    paid_until=paid_until,
+                    renewing=canceled_at is None,
+                    ended_at=ended_at,
+                )
+            )
     return covers
 
 

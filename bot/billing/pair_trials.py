@@ -42,5 +42,9 @@ async def started(
     if not pairs:
         return {}
     hashes = {pair_hash(key, a, b): (a, b) for a, b in pairs}
-    result = await session.exec(select(PairTrial).where(col(PairTrial.pair_hash).in_(list(hashes))))
-    return {hashes[row.pair_hash]: row.started_at for row in result.all()}
+    result = await session.exec(
+        select(PairTrial.pair_hash, PairTrial.started_at).where(
+            col(PairTrial.pair_hash).in_(list(hashes))
+        )
+    )
+    return {hashes[pair_hash]: started_at for pair_hash, started_at in result.all()}

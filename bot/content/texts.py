@@ -11,6 +11,7 @@ from jinja2 import (
     Environment,
     FileSystemLoader,
     StrictUndefined,
+    Template,
     TemplateNotFound,
 )
 from markdown_it import MarkdownIt
@@ -45,6 +46,9 @@ class Texts:
         self.default_locale = default_locale
         self._environments: dict[str, Environment] = {}
         self._locales: list[str] | None = None
+        # Templates never reload (auto_reload is off), so each is looked up once per key and
+        # locale: Jinja's own look-up cost a nudge about as much as rendering it.
+        self._loaded: dict[tuple[str | None, str], Template] = {}
 
     def locales(self) -> list[str]:
         """List the locales that have a folder under `content/locales` (looked at once)."""
@@ -94,10 +98,13 @@ class Texts:
 
     def render(self, key: str, *, locale: str | None = None, **values: Any) -> str:
         """Render the template for `key`; unknown keys and missing values raise."""
-        try:
-            template = self.environment(locale).get_template(template_name(key))
-        except TemplateNotFound:
-            raise KeyError(f"no template for key {key!r}") from None
+        template = self._loaded.get((locale, key))
+        if template is None:
+            try:
+                template = self.environment(locale).get_template(template_name(key))
+            except TemplateNotFound:
+                raise KeyError(f"no template for key {key!r}") from None
+            self._loaded[(locale, key)] = template
         return template.render(**values).strip()
 
     def keys(self, locale: str | None = None) -> list[str]:

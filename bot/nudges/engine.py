@@ -7,7 +7,8 @@ from collections.abc import AsyncGenerator, Collection, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import date, datetime, time, timedelta
 
-from sqlalchemy import bindparam, update
+from sqlalchemy import ColumnElement, and_, bindparam, update
+from sqlalchemy import select as core_select
 from sqlmodel import col, select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
@@ -105,6 +106,17 @@ class Preview:
     text: str
 
 
+@dataclass(slots=True)
+class Entry:
+    """A ledger row as composing reads and changes it: plain values, not an ORM object."""
+
+    id: int
+    status: str = DeliveryStatus.PENDING
+    attempts: int = 0
+    prompt_id: str | None = None
+    question_id: int | None = None
+
+
 @dataclass(frozen=True)
 class _Known:
     """What a group of rows shares, loaded once: rotation histories and couples' questions."""
@@ -155,6 +167,38 @@ _SETTLE = (
         message_id=bindparam("telegram_id"),
     )
 )
+
+
+# What composing changed, written for a group's ledger rows in one executemany per shape:
+# a message on its way counts an attempt, one dropped is settled; each keeps its prompt.
+_COMPOSED = (
+    update(_DELIVERIES)
+    .where(_DELIVERIES.c.id == bindparam("entry_id"))
+    .values(
+        attempts=bindparam("new_attempts"),
+        prompt_id=bindparam("new_prompt_id"),
+        question_id=bindparam("new_question_id"),
+    )
+)
+_DROPPED = (
+    update(_DELIVERIES)
+    .where(_DELIVERIES.c.id == bindparam("entry_id"))
+    .values(
+        status=bindparam("new_status"),
+        prompt_id=bindparam("new_prompt_id"),
+        question_id=bindparam("new_question_id"),
+    )
+)
+
+
+def _changes(entry: Entry) -> dict[str, object]:
+    return {
+        "entry_id": entry.id,
+        "new_attempts": entry.attempts,
+        "new_status": entry.status,
+        "new_prompt_id": entry.prompt_id,
+        "new_question_id": entry.question_id,
+    }
 
 
 def _outcome(
@@ -271,10 +315,11 @@ class NudgeEngine:
                 finished.append((claim, user))
                 report.dropped += 1
         live = [entry for entry, admitted in zip(live, verdicts, strict=True) if admitted]
-        ledger = await ledger_entries(
+        ledger = await _entries(
             session, [(claim.user_id, claim.kind, claim.local_date) for claim, _ in live], now=now
         )
-        due: list[tuple[Claim, User, Delivery]] = []
+        dropped: list[Entry] = []
+        due: list[tuple[Claim, User, Entry]] = []
         for claim, user in live:
             delivery = ledger[(claim.user_id, claim.kind, claim.local_date)]
             if delivery.status != DeliveryStatus.PENDING:
@@ -284,26 +329,33 @@ class NudgeEngine:
             elif now - claim.run_at > self.config.max_lateness:
                 # A morning nudge at midnight helps nobody; skip a run that is far too late.
                 delivery.status = DeliveryStatus.DROPPED
+                dropped.append(delivery)
                 finished.append((claim, user))
                 report.dropped += 1
             else:
                 due.append((claim, user, delivery))
         messages = await self._compose_all(session, due, partners, now)
         prepared = []
+        composed: list[Entry] = []
         for (claim, user, delivery), message in zip(due, messages, strict=True):
             if message is None:
                 delivery.status = DeliveryStatus.DROPPED
+                dropped.append(delivery)
                 finished.append((claim, user))
                 report.dropped += 1
                 continue
             if user.discreet_since is not None:
                 message = await self._discreet(session, user, message, now)
             delivery.attempts += 1
-            assert delivery.id is not None
+            composed.append(delivery)
             upcoming = schedules.following(claim, user, now=now, rhythm=self.rhythm)
             prepared.append(
                 Prepared(claim, delivery.id, delivery.attempts, message, upcoming, user.timezone)
             )
+        if composed:
+            await session.exec(_COMPOSED, params=[_changes(entry) for entry in composed])
+        if dropped:
+            await session.exec(_DROPPED, params=[_changes(entry) for entry in dropped])
         await schedules.finish_many(
             session,
             [
@@ -325,7 +377,7 @@ class NudgeEngine:
     async def _compose_all(
         self,
         session: AsyncSession,
-        due: Sequence[tuple[Claim, User, Delivery]],
+        due: Sequence[tuple[Claim, User, Entry]],
         partners: Mapping[int, User],
         now: datetime,
     ) -> list[Outgoing | None]:
@@ -339,7 +391,7 @@ class NudgeEngine:
     async def _known(
         self,
         session: AsyncSession,
-        due: Sequence[tuple[Claim, User, Delivery]],
+        due: Sequence[tuple[Claim, User, Entry]],
         partners: Mapping[int, User],
         now: datetime,
     ) -> _Known:
@@ -380,7 +432,7 @@ class NudgeEngine:
         claim: Claim,
         user: User,
         partner: User | None,
-        delivery: Delivery,
+        delivery: Entry,
         known: _Known,
         now: datetime,
     ) -> Outgoing | None:
@@ -420,7 +472,7 @@ class NudgeEngine:
         return await self._reminder(session, user, partner)
 
     async def _article(
-        self, session: AsyncSession, user: User, delivery: Delivery, now: datetime
+        self, session: AsyncSession, user: User, delivery: Entry, now: datetime
     ) -> Outgoing | None:
         articles = self.library.articles(user.locale)
         plan = await library.plan_for(session, user)
@@ -444,7 +496,7 @@ class NudgeEngine:
         return Outgoing(user.chat_id, text, buttons)
 
     async def _video(
-        self, session: AsyncSession, user: User, delivery: Delivery, now: datetime
+        self, session: AsyncSession, user: User, delivery: Entry, now: datetime
     ) -> Outgoing | None:
         plan = await library.plan_for(
             session, user, themes=self.library.checkin_themes(user.locale)
@@ -614,9 +666,7 @@ class NudgeEngine:
             (
                 Claim(0, row.user_id, row.kind, row.local_date, row.next_run_at, ""),
                 users[row.user_id],
-                Delivery(
-                    user_id=row.user_id, kind=row.kind, local_date=row.local_date, created_at=now
-                ),
+                Entry(0),
             )
             for row in rows
             if row.user_id in users
@@ -661,8 +711,23 @@ async def ledger_entries(
     """
     if not keys:
         return {}
+    await _add_entries(session, keys, now=now, question_id=question_id)
+    wanted = set(keys)
+    result = await session.exec(select(Delivery).where(_ledger_keys(wanted)))
+    entries = {(entry.user_id, entry.kind, entry.local_date): entry for entry in result.all()}
+    return {key: entry for key, entry in entries.items() if key in wanted}
+
+
+async def _add_entries(
+    session: AsyncSession,
+    keys: Sequence[tuple[int, str, date]],
+    *,
+    now: datetime,
+    question_id: int | None = None,
+) -> None:
+    """Insert a pending ledger row for each key that has none, in one statement."""
     await session.exec(
-        dialect_insert(session)(Delivery).on_conflict_do_nothing(
+        dialect_insert(session)(_DELIVERIES).on_conflict_do_nothing(
             index_elements=["user_id", "kind", "local_date"]
         ),
         params=[
@@ -678,17 +743,45 @@ async def ledger_entries(
             for user_id, kind, local_date in dict.fromkeys(keys)
         ],
     )
-    wanted = set(keys)
+
+
+def _ledger_keys(wanted: Collection[tuple[int, str, date]]) -> ColumnElement[bool]:
     # Separate IN lists, not a row-value IN: SQLite searches the unique index only for these.
-    result = await session.exec(
-        select(Delivery).where(
-            col(Delivery.user_id).in_({user_id for user_id, _, _ in wanted}),
-            col(Delivery.kind).in_({kind for _, kind, _ in wanted}),
-            col(Delivery.local_date).in_({local_date for _, _, local_date in wanted}),
-        )
+    return and_(
+        _DELIVERIES.c.user_id.in_({user_id for user_id, _, _ in wanted}),
+        _DELIVERIES.c.kind.in_({kind for _, kind, _ in wanted}),
+        _DELIVERIES.c.local_date.in_({local_date for _, _, local_date in wanted}),
     )
-    entries = {(entry.user_id, entry.kind, entry.local_date): entry for entry in result.all()}
-    return {key: entry for key, entry in entries.items() if key in wanted}
+
+
+async def _entries(
+    session: AsyncSession, keys: Sequence[tuple[int, str, date]], *, now: datetime
+) -> dict[tuple[int, str, date], Entry]:
+    """Return the ledger rows for these keys, creating new ones, as plain values to change."""
+    if not keys:
+        return {}
+    await _add_entries(session, keys, now=now)
+    wanted = set(keys)
+    table = _DELIVERIES
+    # Read through the connection: plain rows, none of the ORM's per-row work.
+    connection = await session.connection()
+    result = await connection.execute(
+        core_select(
+            table.c.user_id,
+            table.c.kind,
+            table.c.local_date,
+            table.c.id,
+            table.c.status,
+            table.c.attempts,
+            table.c.prompt_id,
+            table.c.question_id,
+        ).where(_ledger_keys(wanted))
+    )
+    entries = {}
+    for user_id, kind, local_date, *values in result.all():
+        if (user_id, kind, local_date) in wanted:
+            entries[(user_id, kind, local_date)] = Entry(*values)
+    return entries
 
 
 async def mark_unreachable(session: AsyncSession, user: User, *, now: datetime) -> None:

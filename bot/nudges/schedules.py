@@ -2,13 +2,14 @@
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import date, datetime, time, timedelta
 from typing import Any
 from zoneinfo import ZoneInfo
 
-from sqlalchemy import ColumnElement, bindparam, delete, update
+from sqlalchemy import ColumnElement, bindparam, delete, null, update
 from sqlmodel import col, select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
@@ -24,6 +25,7 @@ RECURRING_KINDS = DAILY_KINDS + CONTENT_KINDS
 INDEFINITELY = datetime(9999, 1, 1, tzinfo=ZoneInfo("UTC"))
 
 
+@functools.lru_cache(maxsize=128)
 def weekdays_of(mask: int) -> frozenset[int]:
     """Turn the stored bit mask (Monday = bit 0) into weekday numbers."""
     return frozenset(day for day in range(7) if mask & (1 << day))
@@ -95,7 +97,7 @@ def next_daily_run(
 def _upsert_statement(session: AsyncSession) -> Any:
     # Planning a row anew also releases a claim on it: a worker sending the old run then
     # leaves the new plan alone when it finishes (see `finish_many`).
-    insert = dialect_insert(session)(NudgeSchedule)
+    insert = dialect_insert(session)(_SCHEDULES)
     return insert.on_conflict_do_update(
         index_elements=["user_id", "kind"],
         set_={
@@ -234,8 +236,9 @@ _MOVE = (
     .values(
         local_date=bindparam("upcoming_date"),
         next_run_at=bindparam("upcoming_at"),
-        claim_token=None,
-        claimed_until=None,
+        # Written as NULL in the statement, not as parameters of every row of a group.
+        claim_token=null(),
+        claimed_until=null(),
     )
 )
 _REMOVE = delete(_SCHEDULES).where(

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 import math
 from datetime import UTC, date, datetime, time, timedelta
 from zoneinfo import ZoneInfo
@@ -85,6 +86,20 @@ def next_run_at(
     paused_until: datetime | None = None,
 ) -> tuple[date, datetime]:
     """Return the local date and UTC instant of the first nudge strictly after an instant."""
+    # A round asks this for many people whose answers coincide (the same zone, time and days,
+    # due at the same instant); the answer depends on nothing else, so it is worked out once.
+    return _next_run_at(after, at, zone, weekdays, skip_dates, paused_until)
+
+
+@functools.lru_cache(maxsize=4096)
+def _next_run_at(
+    after: datetime,
+    at: time,
+    zone: ZoneInfo,
+    weekdays: frozenset[int],
+    skip_dates: frozenset[date],
+    paused_until: datetime | None,
+) -> tuple[date, datetime]:
     # Eligible days have a weekday in `weekdays` (Monday is 0), are not in `skip_dates` and
     # fire no earlier than `paused_until`. A day whose time lies in a gap running past its
     # midnight (Pacific/Apia dropped 2011-12-30 outright) gets no nudge: firing on the next
