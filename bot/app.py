@@ -23,6 +23,9 @@ from bot.content.texts import Texts
 from bot.core.clock import Clock, FileClock, SystemClock
 from bot.core.workers import Presence
 from bot.db.engine import create_engine, create_sessions
+from bot.inbox.leader import PollingLock
+from bot.inbox.store import InboxStore
+from bot.inbox.store import Policy as InboxPolicy
 from bot.nudges.engine import EngineConfig, NudgeEngine
 from bot.nudges.schedules import Rhythm
 from bot.outbox.outbox import Outbox
@@ -70,6 +73,15 @@ def checkin_config_of(settings: Settings) -> CheckinConfig:
         reminder_after=timedelta(hours=settings.checkin_reminder_hours),
         default_zone=settings.default_timezone,
         batch_size=settings.nudge_batch_size,
+    )
+
+
+def inbox_policy_of(settings: Settings) -> InboxPolicy:
+    """Return how the inbox leases, retries and keeps updates, as the settings say."""
+    return InboxPolicy(
+        lease=timedelta(seconds=settings.inbox_lease_seconds),
+        max_attempts=settings.inbox_max_attempts,
+        keep_parked=timedelta(days=settings.inbox_keep_parked_days),
     )
 
 
@@ -185,6 +197,8 @@ def build_application(
                 ),
             ),
             outbox=Outbox(sessions=sessions, texts=texts, clock=clock, carrier=sender),
+            inbox=InboxStore(sessions, clock, inbox_policy_of(settings)),
+            polling_lock=PollingLock(engine),
             presence=presence,
         ),
     )

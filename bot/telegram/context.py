@@ -15,6 +15,8 @@ from bot.content.texts import Texts
 from bot.core.clock import Clock
 from bot.core.workers import Presence
 from bot.db.engine import Sessions
+from bot.inbox.leader import PollingLock
+from bot.inbox.store import InboxStore
 from bot.nudges.engine import NudgeEngine
 from bot.nudges.schedules import Rhythm
 from bot.outbox.outbox import Outbox
@@ -44,6 +46,10 @@ class Services:
     outbox: Outbox
     checkins: CheckinEngine
     notices: NoticeEngine
+    # The one path in: every update is stored here before Telegram hears it arrived.
+    inbox: InboxStore
+    # Held by the one process that polls Telegram (always this one on SQLite).
+    polling_lock: PollingLock
     # Set when several workers may share the database (PostgreSQL): they share the send rate.
     presence: Presence | None = None
 

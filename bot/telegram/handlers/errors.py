@@ -11,6 +11,7 @@ from telegram.error import Forbidden, NetworkError, TelegramError
 from bot.core.errors import DomainError
 from bot.telegram.context import BotContext
 from bot.telegram.handlers.replies import Undelivered, refuse_button, reply
+from bot.telegram.inbound import current_attempt
 
 log = logging.getLogger(__name__)
 
@@ -56,10 +57,24 @@ async def on_error(update: object, context: BotContext) -> None:
         )
         return
     # The exception text of a Telegram error may quote a message, so only its type is logged.
+    reason = type(error).__name__
+    attempt = current_attempt.get()
+    if attempt is not None:
+        # The inbox tries the update again later (the database may be back by then), and parks
+        # it after its last attempt; only then is the person told something went wrong.
+        attempt.failure = reason
+        if not attempt.final:
+            log.warning(
+                "update %s failed with %s; the inbox will try it again",
+                update_id,
+                reason,
+                exc_info=None if isinstance(error, TelegramError) else error,
+            )
+            return
     log.error(
         "update %s failed with %s",
         update_id,
-        type(error).__name__,
+        reason,
         exc_info=None if isinstance(error, TelegramError) else error,
     )
     if isinstance(update, Update) and update.effective_chat is not None:
