@@ -18,6 +18,7 @@ from sqlalchemy import and_, delete, exists, func, or_, select, update
 from sqlalchemy.orm import aliased
 from sqlalchemy.sql.elements import ColumnElement
 from sqlmodel import col
+from sqlmodel import select as sql_select
 
 from bot.core.claims import claim_rows, lease_free, new_token
 from bot.core.clock import Clock
@@ -140,7 +141,7 @@ class InboxStore:
             statement = insert.on_conflict_do_nothing(index_elements=["update_id"]).returning(
                 table_of(InboxUpdate).c.id
             )
-            result = await session.execute(statement, rows)
+            result = await session.exec(statement, params=rows)
             return len(result.all())
 
     async def claim(self, lane: InboxLane, limit: int) -> list[Claimed]:
@@ -196,7 +197,7 @@ class InboxStore:
         """Mark an update handled and erase its words; its chat's next update may go."""
         now = self.clock.now()
         async with self.sessions.begin() as session:
-            await session.execute(
+            await session.exec(
                 update(InboxUpdate)
                 .where(col(InboxUpdate.id) == claimed.id, self._mine)
                 .values(
@@ -223,7 +224,7 @@ class InboxStore:
         else:
             values["next_attempt_at"] = now + self.policy.backoff(claimed.attempts)
         async with self.sessions.begin() as session:
-            await session.execute(
+            await session.exec(
                 update(InboxUpdate)
                 .where(col(InboxUpdate.id) == claimed.id, self._mine)
                 .values(**values)
@@ -238,14 +239,14 @@ class InboxStore:
         else:
             statement = statement.where(col(InboxUpdate.claim_token) == self.token)
         async with self.sessions.begin() as session:
-            result = await session.execute(statement.values(claim_token=None, claimed_until=None))
+            result = await session.exec(statement.values(claim_token=None, claimed_until=None))
         return int(getattr(result, "rowcount", 0) or 0)
 
     async def prune(self) -> int:
         """Forget handled updates past the dedup window and parked ones past their keeping."""
         now = self.clock.now()
         async with self.sessions.begin() as session:
-            result = await session.execute(
+            result = await session.exec(
                 delete(InboxUpdate).where(
                     or_(
                         and_(
@@ -275,12 +276,12 @@ class InboxStore:
         """Return the parked updates, oldest first."""
         async with self.sessions() as session:
             rows = (
-                await session.execute(
-                    select(InboxUpdate)
+                await session.exec(
+                    sql_select(InboxUpdate)
                     .where(col(InboxUpdate.status) == InboxStatus.PARKED)
                     .order_by(col(InboxUpdate.id))
                 )
-            ).scalars()
+            ).all()
             return [
                 Parked(
                     id=row.id or 0,
@@ -299,7 +300,7 @@ class InboxStore:
         """Put a parked update back in line for a fresh set of attempts; False if none."""
         now = self.clock.now()
         async with self.sessions.begin() as session:
-            result = await session.execute(
+            result = await session.exec(
                 update(InboxUpdate)
                 .where(col(InboxUpdate.id) == row_id, col(InboxUpdate.status) == InboxStatus.PARKED)
                 .values(
@@ -316,7 +317,7 @@ class InboxStore:
     async def drop(self, row_id: int) -> bool:
         """Give up on a parked update for good, erasing it; False if there is none."""
         async with self.sessions.begin() as session:
-            result = await session.execute(
+            result = await session.exec(
                 delete(InboxUpdate).where(
                     col(InboxUpdate.id) == row_id, col(InboxUpdate.status) == InboxStatus.PARKED
                 )
