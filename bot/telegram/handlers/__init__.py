@@ -10,6 +10,7 @@ from bot.telegram.handlers import (
     conversation,
     counsellor,
     data_rights,
+    edits,
     errors,
     help,
     library,
@@ -22,6 +23,8 @@ from bot.telegram.handlers import (
 
 def register(application: Application) -> None:  # type: ignore[type-arg]
     """Add every handler in the order they must be tried."""
+    # Edits first, in a group of their own: an edit is never new input for any step.
+    edits.register(application)
     # Commands and buttons first: a command always wins over a pending typed answer.
     pairing.register(application)
     profile.register(application)
