@@ -23,6 +23,7 @@ from bot.content.texts import Texts
 from bot.core.clock import Clock, FileClock, SystemClock
 from bot.core.workers import Presence
 from bot.db.engine import create_engine, create_sessions
+from bot.inbox import effects
 from bot.inbox.leader import PollingLock
 from bot.inbox.store import InboxStore
 from bot.inbox.store import Policy as InboxPolicy
@@ -107,6 +108,7 @@ def build_application(
     if settings.telegram_bot_token is None:
         raise ValueError("TELEGRAM_BOT_TOKEN is required to build the application")
     engine = create_engine(settings.database_url)
+    effects.install()
     if clock is None:
         clock = FileClock(settings.clock_file) if settings.clock_file else SystemClock()
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 import enum
 from datetime import datetime
 
-from sqlalchemy import BigInteger, Column, Index, Integer, String, Text
+from sqlalchemy import BigInteger, Boolean, Column, Index, Integer, String, Text, false
 from sqlmodel import Field, SQLModel
 
 from bot.db.models import NEVER_REUSED_IDS, _when
@@ -50,6 +50,11 @@ class InboxUpdate(SQLModel, table=True):
     # The update as Telegram sent it; None once handled, so no words outlive their handling.
     payload: str | None = Field(default=None, sa_column=Column(Text, nullable=True))
     attempts: int = Field(default=0, sa_column=Column(Integer, nullable=False))
+    # Set in the same transaction as the first change a handling of it saved: after a crash
+    # (or an error) past that point, a handler that is not safe to repeat is not run again.
+    saved_changes: bool = Field(
+        default=False, sa_column=Column(Boolean, nullable=False, server_default=false())
+    )
     next_attempt_at: datetime = _when()
     claim_token: str | None = Field(default=None, sa_column=Column(String(32), nullable=True))
     claimed_until: datetime | None = _when(nullable=True)

@@ -51,6 +51,8 @@ class Claimed:
     chat_key: int | None
     payload: str
     attempts: int
+    # An earlier try saved changes before it died or broke (bot/inbox/effects.py).
+    saved_changes: bool = False
 
 
 @dataclass(frozen=True)
@@ -183,9 +185,10 @@ class InboxStore:
                     col(InboxUpdate.chat_key),
                     col(InboxUpdate.payload),
                     col(InboxUpdate.attempts),
+                    col(InboxUpdate.saved_changes),
                 ),
             )
-        claimed = [Claimed(r[0], r[1], r[2], r[3] or "{}", r[4]) for r in rows]
+        claimed = [Claimed(r[0], r[1], r[2], r[3] or "{}", r[4], bool(r[5])) for r in rows]
         claimed.sort(key=lambda c: c.id)
         return claimed
 
@@ -306,6 +309,7 @@ class InboxStore:
                 .values(
                     status=InboxStatus.PENDING,
                     attempts=0,
+                    saved_changes=False,
                     next_attempt_at=now,
                     finished_at=None,
                     claim_token=None,

@@ -23,6 +23,7 @@ from sqlalchemy.exc import SQLAlchemyError
 from telegram import Bot, Update
 from telegram.error import Conflict, NetworkError, TelegramError
 
+from bot.inbox import effects
 from bot.inbox.dispatch import DispatchConfig, Dispatcher, Handle
 from bot.inbox.leader import PollingLock
 from bot.inbox.store import Arrival, Claimed, InboxStore, arrival_of
@@ -66,16 +67,52 @@ def arrival_from_update(update: Update) -> Arrival:
     return arrival_of(update.to_dict(), chat_key=chat_key_of(update))
 
 
+# Commands that only show something or start over: running one twice does no harm.
+REPEATABLE_COMMANDS = frozenset({"start", "help", "settings", "privacy", "subscription"})
+
+
+def repeatable(update: Update) -> bool:
+    """Tell whether handling this update twice does no harm.
+
+    A payment is recorded once by its charge id and a checkout answer is taken once by
+    Telegram, so both are safe to repeat; so is a change of membership (blocked, unblocked),
+    and the commands above. Typed answers, button presses and the other commands are not: a
+    typed answer handled twice would be read as the answer to the next step.
+    """
+    if update.pre_checkout_query is not None or update.my_chat_member is not None:
+        return True
+    message = update.message
+    if message is None:
+        return False
+    if message.successful_payment is not None:
+        return True
+    text = message.text or ""
+    if not text.startswith("/"):
+        return False
+    command = text[1:].split(maxsplit=1)[0].split("@", 1)[0] if len(text) > 1 else ""
+    return command.lower() in REPEATABLE_COMMANDS
+
+
 def handler_for(application: Any) -> Handle:
     """Return how the dispatcher hands one stored update to the Application."""
 
     async def handle(claimed: Claimed, final: bool) -> str | None:
+        update = Update.de_json(json.loads(claimed.payload), application.bot)
+        if claimed.saved_changes and not repeatable(update):
+            # An earlier try saved its changes, then died or broke: doing it again would
+            # repeat them (its remaining replies are what is lost, never a second effect).
+            log.warning(
+                "update %s: an earlier try saved its changes before stopping; not repeated",
+                claimed.update_id,
+            )
+            return None
         attempt = Attempt(final=final)
         token = current_attempt.set(attempt)
+        row = effects.handling.set(claimed.id)
         try:
-            update = Update.de_json(json.loads(claimed.payload), application.bot)
             await application.process_update(update)
         finally:
+            effects.handling.reset(row)
             current_attempt.reset(token)
         return attempt.failure
 

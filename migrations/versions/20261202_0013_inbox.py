@@ -29,6 +29,7 @@ def upgrade() -> None:
         sa.Column("status", sa.String(length=8), nullable=False),
         sa.Column("payload", sa.Text(), nullable=True),
         sa.Column("attempts", sa.Integer(), nullable=False),
+        sa.Column("saved_changes", sa.Boolean(), server_default=sa.false(), nullable=False),
         sa.Column("next_attempt_at", bot.db.types.UTCDateTime(timezone=True), nullable=False),
         sa.Column("claim_token", sa.String(length=32), nullable=True),
         sa.Column("claimed_until", bot.db.types.UTCDateTime(timezone=True), nullable=True),
