@@ -22,7 +22,15 @@ def bot_env() -> dict[str, str]:
 
 
 @pytest.fixture
-async def running_bot(tmp_path: Path, bot_env: dict[str, str]) -> AsyncIterator[RunningBot]:
+def bot_args() -> tuple[str, ...]:
+    """The bot's command line; a test module overrides this to run it behind a webhook."""
+    return ("run",)
+
+
+@pytest.fixture
+async def running_bot(
+    tmp_path: Path, bot_env: dict[str, str], bot_args: tuple[str, ...]
+) -> AsyncIterator[RunningBot]:
     """Migrate a fresh database, start the bot process, and stop it cleanly afterwards."""
     database, clock_file, log_file = tmp_path / "bot.db", tmp_path / "now", tmp_path / "bot.log"
     clock_file.write_text("2026-03-02T09:00:00+00:00")
@@ -37,7 +45,7 @@ async def running_bot(tmp_path: Path, bot_env: dict[str, str]) -> AsyncIterator[
                 sys.executable,
                 "-m",
                 "bot",
-                "run",
+                *bot_args,
                 cwd=tmp_path,
                 env=env,
                 stdout=log,
@@ -45,7 +53,8 @@ async def running_bot(tmp_path: Path, bot_env: dict[str, str]) -> AsyncIterator[
             )
         bot = RunningBot(api, process, clock_file, log_file)
         try:
-            await api.wait_for(lambda call: call.method == "getUpdates", timeout=30)
+            # Polling asks for updates; a webhook is registered once the server listens.
+            await api.wait_for(lambda call: call.method in ("getUpdates", "setWebhook"), timeout=30)
             yield bot
         finally:
             if process.returncode is None:
