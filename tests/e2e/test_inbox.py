@@ -20,15 +20,14 @@ ASK_NAME = "What should we call you?"
 ASK_PLACE = "Where in the world are you?"
 
 
-def database_rows(database: Path, query: str) -> list[tuple[object, ...]]:
+def database_rows(database: Path, query: str) -> dict[object, object]:
+    """Return a two-column query's rows as a mapping from the first column to the second."""
     with closing(sqlite3.connect(str(database))) as connection:
-        return list(connection.execute(query))
+        return {row[0]: row[1] for row in connection.execute(query)}
 
 
 def all_handled(database: Path, expected: int) -> bool:
-    rows = dict(
-        database_rows(database, "SELECT status, COUNT(*) FROM inbox_updates GROUP BY status")
-    )
+    rows = database_rows(database, "SELECT status, COUNT(*) FROM inbox_updates GROUP BY status")
     return rows == {"done": expected}
 
 
@@ -54,7 +53,7 @@ async def test_kill_9_mid_backlog_loses_no_update_and_repeats_no_typed_answer(
     await until(lambda: all_handled(database, 2 * PEOPLE), timeout=90)
 
     # Every typed name arrived after its /start and was taken exactly once.
-    names = dict(database_rows(database, "SELECT id, display_name FROM users"))
+    names = database_rows(database, "SELECT id, display_name FROM users")
     assert names == {p.id: f"Robin{p.id}" for p in people}
     for person in people:
         texts = [m.text or "" for m in person.messages]
