@@ -64,13 +64,13 @@ async def inbox(url: str, jobs: int, chats: int) -> dict[str, float]:
 
 async def procrastinate_run(url: str, jobs: int, chats: int) -> dict[str, float]:
     """Defer and run `jobs` no-op jobs with one procrastinate lock per chat."""
-    import procrastinate
+    import procrastinate  # type: ignore[import-not-found]  # not a dependency of the bot
 
     conninfo = url.replace("postgresql+asyncpg://", "postgresql://")
     app = procrastinate.App(connector=procrastinate.PsycopgConnector(conninfo=conninfo))
     handled = 0
 
-    @app.task(name="handle_update", queue="updates")
+    @app.task(name="handle_update", queue="updates")  # type: ignore[untyped-decorator]
     async def handle_update(update_id: int) -> None:
         nonlocal handled
         handled += 1
