@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import contextlib
 import json
 import sys
 import time
@@ -69,11 +70,14 @@ async def procrastinate_run(url: str, jobs: int, chats: int) -> dict[str, float]
     conninfo = url.replace("postgresql+asyncpg://", "postgresql://")
     app = procrastinate.App(connector=procrastinate.PsycopgConnector(conninfo=conninfo))
     handled = 0
+    done = asyncio.Event()
 
     @app.task(name="handle_update", queue="updates")  # type: ignore[untyped-decorator]
     async def handle_update(update_id: int) -> None:
         nonlocal handled
         handled += 1
+        if handled == jobs:
+            done.set()
 
     async with app.open_async():
         await app.schema_manager.apply_schema_async()
@@ -85,10 +89,16 @@ async def procrastinate_run(url: str, jobs: int, chats: int) -> dict[str, float]
             await handle_update.configure(lock=f"chat-{chat}").batch_defer_async(*batch)
         stored = time.monotonic() - started
         started = time.monotonic()
-        await app.run_worker_async(
-            queues=["updates"], concurrency=CONCURRENCY, wait=False, install_signal_handlers=False
+        worker = asyncio.create_task(
+            app.run_worker_async(
+                queues=["updates"], concurrency=CONCURRENCY, install_signal_handlers=False
+            )
         )
+        await done.wait()
         ran = time.monotonic() - started
+        worker.cancel()
+        with contextlib.suppress(asyncio.CancelledError):
+            await worker
     assert handled == jobs, handled
     return {"store_per_s": jobs / stored, "run_per_s": jobs / ran}
 

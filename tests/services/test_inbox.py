@@ -307,3 +307,15 @@ async def test_two_processes_never_handle_one_chat_at_once(
     assert min(by_process) > 0, by_process  # both processes took part
     for index, chat in enumerate(chats):
         assert recorder.handled[chat] == [n for n in range(1, 151) if n % 3 == index]
+
+
+async def test_a_claim_takes_no_more_than_it_asks_for(
+    sessions: Sessions, clock: FixedClock
+) -> None:
+    store = InboxStore(sessions, clock, POLICY)
+    await store.add([message(n, 100 + n) for n in range(1, 31)])
+    first = await store.claim(InboxLane.NORMAL, 3)
+    await store.finish(first[0])
+    second = await store.claim(InboxLane.NORMAL, 2)
+    assert [c.update_id for c in first + second] == [1, 2, 3, 4, 5]
+    assert len([row for row in await rows(sessions) if row.claim_token is not None]) == 4
