@@ -54,7 +54,7 @@ async def claim_rows(
         # locking subquery again for each row it updates, and every run skips the rows the
         # update already took, so far more than `limit` rows would be taken.
         picked = ids.with_for_update(skip_locked=True).cte("picked").prefix_with("MATERIALIZED")
-        chosen = key.in_(core_select(picked.c[key.key]).scalar_subquery())
+        chosen = key.in_(core_select(picked.c.id).scalar_subquery())
     else:
         chosen = key.in_(ids.scalar_subquery())
     statement = update(table).where(chosen, due).values(**take).returning(*returning)
