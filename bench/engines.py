@@ -91,7 +91,11 @@ async def procrastinate_run(url: str, jobs: int, chats: int) -> dict[str, float]
         started = time.monotonic()
         worker = asyncio.create_task(
             app.run_worker_async(
-                queues=["updates"], concurrency=CONCURRENCY, install_signal_handlers=False
+                queues=["updates"],
+                concurrency=CONCURRENCY,
+                install_signal_handlers=False,
+                # Jobs held back by a lock are found by polling: as often as is sensible.
+                fetch_job_polling_interval=0.05,
             )
         )
         await done.wait()
