@@ -24,6 +24,7 @@ from bot.core.clock import Clock, FileClock, SystemClock
 from bot.core.workers import Presence
 from bot.db.engine import create_engine, create_sessions
 from bot.inbox import effects
+from bot.inbox.dispatch import FAST_CONCURRENCY
 from bot.inbox.leader import PollingLock
 from bot.inbox.store import InboxStore
 from bot.inbox.store import Policy as InboxPolicy
@@ -107,7 +108,10 @@ def build_application(
     """Build the bot; tests pass their own settings, transport and clock."""
     if settings.telegram_bot_token is None:
         raise ValueError("TELEGRAM_BOT_TOKEN is required to build the application")
-    engine = create_engine(settings.database_url)
+    # Every update handled at once, the checkout lane, the poller and the ticks each need one.
+    engine = create_engine(
+        settings.database_url, pool_size=max(10, settings.inbox_concurrency + FAST_CONCURRENCY + 4)
+    )
     effects.install()
     if clock is None:
         clock = FileClock(settings.clock_file) if settings.clock_file else SystemClock()

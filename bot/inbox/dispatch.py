@@ -48,6 +48,20 @@ class Dispatcher:
         self._running: set[asyncio.Task[None]] = set()
         self._stopping = asyncio.Event()
         self._lanes: list[asyncio.Task[None]] = []
+        # Cleared while Telegram still holds a backlog for us: the normal lane takes no new
+        # work until it is all stored, so a checkout query deep in it is stored (and answered)
+        # in a second rather than after everything before it was handled.
+        self._normal_may_claim = asyncio.Event()
+        self._normal_may_claim.set()
+
+    def hold_normal(self) -> None:
+        """Take no new normal updates for now (the poller is draining a backlog)."""
+        self._normal_may_claim.clear()
+
+    def resume_normal(self) -> None:
+        """Take normal updates again."""
+        self._normal_may_claim.set()
+        self._wake[InboxLane.NORMAL].set()
 
     def wake(self) -> None:
         """Look for work now (new updates were stored, or a chat's update was settled)."""
@@ -94,6 +108,8 @@ class Dispatcher:
         running: set[asyncio.Task[None]] = set()
         failures = 0
         while not self._stopping.is_set():
+            if lane is InboxLane.NORMAL and not self._normal_may_claim.is_set():
+                await self._normal_may_claim.wait()
             wake.clear()
             claimed: list[Claimed] = []
             free = slots - len(running)

@@ -33,6 +33,7 @@ from bot.telegram.context import services_of
 log = logging.getLogger(__name__)
 
 LOCK_RETRY_SECONDS = 5.0
+BATCH = 100  # the most getUpdates returns at once
 
 
 @dataclass
@@ -141,12 +142,14 @@ class Poller:
         *,
         timeout: int,
         on_stored: Callable[[], None],
+        on_backlog: Callable[[bool], None] = lambda _: None,
     ) -> None:
         self.bot = bot
         self.store = store
         self.lock = lock
         self.timeout = timeout
         self.on_stored = on_stored
+        self.on_backlog = on_backlog
         self.offset: int | None = None
 
     async def run(self) -> None:
@@ -175,6 +178,7 @@ class Poller:
         try:
             await self._poll()
         finally:
+            self.on_backlog(False)
             await self.lock.release()
 
     async def _poll(self) -> None:
@@ -183,11 +187,13 @@ class Poller:
             try:
                 updates = await self.bot.get_updates(
                     offset=self.offset,
+                    limit=BATCH,
                     timeout=self.timeout,
                     allowed_updates=Update.ALL_TYPES,
                 )
                 conflicts = 0
             except Conflict:
+                self.on_backlog(False)
                 conflicts += 1
                 if conflicts == 1:
                     log.warning(
@@ -197,13 +203,17 @@ class Poller:
                 await asyncio.sleep(min(2.0 * conflicts, 30.0))
                 continue
             except NetworkError as error:
+                self.on_backlog(False)
                 log.warning("polling: network trouble (%s); retrying", type(error).__name__)
                 await asyncio.sleep(1.0)
                 continue
             except TelegramError as error:
+                self.on_backlog(False)
                 log.warning("polling: Telegram refused getUpdates (%s)", type(error).__name__)
                 await asyncio.sleep(5.0)
                 continue
+            # A full batch means more wait at Telegram: store them all before handling more.
+            self.on_backlog(len(updates) >= BATCH)
             if not updates:
                 continue
             await self._store([arrival_from_update(update) for update in updates])
@@ -280,6 +290,9 @@ async def serve_polling(application: Any, stop: asyncio.Event | None = None) -> 
         services.polling_lock,
         timeout=services.settings.polling_timeout_seconds,
         on_stored=dispatcher.wake,
+        on_backlog=lambda draining: (
+            dispatcher.hold_normal() if draining else dispatcher.resume_normal()
+        ),
     )
     polling = asyncio.create_task(poller.run(), name="inbox-poller")
     try:
