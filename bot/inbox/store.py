@@ -197,7 +197,7 @@ class InboxStore:
         return claimed.attempts >= self.policy.max_attempts
 
     async def finish(self, claimed: Claimed) -> None:
-        """Mark an update handled and erase its words; its chat's next update may go."""
+        """Mark an update handled and erase its words and chat; its chat's next update may go."""
         now = self.clock.now()
         async with self.sessions.begin() as session:
             await session.exec(
@@ -206,6 +206,7 @@ class InboxStore:
                 .values(
                     status=InboxStatus.DONE,
                     payload=None,
+                    chat_key=None,
                     claim_token=None,
                     claimed_until=None,
                     reason=None,
