@@ -292,9 +292,10 @@ async def test_two_processes_never_handle_one_chat_at_once(
     ]
     chats = [1, 2, 3]
     try:
-        await stores[0].add([message(n, chats[n % 3]) for n in range(1, 151)])
+        # Both are looking for work before any arrives, as running processes are.
         for dispatcher in dispatchers:
             await dispatcher.start()
+        await stores[0].add([message(n, chats[n % 3]) for n in range(1, 151)])
         await settled(dispatchers[0], recorder.all_handled)
         await dispatchers[1].stop()
         assert await stores[1].pending() == 0
