@@ -215,6 +215,8 @@ class Poller:
             # A full batch means more wait at Telegram: store them all before handling more.
             self.on_backlog(len(updates) >= BATCH)
             if not updates:
+                if not self.timeout:
+                    await asyncio.sleep(1.0)  # short polling: ask once a second, not in a loop
                 continue
             await self._store([arrival_from_update(update) for update in updates])
             # Only now may Telegram forget them: the next getUpdates confirms this offset.
