@@ -21,6 +21,7 @@ from bot.reading.buttons import MoreLikeThis
 from bot.safety.buttons import IntakeSkip, ShowHeld
 from bot.telegram.callbacks import ButtonHandler
 from bot.telegram.context import services_of
+from bot.telegram.handlers.edits import GROUP as EDITS_GROUP
 from tests.fakes.inprocess import Call, Person, RecordingTransport
 from tests.support.app import invite_payload, onboard, onboarded_couple
 from tests.support.buttons import KINDS
@@ -92,7 +93,8 @@ def calls_after(transport: RecordingTransport, count: int) -> list[Call]:
 async def test_every_kind_has_one_handler_and_the_catch_all_comes_last(
     application: BotApplication,
 ) -> None:
-    assert list(application.handlers) == [0]
+    # Edits come first, in a group of their own (an edit is never new input); then all else.
+    assert list(application.handlers) == [EDITS_GROUP, 0]
     handlers = application.handlers[0]
     kinds = Counter(h.kind for h in handlers if isinstance(h, ButtonHandler))
     assert set(kinds) == set(KINDS) and set(kinds.values()) == {1}
