@@ -114,7 +114,22 @@ def test_the_real_decks_are_valid_and_big_enough() -> None:
         a.id for a in decks.expectations().areas
     }
     assert len(decks.vulnerability()) >= 20
-    assert decks.vulnerability("de") == decks.vulnerability()
+
+
+def test_the_german_decks_keep_the_english_ids_areas_and_topics() -> None:
+    assert check_closeness(CONTENT, "de") == []
+    decks = ClosenessDecks(CONTENT)
+    german, english = decks.expectations("de"), decks.expectations()
+    assert [(a.id, a.focus, a.topic) for a in german.areas] == [
+        (a.id, a.focus, a.topic) for a in english.areas
+    ]
+    assert [(s.id, s.area) for s in german.statements] == [
+        (s.id, s.area) for s in english.statements
+    ]
+    assert german.statements[0].text != english.statements[0].text
+    shared = [(p.id, p.topic, p.depth) for p in decks.vulnerability("de")]
+    assert shared == [(p.id, p.topic, p.depth) for p in decks.vulnerability()]
+    assert decks.vulnerability("de")[0].text != decks.vulnerability()[0].text
 
 
 @pytest.fixture
