@@ -154,3 +154,34 @@ def test_broken_decks_are_named_by_the_check(copy: Path) -> None:
     assert any("names the unknown area 'dreams'" in p for p in problems)
     assert any("no statements for area(s) ['plans']" in p for p in problems)
     assert any("valid prompts; the deck needs 20" in p for p in problems)
+
+
+def test_a_partial_translation_falls_back_item_by_item(copy: Path) -> None:
+    english = ClosenessDecks(copy)
+    statement = english.expectations().statements[0]
+    prompt = english.vulnerability()[3]
+    folder = copy / "locales" / "fr" / "decks"
+    folder.mkdir(parents=True)
+    (folder / "expectations.yaml").write_text(
+        f'items:\n  - id: {statement.id}\n    text: "Du temps à deux compte beaucoup pour moi."\n'
+    )
+    asked = "Qu'est-ce que tu gardes d'habitude pour toi ?"
+    (folder / "vulnerability.yaml").write_text(
+        f'items:\n  - id: {prompt.id}\n    text: "{asked}"\n'
+    )
+    french = ClosenessDecks(copy)
+    mapped = french.expectations("fr")
+    assert mapped.statements[0].text == "Du temps à deux compte beaucoup pour moi."
+    # The question, area and order stay the default's where the translation says nothing.
+    assert mapped.statements[0].question == statement.question
+    assert mapped.statements[0].area == statement.area
+    assert mapped.statements[1:] == english.expectations().statements[1:]
+    assert mapped.areas == english.expectations().areas
+    prompts = french.vulnerability("fr")
+    assert prompts[3].text == asked
+    assert (prompts[3].id, prompts[3].topic, prompts[3].depth) == (
+        prompt.id,
+        prompt.topic,
+        prompt.depth,
+    )
+    assert prompts[:3] == english.vulnerability()[:3]

@@ -85,8 +85,21 @@ def test_a_thin_deck_and_a_missing_one_are_reported(copy: Path) -> None:
 def test_a_locale_without_its_own_deck_falls_back_to_english(copy: Path) -> None:
     (copy / "locales" / "fr" / "templates").mkdir(parents=True)
     deck = TogetherDeck(copy)
-    assert deck.get("fr") is deck.get("en")
+    assert deck.get("fr") == deck.get("en")
     assert deck.get(None).ideas[0].id == "tog-0001"
+
+
+def test_a_partial_translation_falls_back_idea_by_idea(copy: Path) -> None:
+    english = load_together(copy, "en").ideas
+    path = together_path(copy, "fr")
+    path.parent.mkdir(parents=True)
+    translation = {"id": english[1].id, "text": "Une promenade sans but, juste tous les deux."}
+    path.write_text(yaml.safe_dump({"items": [translation]}, allow_unicode=True))
+    french = TogetherDeck(copy).get("fr").ideas
+    assert [i.id for i in french] == [i.id for i in english]
+    assert french[1].text == translation["text"]
+    assert (french[1].categories, french[1].tags) == (english[1].categories, english[1].tags)
+    assert french[0] == english[0] and french[2:] == english[2:]
 
 
 def test_the_german_deck_offers_the_same_ideas_as_the_english_one() -> None:

@@ -9,8 +9,17 @@ from pathlib import Path
 
 from pydantic import Field, ValidationError, field_validator
 
-from bot.content.entries import FOCUS_AREAS, ContentError, Entry, describe, load_list, load_yaml
-from bot.content.library import DEPTHS, TOPICS, Prompt, deck_path
+from bot.content.entries import (
+    FOCUS_AREAS,
+    ContentError,
+    Entry,
+    describe,
+    load_list,
+    load_yaml,
+    overlay,
+    translations_of,
+)
+from bot.content.library import DEPTHS, PROMPT_TEXT, TOPICS, Prompt, deck_path
 
 EXPECTATIONS_DECK = "expectations"
 VULNERABILITY_DECK = "vulnerability"
@@ -121,6 +130,11 @@ def _read_vulnerability(content_dir: Path, locale: str) -> tuple[list[Prompt], l
     return prompts, problems
 
 
+# What a translation of each deck may change; ids, areas and topics stay the default's.
+AREA_TEXT = ("label",)
+STATEMENT_TEXT = ("text", "question")
+
+
 def check_closeness(content_dir: Path, locale: str) -> list[str]:
     """Validate and count both decks; return one line per problem."""
     _, problems = _read_expectations(content_dir, locale)
@@ -134,18 +148,36 @@ class ClosenessDecks:
         self.content_dir = content_dir
         self.default_locale = default_locale
 
-    def _locale(self, locale: str | None, deck: str) -> str:
-        if locale and deck_path(self.content_dir, locale, deck).exists():
-            return locale
-        return self.default_locale
-
     def expectations(self, locale: str | None = None) -> ExpectationsDeck:
-        """Return the map's statements in a language."""
-        return _expectations(self.content_dir, self._locale(locale, EXPECTATIONS_DECK))
+        """Return the map in a language; whatever it lacks stays in the default locale."""
+        base = _expectations(self.content_dir, self.default_locale)
+        if not locale or locale == self.default_locale:
+            return base
+        return _translated_expectations(self.content_dir, self.default_locale, locale)
 
     def vulnerability(self, locale: str | None = None) -> tuple[Prompt, ...]:
-        """Return the vulnerability prompts in a language."""
-        return _vulnerability(self.content_dir, self._locale(locale, VULNERABILITY_DECK))
+        """Return the sharing prompts in a language; a prompt it lacks stays in the default."""
+        base = _vulnerability(self.content_dir, self.default_locale)
+        if not locale or locale == self.default_locale:
+            return base
+        return _translated_vulnerability(self.content_dir, self.default_locale, locale)
+
+
+@cache
+def _translated_expectations(content_dir: Path, default: str, locale: str) -> ExpectationsDeck:
+    base = _expectations(content_dir, default)
+    path = deck_path(content_dir, locale, EXPECTATIONS_DECK)
+    return ExpectationsDeck(
+        tuple(overlay(list(base.areas), translations_of(path, "areas"), AREA_TEXT)),
+        tuple(overlay(list(base.statements), translations_of(path, "items"), STATEMENT_TEXT)),
+    )
+
+
+@cache
+def _translated_vulnerability(content_dir: Path, default: str, locale: str) -> tuple[Prompt, ...]:
+    base = _vulnerability(content_dir, default)
+    path = deck_path(content_dir, locale, VULNERABILITY_DECK)
+    return tuple(overlay(list(base), translations_of(path, "items"), PROMPT_TEXT))
 
 
 @cache

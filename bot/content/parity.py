@@ -16,6 +16,13 @@ from typing import Any
 from jinja2 import Environment, TemplateSyntaxError, meta, nodes
 
 from bot.content.checkins import QUESTION_TEXT, TOPIC_TEXT, checkins_path, load_checkins
+from bot.content.closeness import (
+    AREA_TEXT,
+    EXPECTATIONS_DECK,
+    STATEMENT_TEXT,
+    VULNERABILITY_DECK,
+    ClosenessDecks,
+)
 from bot.content.entries import (
     VIDEO_TEXT,
     ContentError,
@@ -40,6 +47,7 @@ from bot.content.safety import (
     load_default_topics,
 )
 from bot.content.texts import TEMPLATE_SUFFIX, Texts, key_of, template_name
+from bot.content.together import IDEA_TEXT, load_together, together_path
 
 # Names every template may use without being given them.
 TEMPLATE_GLOBALS = frozenset({"plural", "locale"})
@@ -205,6 +213,40 @@ def locale_parity(content_dir: Path, texts: Texts, locale: str) -> Parity:
                 PROMPT_TEXT,
             )
         _articles(content_dir, locale, default, report)
+        _translated_list(
+            report,
+            "deck together",
+            together_path(content_dir, locale),
+            "items",
+            load_together(content_dir, default).ideas,
+            IDEA_TEXT,
+        )
+        expectations = deck_path(content_dir, locale, EXPECTATIONS_DECK)
+        decks = ClosenessDecks(content_dir, default_locale=default)
+        _translated_list(
+            report,
+            "deck expectations (areas)",
+            expectations,
+            "areas",
+            decks.expectations().areas,
+            AREA_TEXT,
+        )
+        _translated_list(
+            report,
+            "deck expectations",
+            expectations,
+            "items",
+            decks.expectations().statements,
+            STATEMENT_TEXT,
+        )
+        _translated_list(
+            report,
+            "deck vulnerability",
+            deck_path(content_dir, locale, VULNERABILITY_DECK),
+            "items",
+            decks.vulnerability(),
+            PROMPT_TEXT,
+        )
         _translated_list(
             report,
             "video texts",

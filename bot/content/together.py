@@ -8,7 +8,14 @@ from pathlib import Path
 
 from pydantic import Field, field_validator
 
-from bot.content.entries import FOCUS_AREAS, ContentError, Entry, load_list
+from bot.content.entries import (
+    FOCUS_AREAS,
+    ContentError,
+    Entry,
+    load_list,
+    overlay,
+    translations_of,
+)
 
 # Where an idea fits; a couple sees long-distance ideas only when one of them chose that focus.
 CATEGORIES = (
@@ -26,6 +33,8 @@ MIN_IDEAS = 60
 MIN_PER_CATEGORY = 6
 IDEA_MIN_LENGTH, IDEA_MAX_LENGTH = 20, 160
 DECK = "together"
+# What a translation may change: the words; categories and tags stay the default locale's.
+IDEA_TEXT = ("text",)
 
 
 class Idea(Entry):
@@ -89,15 +98,11 @@ def _read(path: Path) -> tuple[TogetherContent, list[str]]:
 
 
 def check_together(content_dir: Path, default_locale: str) -> list[str]:
-    """Validate every locale's deck of ideas; the default locale must have one."""
-    problems: list[str] = []
-    for folder in sorted((content_dir / "locales").iterdir()):
-        path = together_path(content_dir, folder.name)
-        if path.exists():
-            problems += _read(path)[1]
-        elif folder.name == default_locale:
-            problems.append(f"{path}: missing deck of ideas to do together")
-    return problems
+    """Validate the default locale's deck of ideas (other locales only translate its texts)."""
+    path = together_path(content_dir, default_locale)
+    if not path.exists():
+        return [f"{path}: missing deck of ideas to do together"]
+    return _read(path)[1]
 
 
 def load_together(content_dir: Path, locale: str) -> TogetherContent:
@@ -117,10 +122,12 @@ class TogetherDeck:
         self._loaded: dict[str, TogetherContent] = {}
 
     def get(self, locale: str | None = None) -> TogetherContent:
-        """Return the ideas for a locale (loaded once)."""
+        """Return the ideas in a locale (loaded once); an idea it lacks stays in the default."""
         locale = locale or self.default_locale
-        if not together_path(self.content_dir, locale).exists():
-            locale = self.default_locale
         if locale not in self._loaded:
-            self._loaded[locale] = load_together(self.content_dir, locale)
+            base = load_together(self.content_dir, self.default_locale)
+            if locale != self.default_locale:
+                own = translations_of(together_path(self.content_dir, locale), "items")
+                base = TogetherContent(tuple(overlay(list(base.ideas), own, IDEA_TEXT)))
+            self._loaded[locale] = base
         return self._loaded[locale]
