@@ -1,1 +1,0 @@
-"""Every update in: stored before it is acknowledged, handled in order per chat, retried, parked."""
