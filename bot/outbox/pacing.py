@@ -60,12 +60,18 @@ class Pacer:
     async def _chat_slot(self, chat_id: int, priority: Priority) -> None:
         now = time.monotonic()
         ready = self._next_for_chat.get(chat_id, 0.0)
-        self._next_for_chat[chat_id] = max(now, ready) + self._per_chat_interval
         if len(self._next_for_chat) > 10_000:
             self._forget_idle_chats()
-        # An answer to someone's own action goes at once: a person who taps a button expects a
-        # reply, and Telegram lets a chat have a short burst. Scheduled sends keep the spacing.
-        if ready > now and priority is not Priority.REPLY:
+        if priority is Priority.REPLY:
+            # An answer to someone's own action goes at once: a person who taps a button expects
+            # a reply, and Telegram lets a chat have a short burst. It went out now, so the next
+            # scheduled send keeps its spacing from now; it must not queue behind a slot for
+            # every reply too, or a lively conversation holds that chat's notifications back
+            # for as many seconds as it had answers.
+            self._next_for_chat[chat_id] = max(ready, now + self._per_chat_interval)
+            return
+        self._next_for_chat[chat_id] = max(now, ready) + self._per_chat_interval
+        if ready > now:
             await asyncio.sleep(ready - now)
 
     async def _overall_slot(self, priority: Priority) -> None:

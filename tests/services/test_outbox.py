@@ -49,6 +49,16 @@ async def test_a_reply_to_a_chat_is_not_held_back_by_that_chats_spacing() -> Non
         await asyncio.wait_for(pacer.wait_turn(7, Priority.BULK), timeout=0.05)
 
 
+async def test_replies_to_a_chat_do_not_hold_back_its_next_scheduled_message() -> None:
+    pacer = Pacer(per_second=0, per_chat_interval=1)
+    for _ in range(60):
+        await pacer.wait_turn(7, Priority.REPLY)  # a quick conversation: sixty answers at once
+    # The scheduled message keeps one interval from the last answer, not one per answer.
+    await asyncio.wait_for(pacer.wait_turn(7, Priority.BULK), timeout=10)
+    with pytest.raises(TimeoutError):
+        await asyncio.wait_for(pacer.wait_turn(7, Priority.BULK), timeout=0.05)
+
+
 @dataclass
 class _Counting:
     """A sender that accepts everything and counts."""
