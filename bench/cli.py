@@ -13,7 +13,7 @@ from collections.abc import Awaitable, Callable, Sequence
 from datetime import UTC, datetime
 from pathlib import Path
 
-from bench import capacity, crash, fanout, memory, outbox, workers
+from bench import capacity, crash, fanout, inbound, memory, outbox, workers
 from bench.harness import Harness
 from bench.results import ScenarioResult, commit, table, write_json
 
@@ -25,6 +25,7 @@ SCENARIOS: dict[str, tuple[Scenario, str]] = {
     "memory": (memory.run, "peak RSS with 1,000 vs 100,000 couples, same number due"),
     "crash": (crash.run, "kill -9 mid-round, restart: nothing twice, nothing lost"),
     "workers": (workers.run, "two workers on one PostgreSQL database: split, no duplicates"),
+    "inbound": (inbound.run, "updates in: the bot vs a bare PTB bot; processes, latency, crash"),
 }
 
 

@@ -80,10 +80,12 @@ class FakeApi:
         *,
         global_rate: float | None = None,
         per_chat_rate: float | None = None,
+        latency: float = 0.0,
     ) -> None:
         self.workdir = workdir
         self.global_rate = global_rate
         self.per_chat_rate = per_chat_rate
+        self.latency = latency
         self.log_file = workdir / f"fakeapi-{time.monotonic_ns()}.log"
         self._process: asyncio.subprocess.Process | None = None
         self._session: aiohttp.ClientSession | None = None
@@ -101,6 +103,8 @@ class FakeApi:
             args += ["--global-rate", str(self.global_rate)]
         if self.per_chat_rate is not None:
             args += ["--per-chat-rate", str(self.per_chat_rate)]
+        if self.latency:
+            args += ["--latency", str(self.latency)]
         with self.log_file.open("wb") as log:
             self._process = await asyncio.create_subprocess_exec(
                 PYTHON,
@@ -137,6 +141,15 @@ class FakeApi:
         assert self._session is not None
         url = f"http://{LOOPBACK}:{self.control_port}/stats" + ("?per_chat=1" if per_chat else "")
         async with self._session.get(url) as response:
+            data: dict[str, Any] = await response.json()
+            return data
+
+    async def inject(self, plan: dict[str, Any]) -> dict[str, Any]:
+        """Have people write to the bot (a backlog of updates; see `bench.fakeapi.inject`)."""
+        assert self._session is not None
+        url = f"http://{LOOPBACK}:{self.control_port}/inject"
+        async with self._session.post(url, json=plan) as response:
+            response.raise_for_status()
             data: dict[str, Any] = await response.json()
             return data
 
@@ -182,15 +195,20 @@ class BotProcess:
     log_file: Path
 
     @classmethod
-    async def start(cls, workdir: Path, env: Mapping[str, str], name: str = "bot") -> BotProcess:
+    async def start(
+        cls,
+        workdir: Path,
+        env: Mapping[str, str],
+        name: str = "bot",
+        module: tuple[str, ...] = ("bot", "run"),
+    ) -> BotProcess:
         """Start the bot in `workdir` (so no .env of the checkout is read)."""
         log_file = workdir / f"{name}-{time.monotonic_ns()}.log"
         with log_file.open("wb") as log:
             process = await asyncio.create_subprocess_exec(
                 PYTHON,
                 "-m",
-                "bot",
-                "run",
+                *module,
                 cwd=workdir,
                 env=dict(env),
                 stdout=log,

@@ -1,4 +1,4 @@
-"""Command line: `python -m bot run | migrate | content check | nudges due | nudges preview`."""
+"""Command line: `python -m bot run | web | migrate | content check | nudges | inbox | billing`."""
 
 from __future__ import annotations
 
@@ -43,10 +43,10 @@ def _configure_logging(settings: Settings) -> None:
     logging.getLogger("httpcore").setLevel(logging.WARNING)
 
 
-def _run(settings: Settings) -> int:
+def _ready_to_start(settings: Settings) -> bool:
     if settings.telegram_bot_token is None:
         print(NO_TOKEN, file=sys.stderr)
-        return 1
+        return False
     from bot.content.check import check_content
 
     problems = check_content(settings.content_dir, default_locale=settings.default_locale)
@@ -54,21 +54,87 @@ def _run(settings: Settings) -> int:
         print("The content in content/ has problems; the bot will not start:", file=sys.stderr)
         for problem in problems:
             print(f"  {problem}", file=sys.stderr)
+        return False
+    return True
+
+
+def _run(settings: Settings) -> int:
+    if not _ready_to_start(settings):
         return 1
     _configure_logging(settings)
-    from telegram import Update
-
     from bot.app import build_application, freeze_startup_objects
+    from bot.telegram.inbound import serve_polling
 
     application = build_application(settings)
     freeze_startup_objects()
     logging.getLogger("bot").info("starting with long polling")
-    application.run_polling(
-        allowed_updates=Update.ALL_TYPES,
-        timeout=settings.polling_timeout_seconds,
-        drop_pending_updates=False,
-    )
+    asyncio.run(serve_polling(application))
     return 0
+
+
+def _web(settings: Settings) -> int:
+    if settings.webhook_url is None or settings.webhook_secret is None:
+        print(
+            "Webhook mode needs WEBHOOK_URL (the public https:// address Telegram posts to) and "
+            "WEBHOOK_SECRET (16 to 256 characters of A-Z, a-z, 0-9, _ and -); see .env.example.",
+            file=sys.stderr,
+        )
+        return 1
+    if not _ready_to_start(settings):
+        return 1
+    _configure_logging(settings)
+    logging.getLogger("aiohttp.access").setLevel(logging.WARNING)
+    from bot.app import build_application, freeze_startup_objects
+    from bot.telegram.webhook import serve_webhook
+
+    application = build_application(settings)
+    freeze_startup_objects()
+    logging.getLogger("bot").info(
+        "starting with a webhook on %s:%s%s",
+        settings.webhook_host,
+        settings.webhook_port,
+        settings.webhook_path,
+    )
+    asyncio.run(serve_webhook(application))
+    return 0
+
+
+def _inbox(settings: Settings, args: argparse.Namespace) -> int:
+    return asyncio.run(_inbox_async(settings, args))
+
+
+async def _inbox_async(settings: Settings, args: argparse.Namespace) -> int:
+    """List, retry or drop parked updates (`python -m bot inbox list | retry ID | drop ID`)."""
+    from bot.app import inbox_policy_of
+    from bot.core.clock import SystemClock
+    from bot.db.engine import create_engine, create_sessions
+    from bot.inbox.store import InboxStore
+
+    engine = create_engine(settings.database_url)
+    store = InboxStore(create_sessions(engine), SystemClock(), inbox_policy_of(settings))
+    try:
+        if args.inbox_command == "list":
+            parked = await store.parked()
+            waiting = await store.pending()
+            print(f"{waiting} update(s) waiting to be handled, {len(parked)} parked.")
+            for row in parked:
+                parked_at = f"{row.parked_at:%Y-%m-%d %H:%M} UTC" if row.parked_at else "-"
+                print(
+                    f"  #{row.id}  update {row.update_id}  {row.kind}  chat {row.chat_key}  "
+                    f"parked {parked_at} after {row.attempts} attempt(s): {row.reason}"
+                )
+            return 0
+        if args.inbox_command == "retry":
+            if await store.retry(args.id):
+                print(f"Update #{args.id} goes back in line; a running bot handles it shortly.")
+                return 0
+        elif await store.drop(args.id):
+            print(f"Update #{args.id} is dropped and erased.")
+            return 0
+        print(f"There is no parked update #{args.id} (see `python -m bot inbox list`).")
+        return 1
+    finally:
+        await engine.dispose()
 
 
 def _migrate(settings: Settings) -> int:
@@ -239,6 +305,7 @@ def parser() -> argparse.ArgumentParser:
     root = argparse.ArgumentParser(prog="python -m bot", description="Remainly's Telegram bot.")
     commands = root.add_subparsers(dest="command", required=True, metavar="COMMAND")
     commands.add_parser("run", help="start the bot with long polling")
+    commands.add_parser("web", help="start the bot behind Telegram's webhook")
     commands.add_parser("migrate", help="apply database migrations")
     content = commands.add_parser("content", help="work with the texts in content/")
     content_commands = content.add_subparsers(dest="content_command", required=True)
@@ -251,6 +318,13 @@ def parser() -> argparse.ArgumentParser:
     due.add_argument("--limit", type=int, default=50, help="how many due rows to show")
     preview = nudge_commands.add_parser("preview", help="show what a person gets next")
     preview.add_argument("user", type=int, help="the person's Telegram user id")
+    inbox = commands.add_parser("inbox", help="look at and act on updates that failed")
+    inbox_commands = inbox.add_subparsers(dest="inbox_command", required=True)
+    inbox_commands.add_parser("list", help="show the parked updates (never their words)")
+    retry = inbox_commands.add_parser("retry", help="put a parked update back in line")
+    retry.add_argument("id", type=int, help="the update's # as `inbox list` shows it")
+    drop = inbox_commands.add_parser("drop", help="give up on a parked update and erase it")
+    drop.add_argument("id", type=int, help="the update's # as `inbox list` shows it")
     billing = commands.add_parser("billing", help="operate subscriptions paid in Telegram Stars")
     billing_commands = billing.add_subparsers(dest="billing_command", required=True)
     refund = billing_commands.add_parser("refund", help="refund a charge and update the couple")
@@ -271,6 +345,10 @@ def main(argv: Sequence[str] | None = None) -> int:
         return 2
     if args.command == "run":
         return _run(settings)
+    if args.command == "web":
+        return _web(settings)
+    if args.command == "inbox":
+        return _inbox(settings, args)
     if args.command == "migrate":
         return _migrate(settings)
     if args.command == "nudges":

@@ -29,6 +29,11 @@ from bot.core.clock import Clock, FileClock, SystemClock
 from bot.core.failures import Outage
 from bot.core.workers import Presence
 from bot.db.engine import create_engine, create_sessions, on_checkout
+from bot.inbox import effects
+from bot.inbox.dispatch import FAST_CONCURRENCY
+from bot.inbox.leader import PollingLock
+from bot.inbox.store import InboxStore
+from bot.inbox.store import Policy as InboxPolicy
 from bot.nudges.engine import EngineConfig, NudgeEngine
 from bot.nudges.schedules import Rhythm
 from bot.outbox.outbox import Outbox
@@ -101,6 +106,15 @@ def together_config_of(settings: Settings) -> TogetherConfig:
     )
 
 
+def inbox_policy_of(settings: Settings) -> InboxPolicy:
+    """Return how the inbox leases, retries and keeps updates, as the settings say."""
+    return InboxPolicy(
+        lease=timedelta(seconds=settings.inbox_lease_seconds),
+        max_attempts=settings.inbox_max_attempts,
+        keep_parked=timedelta(days=settings.inbox_keep_parked_days),
+    )
+
+
 def freeze_startup_objects() -> None:
     """Leave what start-up built out of every later garbage collection; call once it is built.
 
@@ -130,7 +144,11 @@ def build_application(
     """Build the bot; tests pass their own settings, transport and clock."""
     if settings.telegram_bot_token is None:
         raise ValueError("TELEGRAM_BOT_TOKEN is required to build the application")
-    engine = create_engine(settings.database_url)
+    # Every update handled at once, the checkout lane, the poller and the ticks each need one.
+    engine = create_engine(
+        settings.database_url, pool_size=max(10, settings.inbox_concurrency + FAST_CONCURRENCY + 4)
+    )
+    effects.install()
     if clock is None:
         clock = FileClock(settings.clock_file) if settings.clock_file else SystemClock()
 
@@ -262,6 +280,8 @@ def build_application(
                     lease=timedelta(seconds=settings.nudge_lease_seconds),
                 ),
             ),
+            inbox=InboxStore(sessions, clock, inbox_policy_of(settings)),
+            polling_lock=PollingLock(engine),
             presence=presence,
             outage=outage,
         ),

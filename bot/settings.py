@@ -79,6 +79,22 @@ class Settings(BaseSettings):
     together_day: str = "thu"
     together_time: time = time(18, 30)
     together_reminder_time: time = time(10, 0)
+    # The inbox: how many chats' updates one process handles at once, how often a failing
+    # update is tried before it is parked, how long a claim holds, and how often a process
+    # looks for updates that another process stored (PostgreSQL).
+    inbox_concurrency: int = Field(default=16, ge=1, le=512)
+    inbox_max_attempts: int = Field(default=8, ge=1, le=100)
+    inbox_lease_seconds: float = Field(default=120, ge=5, le=3600)
+    inbox_poll_seconds: float = Field(default=0.5, gt=0, le=60)
+    inbox_keep_parked_days: int = Field(default=7, ge=1, le=90)
+    # Webhook mode (`python -m bot web`): where this process listens, the public HTTPS URL
+    # Telegram posts to, and the secret Telegram sends back in every request's header.
+    webhook_host: str = "0.0.0.0"
+    webhook_port: int = Field(default=8080, ge=1, le=65535)
+    webhook_path: str = "/telegram"
+    webhook_url: str | None = None
+    webhook_secret: SecretStr | None = None
+    webhook_max_body_bytes: int = Field(default=1024 * 1024, ge=1024, le=50 * 1024 * 1024)
 
     @field_validator("telegram_bot_token")
     @classmethod
@@ -89,6 +105,37 @@ class Settings(BaseSettings):
         if not bot_id.isdigit() or not secret:
             raise ValueError("expected the form 123456789:AA... as given by @BotFather")
         return SecretStr(value.get_secret_value().strip())
+
+    @field_validator("webhook_path")
+    @classmethod
+    def _webhook_path(cls, value: str) -> str:
+        if not value.startswith("/") or any(c.isspace() for c in value):
+            raise ValueError("must be a URL path such as /telegram")
+        return value
+
+    @field_validator("webhook_url", mode="before")
+    @classmethod
+    def _webhook_url(cls, value: object) -> object:
+        if isinstance(value, str):
+            value = value.strip() or None
+        if isinstance(value, str) and not value.startswith("https://"):
+            raise ValueError("must be the public https:// URL Telegram posts updates to")
+        return value
+
+    @field_validator("webhook_secret", mode="before")
+    @classmethod
+    def _webhook_secret(cls, value: object) -> object:
+        raw = value.get_secret_value() if isinstance(value, SecretStr) else value
+        if isinstance(raw, str):
+            raw = raw.strip()
+            if not raw:
+                return None
+            if not 16 <= len(raw) <= 256 or not all(c.isalnum() or c in "_-" for c in raw):
+                raise ValueError(
+                    "must be 16 to 256 characters of A-Z, a-z, 0-9, _ and - "
+                    "(e.g. from `openssl rand -hex 32`)"
+                )
+        return raw
 
     @field_validator("article_days", "video_days")
     @classmethod

@@ -125,8 +125,8 @@ def test_the_outbox_check_finds_direct_calls() -> None:
 
 
 def test_due_work_is_claimed_in_one_place() -> None:
-    """Nudges, check-ins, closeness, billing notices, plans together and staff re-announcements
-    share core/claims."""
+    """Nudges, check-ins, closeness, billing notices, plans together, staff re-announcements and
+    the inbox share core/claims."""
     claims = BOT / "core" / "claims.py"
     lockers = [
         str(path.relative_to(ROOT))
@@ -139,7 +139,7 @@ def test_due_work_is_claimed_in_one_place() -> None:
         for path in BOT.rglob("*.py")
         if path != claims and "claim_rows(" in path.read_text(encoding="utf-8")
     }
-    assert users == {"nudges", "checkins", "closeness", "billing", "safety", "together"}
+    assert users == {"nudges", "checkins", "closeness", "billing", "safety", "together", "inbox"}
 
 
 def _module_of(path: Path) -> str:

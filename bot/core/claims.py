@@ -50,11 +50,12 @@ async def claim_rows(
     key = col(table.id)  # type: ignore[attr-defined]
     ids = core_select(key).where(due).order_by(order_by).limit(limit)
     if session.get_bind().dialect.name == "postgresql":
-        ids = ids.with_for_update(skip_locked=True)
-    statement = (
-        update(table)
-        .where(key.in_(ids.scalar_subquery()), due)
-        .values(**take)
-        .returning(*returning)
-    )
+        # Picked once, in a materialized CTE: as a plain IN subquery the planner may run the
+        # locking subquery again for each row it updates, and every run skips the rows the
+        # update already took, so far more than `limit` rows would be taken.
+        picked = ids.with_for_update(skip_locked=True).cte("picked").prefix_with("MATERIALIZED")
+        chosen = key.in_(core_select(picked.c.id).scalar_subquery())
+    else:
+        chosen = key.in_(ids.scalar_subquery())
+    statement = update(table).where(chosen, due).values(**take).returning(*returning)
     return list((await session.exec(statement)).all())

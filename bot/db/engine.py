@@ -43,17 +43,28 @@ def _tune_sqlite(dbapi_connection: Any, _record: Any) -> None:
     cursor.close()
 
 
-def create_engine(url: str, *, echo: bool = False) -> AsyncEngine:
-    """Create an engine with the per-backend settings this project relies on."""
+def create_engine(url: str, *, echo: bool = False, pool_size: int = 10) -> AsyncEngine:
+    """Create an engine with the per-backend settings this project relies on.
+
+    `pool_size` connections stay open (and as many again may be opened at busy moments):
+    the bot sizes it to the updates it handles at once, so none waits for a connection.
+    """
     # Statements carry what people write (answers, appreciations, messages): parameters must
     # never reach an exception's text, and from there a log.
     if is_sqlite(url):
         ensure_sqlite_directory(url)
-        engine = create_async_engine(url, echo=echo, hide_parameters=True)
+        engine = create_async_engine(
+            url, echo=echo, hide_parameters=True, pool_size=pool_size, max_overflow=pool_size
+        )
         event.listen(engine.sync_engine, "connect", _tune_sqlite)
         return engine
     return create_async_engine(
-        url, echo=echo, hide_parameters=True, pool_pre_ping=True, pool_size=10
+        url,
+        echo=echo,
+        hide_parameters=True,
+        pool_pre_ping=True,
+        pool_size=pool_size,
+        max_overflow=pool_size,
     )
 
 

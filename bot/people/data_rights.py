@@ -19,6 +19,7 @@ from sqlmodel.ext.asyncio.session import AsyncSession
 
 import bot.db.tables  # noqa: F401  (registers every table on the metadata)
 from bot.core.errors import StaleAction
+from bot.db.inbox import InboxStatus, InboxUpdate
 from bot.db.models import Couple, User
 from bot.nudges.schedules import Rhythm
 from bot.people import conversation, pairing
@@ -161,6 +162,14 @@ async def erase(session: AsyncSession, user_id: int, *, now: datetime, rhythm: R
         await session.exec(
             update(table).where(table.c[column_name] == user_id).values({column_name: None})
         )
+    # Updates from this person that wait for nothing more (parked ones keep their words);
+    # handled ones keep no chat, and the ones still waiting are handled like new arrivals.
+    await session.exec(
+        delete(InboxUpdate).where(
+            col(InboxUpdate.chat_key).in_({user_id, user.chat_id}),
+            col(InboxUpdate.status) != InboxStatus.PENDING,
+        )
+    )
     await session.exec(delete(User).where(col(User.id) == user_id))
     # What the session still holds about this person is gone from the database.
     session.expunge_all()

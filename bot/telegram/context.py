@@ -18,6 +18,8 @@ from bot.core.clock import Clock
 from bot.core.failures import Outage
 from bot.core.workers import Presence
 from bot.db.engine import Sessions
+from bot.inbox.leader import PollingLock
+from bot.inbox.store import InboxStore
 from bot.nudges.engine import NudgeEngine
 from bot.nudges.schedules import Rhythm
 from bot.outbox.outbox import Outbox
@@ -54,6 +56,10 @@ class Services:
     together: TogetherEngine
     # The expectations map and the sharing prompt: their decks and their scheduled sends.
     closeness: ClosenessEngine
+    # The one path in: every update is stored here before Telegram hears it arrived.
+    inbox: InboxStore
+    # Held by the one process that polls Telegram (always this one on SQLite).
+    polling_lock: PollingLock
     # Set when several workers may share the database (PostgreSQL): they share the send rate.
     presence: Presence | None = None
     # Notices when the database is out of reach, so an outage is logged once, not per try.

@@ -28,8 +28,17 @@ def api_limits() -> dict[str, float]:
 
 
 @pytest.fixture
+def bot_args() -> tuple[str, ...]:
+    """The bot's command line; a test module overrides this to run it behind a webhook."""
+    return ("run",)
+
+
+@pytest.fixture
 async def running_bot(
-    tmp_path: Path, bot_env: dict[str, str], api_limits: dict[str, float]
+    tmp_path: Path,
+    bot_env: dict[str, str],
+    api_limits: dict[str, float],
+    bot_args: tuple[str, ...],
 ) -> AsyncIterator[RunningBot]:
     """Migrate a fresh database, start the bot process, and stop it cleanly afterwards."""
     database, clock_file, log_file = tmp_path / "bot.db", tmp_path / "now", tmp_path / "bot.log"
@@ -49,7 +58,7 @@ async def running_bot(
                 sys.executable,
                 "-m",
                 "bot",
-                "run",
+                *bot_args,
                 cwd=tmp_path,
                 env=env,
                 stdout=log,
@@ -57,7 +66,8 @@ async def running_bot(
             )
         bot = RunningBot(api, process, clock_file, log_file)
         try:
-            await api.wait_for(lambda call: call.method == "getUpdates", timeout=30)
+            # Polling asks for updates; a webhook is registered once the server listens.
+            await api.wait_for(lambda call: call.method in ("getUpdates", "setWebhook"), timeout=30)
             yield bot
         finally:
             if process.returncode is None:

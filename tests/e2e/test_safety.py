@@ -198,6 +198,14 @@ async def test_hide_export_and_erasure(running_bot: RunningBot, tmp_path: Path) 
     await sam.press_button("Yes, erase everything")
     await wait_for_text(sam, "everything about you is erased")
     await wait_for_text(alex, "Your partner has ended your pairing")
+
+    def settled() -> bool:
+        # The erasure's own update is marked handled (and forgets its chat) after its replies.
+        with sqlite3.connect(tmp_path / "bot.db") as connection:
+            query = "SELECT count(*) FROM inbox_updates WHERE status = 'pending'"
+            return int(connection.execute(query).fetchone()[0]) == 0
+
+    await until(settled)
     with sqlite3.connect(tmp_path / "bot.db") as connection:
         tables = [
             r[0] for r in connection.execute("SELECT name FROM sqlite_master WHERE type='table'")

@@ -634,6 +634,16 @@ class FakeUser(_ChatHandle):
         """Write `text` to the bot in the private chat."""
         return await self._api._user_message(self._chat, self, text)
 
+    async def edit_text(self, message: FakeMessage, text: str) -> FakeMessage:
+        """Edit one of this user's own messages: the bot gets an edited_message update."""
+        if message.from_bot or message.chat_id != self._chat.id:
+            raise ValueError(f"{message!r} is not {self!r}'s own message")
+        message.text = text
+        message.entities = _command_entities(text)
+        _mark_edited(message)
+        await self._api._enqueue("edited_message", message.to_dict())
+        return message
+
     async def start(self, payload: str | None = None) -> FakeMessage:
         """Send /start, with a deep-link payload when given."""
         return await self.send_text("/start" if payload is None else f"/start {payload}")
@@ -964,6 +974,12 @@ class FakeBotApi:
     def waiting_pollers(self) -> int:
         """Return how many getUpdates requests are waiting for updates."""
         return self._waiting_pollers
+
+    def take_updates(self) -> list[JsonDict]:
+        """Hand over every pending update, as Telegram does to a webhook (tests post them)."""
+        batch = [update.to_dict() for update in self._updates]
+        self._updates.clear()
+        return batch
 
     def reset_stats(self) -> None:
         """Start counting afresh (rate limiter state is kept)."""

@@ -207,6 +207,18 @@ class Person:
             message["entities"] = [{"type": "bot_command", "offset": 0, "length": len(command)}]
         await self._process({"message": message})
 
+    async def edit(self, text: str, message_id: int = 1) -> None:
+        """Edit one of this person's earlier messages to read `text`."""
+        message: dict[str, Any] = {
+            "message_id": message_id,
+            "date": int(time.time()) - 60,
+            "edit_date": int(time.time()),
+            "chat": {"id": self.id, "type": "private", "first_name": self.first_name},
+            "from": self._user(),
+            "text": text,
+        }
+        await self._process({"edited_message": message})
+
     async def pre_checkout(self, payload: str, currency: str, amount: int) -> str:
         """Press Pay in Telegram's payment sheet; return the pre-checkout query id."""
         query_id = f"pcq-{self.id}-{next(self._updates)}"

@@ -19,6 +19,7 @@ from bot.reading.buttons import MoreLikeThis
 from bot.safety.buttons import IntakeSkip, ShowHeld
 from bot.telegram.callbacks import ButtonHandler
 from bot.telegram.context import services_of
+from bot.telegram.handlers.edits import GROUP as EDITS_GROUP
 from bot.telegram.handlers.language import RESOLVE_GROUP
 from tests.fakes.inprocess import Call, Person, RecordingTransport
 from tests.support.app import invite_payload, onboard, onboarded_couple
@@ -81,8 +82,9 @@ def calls_after(transport: RecordingTransport, count: int) -> list[Call]:
 async def test_every_kind_has_one_handler_and_the_catch_all_comes_last(
     application: BotApplication,
 ) -> None:
-    # Group RESOLVE_GROUP only finds each update's language; every answer is in group 0.
-    assert list(application.handlers) == [RESOLVE_GROUP, 0]
+    # RESOLVE_GROUP only finds each update's language; edits come next, in a group of their own
+    # (an edit is never new input); every other answer is in group 0.
+    assert list(application.handlers) == [RESOLVE_GROUP, EDITS_GROUP, 0]
     [resolver] = application.handlers[RESOLVE_GROUP]
     assert isinstance(resolver, TypeHandler)
     handlers = application.handlers[0]

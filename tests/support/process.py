@@ -143,3 +143,20 @@ async def check_in(user: FakeUser, scores: tuple[int, int, int], words: tuple[st
         await user.send_text(word)
     await wait_for_text(user, "Your answers")
     await user.press_button("Send my answers")
+
+
+async def start_bot(
+    args: tuple[str, ...], cwd: Path, env: dict[str, str], log_file: Path
+) -> asyncio.subprocess.Process:
+    """Start another bot process (after a kill, say), appending to the same log."""
+    with log_file.open("ab") as log:
+        return await asyncio.create_subprocess_exec(
+            sys.executable,
+            "-m",
+            "bot",
+            *args,
+            cwd=cwd,
+            env=env,
+            stdout=log,
+            stderr=subprocess.STDOUT,
+        )

@@ -10,6 +10,7 @@ from bot.telegram.handlers import (
     conversation,
     counsellor,
     data_rights,
+    edits,
     errors,
     expectations,
     help,
@@ -28,6 +29,8 @@ def register(application: Application) -> None:  # type: ignore[type-arg]
     """Add every handler in the order they must be tried."""
     # Before anything answers: the language this update is answered in.
     language.register_resolver(application)
+    # Edits first, in a group of their own: an edit is never new input for any step.
+    edits.register(application)
     # Commands and buttons first: a command always wins over a pending typed answer.
     pairing.register(application)
     profile.register(application)

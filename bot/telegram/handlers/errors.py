@@ -12,6 +12,7 @@ from bot.core.errors import DomainError
 from bot.core.failures import is_unavailable, summarise
 from bot.telegram.context import BotContext
 from bot.telegram.handlers.replies import Undelivered, refuse_button, reply
+from bot.telegram.inbound import current_attempt
 
 log = logging.getLogger(__name__)
 
@@ -74,12 +75,27 @@ async def _answer(update: object, context: BotContext, update_id: int | None) ->
             "update %s: network trouble talking to Telegram: %s", update_id, type(error).__name__
         )
         return
-    if is_unavailable(error):
-        # One line for the whole outage (ticks and updates meet it alike), then a calm word.
+    unavailable = is_unavailable(error)
+    if unavailable:
+        # One line for the whole outage (ticks and updates meet it alike).
         context.services.outage.failed(error)
+    attempt = current_attempt.get()
+    if attempt is not None:
+        # Exception texts may quote what people wrote: only types and places are kept.
+        attempt.failure = summarise(error)
+        if not attempt.final:
+            # The inbox tries the update again later (the database may be back by then), and
+            # parks it after its last attempt; only then is the person told something went wrong.
+            if not unavailable:
+                log.warning(
+                    "update %s failed with %s; the inbox will try it again",
+                    update_id,
+                    attempt.failure,
+                )
+            return
+    if unavailable:
         await _apologise(update, context, update_id, TRY_AGAIN)
         return
-    # Exception texts may quote what people wrote: log the error's types and places only.
     log.error("update %s failed with %s", update_id, summarise(error))
     await _apologise(update, context, update_id, "errors.unexpected")
 
