@@ -81,8 +81,9 @@ async def _answer(update: object, context: BotContext, update_id: int | None) ->
         context.services.outage.failed(error)
     attempt = current_attempt.get()
     if attempt is not None:
-        # Exception texts may quote what people wrote: only types and places are kept.
-        attempt.failure = summarise(error)
+        # The parked row names the error's type for operators; exception texts may quote what
+        # people wrote, so the log has only types and places (summarise) and the row only a type.
+        attempt.failure = type(error).__name__
         if not attempt.final:
             # The inbox tries the update again later (the database may be back by then), and
             # parks it after its last attempt; only then is the person told something went wrong.
@@ -90,7 +91,7 @@ async def _answer(update: object, context: BotContext, update_id: int | None) ->
                 log.warning(
                     "update %s failed with %s; the inbox will try it again",
                     update_id,
-                    attempt.failure,
+                    summarise(error),
                 )
             return
     if unavailable:
