@@ -11,7 +11,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.fakes.botapi import FakeBotApi, FakeUser
+from tests.fakes.botapi import FakeBotApi, FakeMessage, FakeUser
 from tests.support.process import RunningBot, pair
 from tests.support.waiting import until, wait_for_text
 
@@ -143,7 +143,13 @@ async def test_a_safety_signal_pauses_couple_exercises_without_telling_the_partn
 ) -> None:
     api = running_bot.api
     alex, sam = await _couple(api, sam_signals=True)
-    [support] = [m for m in sam.messages if "Thank you for telling us" in (m.text or "")]
+
+    def supports() -> list[FakeMessage]:
+        return [m for m in sam.messages if "Thank you for telling us" in (m.text or "")]
+
+    # The support message follows the confirmed answer; pairing may finish just before it.
+    await until(lambda: bool(supports()))
+    [support] = supports()
     assert "999" in (support.text or "")
     assert any("Talk to a counsellor" in button.text for button in support.buttons)
     alex_seen = len(alex.messages)
