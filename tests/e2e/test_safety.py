@@ -163,6 +163,8 @@ async def test_a_safety_signal_pauses_couple_exercises_without_telling_the_partn
     await alex.send_text("/start")
     await wait_for_text(alex, "paused for now")
     for message in alex.messages[alex_seen:]:
+        if "Your free week together has begun" in (message.text or ""):
+            continue  # sent at pairing, before Sam's answer, and may land after it: no hint
         assert not re.search(r"safe|afraid|Sam", message.text or ""), message.text
 
     await sam.send_text("/safety")
